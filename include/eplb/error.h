@@ -1,0 +1,32 @@
+#pragma once
+// Exception types thrown by eplb: every failure the library reports is one of these.
+
+#include <stdexcept>
+
+namespace eplb {
+
+/// Base of every exception eplb throws on purpose.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown for bad shapes, sizes, divisibility, non-finite or negative loads and misuse of an API.
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Thrown when a file's content is malformed; the message names the file and the location.
+class ParseError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Thrown when a file cannot be opened, read or written; the message names the file.
+class IoError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace eplb

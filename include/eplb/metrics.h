@@ -1,0 +1,39 @@
+#pragma once
+// How well a plan balances a load: balancedness, heaviest GPU and the gap to the lower bound.
+
+#include <cstdint>
+#include <vector>
+
+#include "eplb/load_matrix.h"
+#include "eplb/plan.h"
+#include "eplb/topology.h"
+
+namespace eplb {
+
+/// Scores of one plan on one load matrix. A replica carries `load / count` of its expert.
+struct PlanMetrics {
+  /// Sum over layers of the mean GPU load / sum over layers of the heaviest GPU (1 = perfect;
+  /// all-zero layers drop out; 1 when every layer is zero).
+  double gpu_balancedness = 1;
+  /// The same with slots in place of GPUs.
+  double slot_balancedness = 1;
+  /// Heaviest GPU per layer, `[num_layers]`.
+  std::vector<double> max_gpu_load;
+  /// Global lower bound per layer (global_lower_bounds), `[num_layers]`.
+  std::vector<double> lower_bound;
+  /// Sum of heaviest GPUs / sum of lower bounds - 1 (0 when the plan is provably optimal).
+  double gap = 0;
+  /// Mean over non-zero layers of heaviest GPU / lower bound - 1.
+  double mean_layer_gap = 0;
+};
+
+/// Scores `plan` on `loads` (which may differ from the loads it was planned on, e.g. the next
+/// window). Throws InvalidArgument when the shapes of `plan`, `loads` and `topology` disagree;
+/// `plan` must be valid (see validate()).
+PlanMetrics evaluate(const Plan& plan, const LoadMatrix& loads, const Topology& topology);
+
+/// Returns the load of each GPU in layer `layer_idx`, `[num_gpus]`.
+std::vector<double> gpu_loads(const Plan& plan, const LoadMatrix& loads, const Topology& topology,
+                              int64_t layer_idx);
+
+}  // namespace eplb

@@ -1,0 +1,90 @@
+#include "eplb/metrics.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/detail/check.h"
+#include "eplb/bounds.h"
+
+namespace eplb {
+namespace {
+
+void check_compatible(const Plan& plan, const LoadMatrix& loads, const Topology& topology,
+                      const char* function) {
+  if (plan.num_layers != loads.num_layers() || plan.num_experts != loads.num_experts()) {
+    detail::throw_invalid(function, ": loads shape [", loads.num_layers(), ", ", loads.num_experts(),
+                          "] must match the plan's [", plan.num_layers, ", ", plan.num_experts, "]");
+  }
+  if (plan.num_replicas != topology.num_replicas()) {
+    detail::throw_invalid(function, ": plan num_replicas = ", plan.num_replicas,
+                          " must equal the topology's num_replicas = ", topology.num_replicas());
+  }
+}
+
+// Fills `slot_loads` [num_replicas] with each slot's share of its expert's load.
+void fill_slot_loads(const Plan& plan, const LoadMatrix& loads, int64_t layer,
+                     std::vector<double>& slot_loads) {
+  const auto phy2log = plan.phy2log_row(layer);
+  const auto logcnt = plan.logcnt_row(layer);
+  for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+    const int64_t expert = phy2log[slot];
+    slot_loads[slot] = loads.at(layer, expert) / static_cast<double>(logcnt[expert]);
+  }
+}
+
+}  // namespace
+
+std::vector<double> gpu_loads(const Plan& plan, const LoadMatrix& loads, const Topology& topology,
+                              int64_t layer_idx) {
+  check_compatible(plan, loads, topology, "gpu_loads");
+  if (layer_idx < 0 || layer_idx >= plan.num_layers) {
+    detail::throw_invalid("gpu_loads: layer_idx = ", layer_idx, " must be in [0, ", plan.num_layers,
+                          ")");
+  }
+  std::vector<double> slot_loads(plan.num_replicas);
+  fill_slot_loads(plan, loads, layer_idx, slot_loads);
+  std::vector<double> result(topology.num_gpus(), 0.0);
+  for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+    result[topology.gpu_of_slot(slot)] += slot_loads[slot];
+  }
+  return result;
+}
+
+PlanMetrics evaluate(const Plan& plan, const LoadMatrix& loads, const Topology& topology) {
+  check_compatible(plan, loads, topology, "evaluate");
+  PlanMetrics metrics;
+  metrics.max_gpu_load.resize(plan.num_layers);
+  metrics.lower_bound = global_lower_bounds(loads, topology);
+  std::vector<double> slot_loads(plan.num_replicas);
+  std::vector<double> gpu(topology.num_gpus());
+  double sum_mean_gpu = 0, sum_max_gpu = 0, sum_mean_slot = 0, sum_max_slot = 0, sum_bound = 0;
+  double sum_layer_gap = 0;
+  int64_t num_loaded_layers = 0;
+  for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+    fill_slot_loads(plan, loads, layer, slot_loads);
+    std::fill(gpu.begin(), gpu.end(), 0.0);
+    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      gpu[topology.gpu_of_slot(slot)] += slot_loads[slot];
+    }
+    const double total = std::accumulate(slot_loads.begin(), slot_loads.end(), 0.0);
+    const double max_gpu = *std::max_element(gpu.begin(), gpu.end());
+    metrics.max_gpu_load[layer] = max_gpu;
+    sum_mean_gpu += total / static_cast<double>(topology.num_gpus());
+    sum_max_gpu += max_gpu;
+    sum_mean_slot += total / static_cast<double>(plan.num_replicas);
+    sum_max_slot += *std::max_element(slot_loads.begin(), slot_loads.end());
+    sum_bound += metrics.lower_bound[layer];
+    if (metrics.lower_bound[layer] > 0) {
+      sum_layer_gap += max_gpu / metrics.lower_bound[layer] - 1;
+      ++num_loaded_layers;
+    }
+  }
+  // All-zero layers add nothing to either sum, so dense layers drop out of the scores.
+  if (sum_max_gpu > 0) metrics.gpu_balancedness = sum_mean_gpu / sum_max_gpu;
+  if (sum_max_slot > 0) metrics.slot_balancedness = sum_mean_slot / sum_max_slot;
+  if (sum_bound > 0) metrics.gap = sum_max_gpu / sum_bound - 1;
+  if (num_loaded_layers > 0) metrics.mean_layer_gap = sum_layer_gap / static_cast<double>(num_loaded_layers);
+  return metrics;
+}
+
+}  // namespace eplb

@@ -1,0 +1,157 @@
+#include "eplb/plan.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/detail/check.h"
+
+namespace eplb {
+
+Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int64_t num_replicas,
+                       int64_t num_experts) {
+  if (num_layers <= 0 || num_replicas <= 0 || num_experts <= 0) {
+    detail::throw_invalid("plan_from_phy2log: shape [", num_layers, ", ", num_replicas,
+                          "] with num_experts = ", num_experts, " must have positive sizes");
+  }
+  if (static_cast<int64_t>(phy2log.size()) != num_layers * num_replicas) {
+    detail::throw_invalid("plan_from_phy2log: phy2log size = ", phy2log.size(),
+                          " must equal num_layers * num_replicas = ", num_layers * num_replicas);
+  }
+  Plan plan;
+  plan.num_layers = num_layers;
+  plan.num_experts = num_experts;
+  plan.num_replicas = num_replicas;
+  plan.phy2log.assign(phy2log.begin(), phy2log.end());
+  plan.logcnt.assign(num_layers * num_experts, 0);
+  for (int64_t i = 0; i < num_layers * num_replicas; ++i) {
+    const int64_t expert = phy2log[i];
+    if (expert < 0 || expert >= num_experts) {
+      detail::throw_invalid("plan_from_phy2log: phy2log[", i / num_replicas, "][", i % num_replicas,
+                            "] = ", expert, " must be in [0, ", num_experts, ")");
+    }
+    int64_t& count = plan.logcnt[(i / num_replicas) * num_experts + expert];
+    ++count;
+    plan.max_replicas = std::max(plan.max_replicas, count);
+  }
+  if (num_layers * num_experts * plan.max_replicas > kMaxPlanEntries) {
+    detail::throw_invalid("plan_from_phy2log: log2phy would hold ",
+                          num_layers * num_experts * plan.max_replicas,
+                          " entries, more than the limit of ", kMaxPlanEntries);
+  }
+  plan.log2phy.assign(num_layers * num_experts * plan.max_replicas, -1);
+  std::vector<int64_t> filled(num_experts);
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    std::fill(filled.begin(), filled.end(), 0);
+    for (int64_t slot = 0; slot < num_replicas; ++slot) {
+      const int64_t expert = phy2log[layer * num_replicas + slot];
+      plan.log2phy[(layer * num_experts + expert) * plan.max_replicas + filled[expert]++] = slot;
+    }
+  }
+  return plan;
+}
+
+namespace {
+
+void check_shapes(const Plan& plan, const Topology& topology) {
+  if (plan.num_layers <= 0 || plan.num_experts <= 0) {
+    detail::throw_invalid("validate: plan shape [num_layers = ", plan.num_layers,
+                          ", num_experts = ", plan.num_experts, "] must be positive");
+  }
+  if (plan.num_replicas != topology.num_replicas()) {
+    detail::throw_invalid("validate: num_replicas = ", plan.num_replicas,
+                          " must equal the topology's num_replicas = ", topology.num_replicas());
+  }
+  topology.check_experts(plan.num_experts, "validate");
+  if (plan.max_replicas < 1 || plan.max_replicas > plan.num_replicas - plan.num_experts + 1) {
+    detail::throw_invalid("validate: max_replicas = ", plan.max_replicas, " must be in [1, ",
+                          plan.num_replicas - plan.num_experts + 1, "]");
+  }
+  const auto expect_size = [](const char* name, size_t size, int64_t expected) {
+    if (static_cast<int64_t>(size) != expected) {
+      detail::throw_invalid("validate: ", name, " size = ", size, " must be ", expected);
+    }
+  };
+  expect_size("phy2log", plan.phy2log.size(), plan.num_layers * plan.num_replicas);
+  expect_size("logcnt", plan.logcnt.size(), plan.num_layers * plan.num_experts);
+  expect_size("log2phy", plan.log2phy.size(),
+              plan.num_layers * plan.num_experts * plan.max_replicas);
+}
+
+void check_layer(const Plan& plan, const Topology& topology, int64_t layer,
+                 const ValidateOptions& options, std::vector<int64_t>& seen_on_gpu,
+                 std::vector<char>& slot_listed) {
+  const int64_t num_experts = plan.num_experts;
+  const int64_t max_replicas = plan.max_replicas;
+  int64_t total = 0;
+  std::fill(slot_listed.begin(), slot_listed.end(), 0);
+  for (int64_t expert = 0; expert < num_experts; ++expert) {
+    const int64_t count = plan.logcnt[layer * num_experts + expert];
+    if (count < 1 || count > max_replicas) {
+      detail::throw_invalid("validate: logcnt[", layer, "][", expert, "] = ", count,
+                            " must be in [1, max_replicas = ", max_replicas, "]");
+    }
+    total += count;
+    const int64_t* slots = &plan.log2phy[(layer * num_experts + expert) * max_replicas];
+    for (int64_t rank = 0; rank < max_replicas; ++rank) {
+      const int64_t slot = slots[rank];
+      if (rank >= count) {
+        if (slot != -1) {
+          detail::throw_invalid("validate: log2phy[", layer, "][", expert, "][", rank, "] = ", slot,
+                                " must be -1 past logcnt = ", count);
+        }
+        continue;
+      }
+      if (slot < 0 || slot >= plan.num_replicas ||
+          plan.phy2log[layer * plan.num_replicas + slot] != expert) {
+        detail::throw_invalid("validate: log2phy[", layer, "][", expert, "][", rank, "] = ", slot,
+                              " must be a slot whose phy2log entry is ", expert);
+      }
+      if (slot_listed[slot]) {
+        detail::throw_invalid("validate: log2phy[", layer, "][", expert, "][", rank, "] = ", slot,
+                              " lists a slot twice");
+      }
+      slot_listed[slot] = 1;
+    }
+  }
+  if (total != plan.num_replicas) {
+    detail::throw_invalid("validate: logcnt[", layer, "] sums to ", total,
+                          ", must equal num_replicas = ", plan.num_replicas);
+  }
+  // The counts sum to num_replicas and each listed slot is distinct and holds its expert, so
+  // every slot is listed exactly once: phy2log and log2phy describe the same placement.
+  std::fill(seen_on_gpu.begin(), seen_on_gpu.end(), -1);
+  for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+    const int64_t expert = plan.phy2log[layer * plan.num_replicas + slot];
+    if (expert < 0 || expert >= num_experts) {
+      detail::throw_invalid("validate: phy2log[", layer, "][", slot, "] = ", expert,
+                            " must be in [0, ", num_experts, ")");
+    }
+    if (options.forbid_duplicates_on_gpu) {
+      const int64_t gpu = topology.gpu_of_slot(slot);
+      if (seen_on_gpu[expert] == gpu) {
+        detail::throw_invalid("validate: expert ", expert, " of layer ", layer,
+                              " has two replicas on gpu ", gpu);
+      }
+      seen_on_gpu[expert] = gpu;
+    }
+  }
+}
+
+}  // namespace
+
+void validate(const Plan& plan, const Topology& topology, const ValidateOptions& options) {
+  check_shapes(plan, topology);
+  std::vector<int64_t> seen_on_gpu(plan.num_experts);
+  std::vector<char> slot_listed(plan.num_replicas);
+  for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+    check_layer(plan, topology, layer, options, seen_on_gpu, slot_listed);
+  }
+  int64_t largest = 0;
+  for (int64_t count : plan.logcnt) largest = std::max(largest, count);
+  if (largest != plan.max_replicas) {
+    detail::throw_invalid("validate: max_replicas = ", plan.max_replicas,
+                          " must equal the largest logcnt = ", largest);
+  }
+}
+
+}  // namespace eplb

@@ -1,0 +1,54 @@
+#include "eplb/replication.h"
+
+#include <algorithm>
+
+#include "core/detail/check.h"
+#include "core/detail/replication.h"
+
+namespace eplb {
+
+std::vector<int64_t> replicate_greedy(std::span<const double> loads, int64_t num_replicas) {
+  const auto num_experts = static_cast<int64_t>(loads.size());
+  if (num_experts == 0) detail::throw_invalid("replicate_greedy: loads must not be empty");
+  if (num_replicas < num_experts) {
+    detail::throw_invalid("replicate_greedy: num_replicas = ", num_replicas,
+                          " must be at least num_experts = ", num_experts);
+  }
+  std::vector<int64_t> counts(num_experts, 1);
+  detail::add_replicas_greedy(loads, num_replicas - num_experts, counts);
+  return counts;
+}
+
+namespace detail {
+
+void add_replicas_greedy(std::span<const double> loads, int64_t num_extra,
+                         std::span<int64_t> counts) {
+  struct Candidate {
+    double load_per_replica;
+    int64_t count;
+    int64_t expert;
+  };
+  // The heap's top is the largest load per replica; among equals the expert with fewer replicas
+  // (so all-zero loads spread over experts instead of piling onto expert 0), then the lower index.
+  const auto before = [](const Candidate& a, const Candidate& b) {
+    if (a.load_per_replica != b.load_per_replica) return a.load_per_replica < b.load_per_replica;
+    if (a.count != b.count) return a.count > b.count;
+    return a.expert > b.expert;
+  };
+  std::vector<Candidate> heap;
+  heap.reserve(counts.size());
+  for (size_t e = 0; e < counts.size(); ++e) {
+    heap.push_back({loads[e] / static_cast<double>(counts[e]), counts[e], static_cast<int64_t>(e)});
+  }
+  std::make_heap(heap.begin(), heap.end(), before);
+  for (int64_t added = 0; added < num_extra; ++added) {
+    std::pop_heap(heap.begin(), heap.end(), before);
+    Candidate& top = heap.back();
+    const int64_t count = ++counts[top.expert];
+    top = {loads[top.expert] / static_cast<double>(count), count, top.expert};
+    std::push_heap(heap.begin(), heap.end(), before);
+  }
+}
+
+}  // namespace detail
+}  // namespace eplb
