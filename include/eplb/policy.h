@@ -2,6 +2,7 @@
 // Planning a placement: the policies and rebalance_experts().
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "eplb/load_matrix.h"
@@ -16,6 +17,9 @@ enum class Policy {
   /// `num_groups % num_nodes == 0`, else global. The compatibility mode and baseline.
   deepseek,
 };
+
+/// Every policy, in declaration order.
+inline constexpr Policy kAllPolicies[] = {Policy::deepseek};
 
 /// Returns the lower-case name of `policy` ("deepseek").
 std::string_view to_string(Policy policy);

@@ -62,9 +62,9 @@ void check_shapes(const Plan& plan, const Topology& topology) {
                           " must equal the topology's num_replicas = ", topology.num_replicas());
   }
   topology.check_experts(plan.num_experts, "validate");
-  if (plan.max_replicas < 1 || plan.max_replicas > plan.num_replicas - plan.num_experts + 1) {
+  if (plan.max_replicas < 1 || plan.max_replicas > plan.num_replicas) {
     detail::throw_invalid("validate: max_replicas = ", plan.max_replicas, " must be in [1, ",
-                          plan.num_replicas - plan.num_experts + 1, "]");
+                          plan.num_replicas, "]");
   }
   const auto expect_size = [](const char* name, size_t size, int64_t expected) {
     if (static_cast<int64_t>(size) != expected) {

@@ -1,6 +1,7 @@
 #include "eplb/policy.h"
 
 #include <algorithm>
+#include <string>
 
 #include "core/detail/check.h"
 #include "core/detail/plan_builder.h"
@@ -16,10 +17,13 @@ std::string_view to_string(Policy policy) {
 }
 
 Policy parse_policy(std::string_view name) {
-  for (Policy policy : {Policy::deepseek}) {
+  std::string names;
+  for (Policy policy : kAllPolicies) {
     if (to_string(policy) == name) return policy;
+    names += names.empty() ? "" : ", ";
+    names += to_string(policy);
   }
-  detail::throw_invalid("parse_policy: policy = \"", name, "\" is not one of: deepseek");
+  detail::throw_invalid("parse_policy: policy = \"", name, "\" is not one of: ", names);
 }
 
 Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,

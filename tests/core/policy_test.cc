@@ -1,0 +1,110 @@
+#include "eplb/policy.h"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "eplb/error.h"
+#include "eplb/metrics.h"
+#include "support/check_plan.h"
+#include "support/generators.h"
+
+namespace eplb {
+namespace {
+
+struct Case {
+  int64_t num_layers, num_experts, num_replicas, num_groups, num_nodes, num_gpus;
+};
+
+// A random valid request: sizes that divide as the topology demands, experts a multiple of the
+// groups on the hierarchical path, sometimes groups that the nodes do not divide (global path).
+Case random_case(std::mt19937_64& engine) {
+  const auto pick = [&engine](int64_t lo, int64_t hi) {
+    return lo + int64_t(engine() % uint64_t(hi - lo + 1));
+  };
+  while (true) {
+    Case c{};
+    c.num_layers = pick(1, 4);
+    c.num_nodes = pick(1, 4);
+    c.num_gpus = c.num_nodes * pick(1, 4);
+    c.num_replicas = c.num_gpus * pick(1, 5);
+    c.num_groups = pick(1, 8);
+    c.num_experts = pick(1, c.num_replicas);
+    if (c.num_groups % c.num_nodes == 0) c.num_experts -= c.num_experts % c.num_groups;
+    if (c.num_experts >= 1) return c;
+  }
+}
+
+TEST(PolicyTest, EveryPlanOfRandomRequestsIsValid) {
+  std::mt19937_64 engine(2024);
+  const auto distributions = testing::all_distributions();
+  int64_t num_plans = 0;
+  for (int trial = 0; trial < 2100; ++trial) {
+    const Case c = random_case(engine);
+    const auto distribution = distributions[trial % distributions.size()];
+    const Loads loads = testing::make_loads(distribution, c.num_layers, c.num_experts, uint64_t(trial));
+    const Topology topology(c.num_replicas, c.num_groups, c.num_nodes, c.num_gpus);
+    for (Policy policy : kAllPolicies) {
+      SCOPED_TRACE(::testing::Message() << "trial " << trial << " policy " << to_string(policy));
+      const Plan plan = rebalance_experts(loads.view(), topology, {.policy = policy});
+      ASSERT_EQ(testing::check_plan(plan, topology, c.num_experts), "");
+      ++num_plans;
+    }
+  }
+  EXPECT_GE(num_plans, 2000);
+}
+
+TEST(PolicyTest, DeepseekV3ShapesGiveValidPlans) {
+  for (const auto& [replicas, gpus] : {std::pair{288, 32}, std::pair{320, 64}}) {
+    const Topology topology(replicas, 8, 4, gpus);
+    for (auto distribution : testing::all_distributions()) {
+      const Loads loads = testing::make_loads(distribution, 58, 256, 7);
+      for (Policy policy : kAllPolicies) {
+        const Plan plan = rebalance_experts(loads.view(), topology, {.policy = policy});
+        EXPECT_EQ(testing::check_plan(plan, topology, 256), "") << to_string(distribution);
+        EXPECT_EQ(plan.num_layers, 58);
+      }
+    }
+  }
+}
+
+TEST(PolicyTest, AllZeroLoadsGiveAValidPlan) {
+  const Loads loads = testing::make_loads(testing::Distribution::all_zero, 3, 16, 0);
+  const Topology topology(24, 4, 2, 4);
+  for (Policy policy : kAllPolicies) {
+    EXPECT_EQ(testing::check_plan(rebalance_experts(loads.view(), topology, {.policy = policy}), topology, 16), "");
+  }
+}
+
+TEST(PolicyTest, IsDeterministic) {
+  const Loads loads = testing::make_loads(testing::Distribution::zipf, 8, 64, 3);
+  const Topology topology(96, 8, 2, 16);
+  for (Policy policy : kAllPolicies) {
+    EXPECT_EQ(rebalance_experts(loads.view(), topology, {.policy = policy}),
+              rebalance_experts(loads.view(), topology, {.policy = policy}));
+  }
+}
+
+TEST(PolicyTest, RejectsLoadsThatDoNotFitTheTopology) {
+  const Loads loads = testing::make_loads(testing::Distribution::uniform, 2, 16, 0);
+  EXPECT_THROW_MESSAGE(rebalance_experts(loads.view(), Topology(8, 1, 1, 4)), InvalidArgument,
+                       "rebalance_experts: num_replicas = 8 must be at least num_experts = 16");
+  EXPECT_THROW_MESSAGE(rebalance_experts(loads.view(), Topology(32, 6, 2, 4)), InvalidArgument,
+                       "rebalance_experts: num_experts = 16 must be a multiple of num_groups = 6");
+}
+
+TEST(PolicyTest, RejectsPlansAboveTheSizeLimit) {
+  const std::vector<double> values(kMaxLayers, 1.0);
+  const LoadMatrix loads(std::span<const double>(values), kMaxLayers, 1);
+  EXPECT_THROW_MESSAGE(rebalance_experts(loads, Topology(1 << 16, 1, 1, 1)), InvalidArgument,
+                       "rebalance_experts: num_layers * num_replicas = 65536 * 65536 exceeds the "
+                       "limit of 268435456");
+}
+
+TEST(PolicyTest, ParsesPolicyNames) {
+  for (Policy policy : kAllPolicies) EXPECT_EQ(parse_policy(to_string(policy)), policy);
+  EXPECT_THROW(parse_policy("best"), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace eplb
