@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "eplb/load_matrix.h"
+#include "eplb/plan.h"
 #include "eplb/topology.h"
 
 namespace eplb {
@@ -23,5 +24,13 @@ double packing_lower_bound(std::span<const double> items, int64_t num_packs);
 /// Returns, per layer, a lower bound on the heaviest GPU of any plan on `topology` whatever its
 /// replica counts and node rule: max(total / num_gpus, min_max_replica_load).
 std::vector<double> global_lower_bounds(const LoadMatrix& loads, const Topology& topology);
+
+/// Returns, per layer, a lower bound on the heaviest GPU of any plan that keeps each group's
+/// experts on the node `plan` puts them (a strictly hierarchical plan, such as those of
+/// `balanced` and `deepseek` on a hierarchical topology): per node, max(node load / GPUs per
+/// node, min_max_replica_load of its experts in its slots). Throws InvalidArgument when a group
+/// of `plan` spans nodes or the topology is not hierarchical.
+std::vector<double> hierarchical_lower_bounds(const Plan& plan, const LoadMatrix& loads,
+                                              const Topology& topology);
 
 }  // namespace eplb

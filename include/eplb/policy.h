@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "eplb/load_matrix.h"
+#include "eplb/packing.h"
 #include "eplb/plan.h"
 #include "eplb/topology.h"
 
@@ -16,26 +17,43 @@ enum class Policy {
   /// DeepSeek's EPLB reproduced bit for bit (float32 numerics, greedy packing): hierarchical when
   /// `num_groups % num_nodes == 0`, else global. The compatibility mode and baseline.
   deepseek,
+  /// The default: optimal replica counts and the multistart search packer at both levels;
+  /// hierarchical (each group's experts on one node) when `num_groups % num_nodes == 0`, else
+  /// global.
+  balanced,
+  /// Ignores groups and nodes: replicas of all experts packed onto all GPUs by the search packer.
+  global,
 };
 
 /// Every policy, in declaration order.
-inline constexpr Policy kAllPolicies[] = {Policy::deepseek};
+inline constexpr Policy kAllPolicies[] = {Policy::deepseek, Policy::balanced, Policy::global};
 
-/// Returns the lower-case name of `policy` ("deepseek").
+/// Returns the lower-case name of `policy` ("deepseek", "balanced", "global").
 std::string_view to_string(Policy policy);
 /// Returns the policy named `name`; throws InvalidArgument for an unknown name.
 Policy parse_policy(std::string_view name);
 
 /// Options of rebalance_experts().
 struct RebalanceOptions {
-  Policy policy = Policy::deepseek;
+  Policy policy = Policy::balanced;
+  /// Packing strategy of `balanced` and `global` (ignored by `deepseek`).
+  PackingStrategy packer = PackingStrategy::multistart;
+  /// Search effort of the multistart packer, at least 1: it tries 8 * effort starts and refines
+  /// the best 2 * effort. Higher is slower and never worse on average.
+  int64_t effort = 1;
+  /// Seed of the randomized starts; the same seed gives the same plan.
+  uint64_t seed = 0;
+  /// Threads planning layers in parallel (layers are independent); 1 plans on the caller's
+  /// thread. The plan does not depend on it.
+  int64_t threads = 1;
 };
 
 /// Plans a placement of `loads` `[num_layers, num_experts]` on `topology`.
 ///
 /// Returns a Plan that passes validate(). Throws InvalidArgument when the loads do not fit the
-/// topology (see Topology::check_experts) or the plan would exceed kMaxPlanEntries. Deterministic:
-/// the same inputs and options give the same plan.
+/// topology (see Topology::check_experts), an option is out of range or the plan would exceed
+/// kMaxPlanEntries. Deterministic: the same inputs, options and seed give the same plan whatever
+/// the thread count.
 Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,
                        const RebalanceOptions& options = {});
 

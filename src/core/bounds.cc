@@ -4,6 +4,7 @@
 #include <functional>
 #include <numeric>
 
+#include "core/detail/bounds.h"
 #include "core/detail/check.h"
 #include "core/detail/replication.h"
 
@@ -30,22 +31,9 @@ double packing_lower_bound(std::span<const double> items, int64_t num_packs) {
     detail::throw_invalid("packing_lower_bound: items size = ", num_items,
                           " must be a positive multiple of num_packs = ", num_packs);
   }
-  const int64_t per_pack = num_items / num_packs;
   std::vector<double> sorted(items.begin(), items.end());
   std::sort(sorted.begin(), sorted.end(), std::greater<>());
-  // smallest_sum[j] = sum of the j smallest items.
-  std::vector<double> smallest_sum(per_pack + 1, 0.0);
-  for (int64_t j = 1; j <= per_pack; ++j) smallest_sum[j] = smallest_sum[j - 1] + sorted[num_items - j];
-  double bound = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(num_packs);
-  // Pigeonhole: of the t*m+1 heaviest items some pack holds t+1, at least the t+1 lightest of them
-  // (0-based sorted[t*m-t .. t*m]); its other k-t-1 items weigh at least the smallest ones.
-  double top_sum = 0;
-  for (int64_t t = 0; t < per_pack; ++t) {
-    top_sum = 0;
-    for (int64_t i = t * num_packs - t; i <= t * num_packs; ++i) top_sum += sorted[i];
-    bound = std::max(bound, top_sum + smallest_sum[per_pack - t - 1]);
-  }
-  return bound;
+  return detail::packing_lower_bound_sorted(sorted, num_packs);
 }
 
 std::vector<double> global_lower_bounds(const LoadMatrix& loads, const Topology& topology) {
@@ -61,4 +49,66 @@ std::vector<double> global_lower_bounds(const LoadMatrix& loads, const Topology&
   return bounds;
 }
 
+std::vector<double> hierarchical_lower_bounds(const Plan& plan, const LoadMatrix& loads,
+                                              const Topology& topology) {
+  if (!topology.is_hierarchical()) {
+    detail::throw_invalid("hierarchical_lower_bounds: num_groups = ", topology.num_groups(),
+                          " is not a multiple of num_nodes = ", topology.num_nodes());
+  }
+  topology.check_experts(loads.num_experts(), "hierarchical_lower_bounds");
+  const int64_t num_experts = loads.num_experts();
+  const int64_t group_size = num_experts / topology.num_groups();
+  std::vector<double> bounds(loads.num_layers(), 0.0);
+  std::vector<int64_t> node_of_group(topology.num_groups());
+  std::vector<std::vector<double>> node_loads(topology.num_nodes());
+  for (int64_t layer = 0; layer < loads.num_layers(); ++layer) {
+    std::fill(node_of_group.begin(), node_of_group.end(), -1);
+    const auto phy2log = plan.phy2log_row(layer);
+    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      const int64_t group = phy2log[slot] / group_size;
+      const int64_t node = topology.node_of_slot(slot);
+      if (node_of_group[group] >= 0 && node_of_group[group] != node) {
+        detail::throw_invalid("hierarchical_lower_bounds: group ", group, " of layer ", layer,
+                              " spans nodes ", node_of_group[group], " and ", node);
+      }
+      node_of_group[group] = node;
+    }
+    for (auto& node_load : node_loads) node_load.clear();
+    for (int64_t expert = 0; expert < num_experts; ++expert) {
+      node_loads[node_of_group[expert / group_size]].push_back(loads.at(layer, expert));
+    }
+    for (const auto& node_load : node_loads) {
+      if (node_load.empty()) continue;
+      const double total = std::accumulate(node_load.begin(), node_load.end(), 0.0);
+      bounds[layer] = std::max({bounds[layer], total / static_cast<double>(topology.gpus_per_node()),
+                                min_max_replica_load(node_load, topology.slots_per_node())});
+    }
+  }
+  return bounds;
+}
+
 }  // namespace eplb
+
+namespace eplb::detail {
+
+double packing_lower_bound_sorted(std::span<const double> sorted, int64_t num_packs) {
+  const auto num_items = static_cast<int64_t>(sorted.size());
+  const int64_t per_pack = num_items / num_packs;
+  // smallest_sum = sum of the (per_pack - t - 1) smallest items, updated as t grows.
+  double smallest_sum = 0;
+  for (int64_t j = 1; j < per_pack; ++j) smallest_sum += sorted[num_items - j];
+  double total = 0;
+  for (double w : sorted) total += w;
+  double bound = total / static_cast<double>(num_packs);
+  // Pigeonhole: of the t*m+1 heaviest items some pack holds t+1, at least the t+1 lightest of them
+  // (0-based sorted[t*m-t .. t*m]); its other k-t-1 items weigh at least the smallest ones.
+  for (int64_t t = 0; t < per_pack; ++t) {
+    double top_sum = 0;
+    for (int64_t i = t * num_packs - t; i <= t * num_packs; ++i) top_sum += sorted[i];
+    bound = std::max(bound, top_sum + smallest_sum);
+    if (per_pack - t - 1 >= 1) smallest_sum -= sorted[num_items - (per_pack - t - 1)];
+  }
+  return bound;
+}
+
+}  // namespace eplb::detail

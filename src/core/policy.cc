@@ -12,6 +12,8 @@ namespace eplb {
 std::string_view to_string(Policy policy) {
   switch (policy) {
     case Policy::deepseek: return "deepseek";
+    case Policy::balanced: return "balanced";
+    case Policy::global: return "global";
   }
   return "unknown";
 }
@@ -35,6 +37,9 @@ Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,
   }
   switch (options.policy) {
     case Policy::deepseek: return detail::rebalance_deepseek(loads, topology);
+    case Policy::balanced:
+      return detail::rebalance_search(loads, topology, options, topology.is_hierarchical());
+    case Policy::global: return detail::rebalance_search(loads, topology, options, false);
   }
   detail::throw_invalid("rebalance_experts: policy = ", static_cast<int>(options.policy),
                         " is not a known policy");

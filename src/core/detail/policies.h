@@ -3,11 +3,17 @@
 
 #include "eplb/load_matrix.h"
 #include "eplb/plan.h"
+#include "eplb/policy.h"
 #include "eplb/topology.h"
 
 namespace eplb::detail {
 
 /// DeepSeek's EPLB, bit-exact (float32 numerics).
 Plan rebalance_deepseek(const LoadMatrix& loads, const Topology& topology);
+
+/// The search policies: `hierarchical` packs groups onto nodes first (balanced on a hierarchical
+/// topology), else all replicas onto all GPUs (global).
+Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
+                      const RebalanceOptions& options, bool hierarchical);
 
 }  // namespace eplb::detail

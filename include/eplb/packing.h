@@ -1,0 +1,115 @@
+#pragma once
+// Packing items into packs of equal cardinality: the strategies and the refinement moves.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace eplb {
+
+/// How a Packer builds its packing.
+enum class PackingStrategy {
+  /// DeepSeek's greedy: items by descending weight, each into the lightest pack not yet full.
+  greedy,
+  /// Items by descending weight dealt in zig-zag rounds: packs 0..m-1, then m-1..0, and so on.
+  snake,
+  /// Many starts (greedy, layered LPT, snake, random orders, greedy on noisy weights), the best
+  /// `num_refined` refined with the enabled moves; returns the best packing found.
+  multistart,
+};
+
+/// Returns the lower-case name of `strategy`.
+std::string_view to_string(PackingStrategy strategy);
+/// Returns the strategy named `name`; throws InvalidArgument for an unknown name.
+PackingStrategy parse_packing_strategy(std::string_view name);
+
+/// Refinement moves (bit flags); each lowers the heaviest pack or the spread of pack loads and
+/// never breaks the items-per-pack rule.
+enum Move : uint32_t {
+  /// Best 1-for-1 swap between the heaviest and the lightest pack.
+  kMoveHeaviestLightest = 1u << 0,
+  /// Best 1-for-1 swap between the heaviest pack and any other pack.
+  kMoveHeaviestAny = 1u << 1,
+  /// The 1-for-1 swap, over all pairs of packs, that most lowers the sum of squared pack loads.
+  kMoveAllPairs = 1u << 2,
+  /// Best 2-for-2 swap between the heaviest and the lightest pack.
+  kMoveTwoForTwo = 1u << 3,
+};
+inline constexpr uint32_t kAllMoves =
+    kMoveHeaviestLightest | kMoveHeaviestAny | kMoveAllPairs | kMoveTwoForTwo;
+
+/// Options of a Packer.
+struct PackingOptions {
+  PackingStrategy strategy = PackingStrategy::multistart;
+  /// Starting packings tried by `multistart` (at least the deterministic ones are always tried).
+  int64_t num_starts = 8;
+  /// Best starts that `multistart` refines.
+  int64_t num_refined = 2;
+  /// Moves used in refinement (`multistart` only).
+  uint32_t moves = kAllMoves;
+  /// Cap on refinement moves applied per refined start.
+  int64_t max_moves = 256;
+  /// Largest pack size for which 2-for-2 swaps are tried (their cost grows as k^4).
+  int64_t two_for_two_max_items = 16;
+  /// Seed of the random starts.
+  uint64_t seed = 0;
+};
+
+/// A packing of `num_packs * items_per_pack` items, pack `p` holding entries
+/// `[p * items_per_pack, (p + 1) * items_per_pack)` of `item` and `weight`.
+struct PackState {
+  int64_t num_packs = 0;
+  int64_t items_per_pack = 0;
+  std::vector<int32_t> item;
+  std::vector<double> weight;
+  std::vector<double> load;
+
+  /// Builds the state of `weights` packed as `pack_of_item` says (each pack exactly n/m items).
+  static PackState from_assignment(std::span<const double> weights, int64_t num_packs,
+                                   std::span<const int32_t> pack_of_item);
+  /// Returns the index of the heaviest pack (lowest index on ties).
+  int64_t heaviest() const;
+  /// Returns the index of the lightest pack (lowest index on ties).
+  int64_t lightest() const;
+  double max_load() const { return load[heaviest()]; }
+  /// Swaps entries `a` and `b` (in different packs) and updates both loads.
+  void swap_entries(int64_t a, int64_t b);
+  /// Writes each item's pack and its position in the pack.
+  void write_assignment(std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) const;
+};
+
+/// Applies the best 1-for-1 swap between the heaviest and the lightest pack if it lowers the
+/// larger of the two; returns whether it did.
+bool move_heaviest_lightest(PackState& state);
+/// Applies the best 1-for-1 swap between the heaviest pack and any other pack (the one leaving
+/// the smaller maximum of the two), if it lowers the heaviest; returns whether it did.
+bool move_heaviest_any(PackState& state);
+/// Applies the 1-for-1 swap over all pairs of packs that most lowers the sum of squared loads
+/// without raising the heaviest pack; returns whether it did.
+bool move_all_pairs(PackState& state);
+/// Applies the best 2-for-2 swap between the heaviest and the lightest pack if it lowers the
+/// larger of the two; does nothing when packs hold more than `max_items_per_pack` items.
+bool move_two_for_two(PackState& state, int64_t max_items_per_pack);
+/// Applies the enabled `moves` until none helps, `max_moves` were applied or the heaviest pack
+/// reaches `lower_bound`. Never raises the heaviest pack.
+void refine(PackState& state, uint32_t moves, int64_t max_moves, int64_t two_for_two_max_items,
+            double lower_bound);
+
+/// Packs items into packs of equal cardinality, minimizing the heaviest pack. Holds scratch
+/// memory, so one Packer per thread. Deterministic for given options and inputs.
+class Packer {
+ public:
+  virtual ~Packer() = default;
+  /// Packs `weights` [n] into `num_packs` packs of exactly n / num_packs items; writes each item's
+  /// pack and rank in the pack. Requires n to be a positive multiple of `num_packs` (checked by
+  /// the caller). `stream` varies the random starts between calls with the same seed.
+  virtual void pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
+                    std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) = 0;
+};
+
+/// Returns a Packer for `options.strategy`. Throws InvalidArgument for non-positive counts.
+std::unique_ptr<Packer> make_packer(const PackingOptions& options);
+
+}  // namespace eplb

@@ -1,0 +1,191 @@
+// Multistart search packer: several cheap starting packings, the best few refined by local
+// search. See docs/algorithms.md#multistart.
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "core/detail/bounds.h"
+#include "core/detail/random.h"
+#include "eplb/packing.h"
+
+namespace eplb::detail {
+namespace {
+
+// Relative slack under which a packing counts as having reached the lower bound.
+constexpr double kBoundTolerance = 1e-12;
+
+class MultistartPacker final : public Packer {
+ public:
+  explicit MultistartPacker(const PackingOptions& options) : options_(options) {}
+
+  void pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
+            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) override;
+
+ private:
+  struct Start {
+    double max_load;
+    int64_t index;
+  };
+
+  // LPT over `order`: each item into the lightest pack that is not full (lowest index on ties).
+  // Returns the heaviest pack's load.
+  double assign_lpt(std::span<const int32_t> order, std::span<const double> weights,
+                    int64_t num_packs, std::span<int32_t> pack_of_item);
+  // Layered LPT: the sorted items in rounds of m, round r's i-th heaviest item to the i-th
+  // lightest pack. Returns the heaviest pack's load.
+  double assign_layered(std::span<const double> weights, int64_t num_packs,
+                        std::span<int32_t> pack_of_item);
+  double assign_snake(std::span<const double> weights, int64_t num_packs,
+                      std::span<int32_t> pack_of_item);
+  // Fills start `index` into starts_[index] and returns its heaviest pack.
+  double build_start(int64_t index, std::span<const double> weights, int64_t num_packs,
+                     Random& random);
+
+  PackingOptions options_;
+  std::vector<int32_t> sorted_;            // items by descending weight
+  std::vector<double> sorted_weights_;
+  std::vector<std::vector<int32_t>> starts_;  // pack_of_item of each start
+  std::vector<int32_t> order_;
+  std::vector<double> noisy_;
+  std::vector<double> load_;
+  std::vector<int32_t> size_;
+  std::vector<int32_t> packs_by_load_;
+  std::vector<Start> ranking_;
+};
+
+double MultistartPacker::assign_lpt(std::span<const int32_t> order, std::span<const double> weights,
+                                    int64_t num_packs, std::span<int32_t> pack_of_item) {
+  const int64_t per_pack = static_cast<int64_t>(weights.size()) / num_packs;
+  load_.assign(num_packs, 0.0);
+  size_.assign(num_packs, 0);
+  for (const int32_t item : order) {
+    int64_t best = -1;
+    for (int64_t p = 0; p < num_packs; ++p) {
+      if (size_[p] < per_pack && (best < 0 || load_[p] < load_[best])) best = p;
+    }
+    pack_of_item[item] = static_cast<int32_t>(best);
+    ++size_[best];
+    load_[best] += weights[item];
+  }
+  return *std::max_element(load_.begin(), load_.end());
+}
+
+double MultistartPacker::assign_layered(std::span<const double> weights, int64_t num_packs,
+                                        std::span<int32_t> pack_of_item) {
+  load_.assign(num_packs, 0.0);
+  packs_by_load_.resize(num_packs);
+  std::iota(packs_by_load_.begin(), packs_by_load_.end(), 0);
+  for (size_t round_start = 0; round_start < sorted_.size(); round_start += num_packs) {
+    std::sort(packs_by_load_.begin(), packs_by_load_.end(), [&](int32_t a, int32_t b) {
+      return load_[a] < load_[b] || (load_[a] == load_[b] && a < b);
+    });
+    for (int64_t i = 0; i < num_packs; ++i) {
+      const int32_t item = sorted_[round_start + i];
+      pack_of_item[item] = packs_by_load_[i];
+      load_[packs_by_load_[i]] += weights[item];
+    }
+  }
+  return *std::max_element(load_.begin(), load_.end());
+}
+
+double MultistartPacker::assign_snake(std::span<const double> weights, int64_t num_packs,
+                                      std::span<int32_t> pack_of_item) {
+  load_.assign(num_packs, 0.0);
+  for (size_t i = 0; i < sorted_.size(); ++i) {
+    const int64_t round = static_cast<int64_t>(i) / num_packs;
+    const int64_t position = static_cast<int64_t>(i) % num_packs;
+    const int64_t pack = round % 2 == 0 ? position : num_packs - 1 - position;
+    pack_of_item[sorted_[i]] = static_cast<int32_t>(pack);
+    load_[pack] += weights[sorted_[i]];
+  }
+  return *std::max_element(load_.begin(), load_.end());
+}
+
+double MultistartPacker::build_start(int64_t index, std::span<const double> weights,
+                                     int64_t num_packs, Random& random) {
+  std::vector<int32_t>& assignment = starts_[index];
+  assignment.resize(weights.size());
+  switch (index) {
+    case 0: return assign_lpt(sorted_, weights, num_packs, assignment);
+    case 1: return assign_layered(weights, num_packs, assignment);
+    case 2: return assign_snake(weights, num_packs, assignment);
+    default: break;
+  }
+  order_ = sorted_;
+  if (index % 2 == 1) {
+    // A random order, then LPT: explores packings far from the sorted ones.
+    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[random.below(i)]);
+  } else {
+    // LPT on weights perturbed by U[0.8, 1.2]: close to LPT, but breaks its ties and near-ties.
+    noisy_.resize(weights.size());
+    for (size_t i = 0; i < weights.size(); ++i) noisy_[i] = weights[i] * (0.8 + 0.4 * random.uniform());
+    std::sort(order_.begin(), order_.end(), [&](int32_t a, int32_t b) {
+      return noisy_[a] > noisy_[b] || (noisy_[a] == noisy_[b] && a < b);
+    });
+  }
+  return assign_lpt(order_, weights, num_packs, assignment);
+}
+
+void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
+                            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) {
+  const auto num_items = static_cast<int64_t>(weights.size());
+  const int64_t per_pack = num_items / num_packs;
+  if (per_pack == 1 || num_packs == 1) {
+    // Every packing is optimal: one item per pack, or one pack for all.
+    for (int64_t i = 0; i < num_items; ++i) {
+      pack_of_item[i] = static_cast<int32_t>(per_pack == 1 ? i : 0);
+      rank_in_pack[i] = static_cast<int32_t>(per_pack == 1 ? 0 : i);
+    }
+    return;
+  }
+  sorted_.resize(num_items);
+  std::iota(sorted_.begin(), sorted_.end(), 0);
+  std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) {
+    return weights[a] > weights[b] || (weights[a] == weights[b] && a < b);
+  });
+  sorted_weights_.resize(num_items);
+  for (int64_t i = 0; i < num_items; ++i) sorted_weights_[i] = weights[sorted_[i]];
+  const double bound = packing_lower_bound_sorted(sorted_weights_, num_packs);
+  const double target = bound * (1 + kBoundTolerance);
+
+  Random random(mix_seed(options_.seed, stream));
+  const int64_t num_starts = std::max<int64_t>(options_.num_starts, 3);
+  starts_.resize(num_starts);
+  ranking_.clear();
+  for (int64_t s = 0; s < num_starts; ++s) {
+    const double max_load = build_start(s, weights, num_packs, random);
+    ranking_.push_back({max_load, s});
+    if (max_load <= target) {
+      PackState::from_assignment(weights, num_packs, starts_[s]).write_assignment(pack_of_item, rank_in_pack);
+      return;
+    }
+  }
+  std::sort(ranking_.begin(), ranking_.end(), [](const Start& a, const Start& b) {
+    return a.max_load < b.max_load || (a.max_load == b.max_load && a.index < b.index);
+  });
+  const int64_t num_refined = std::clamp<int64_t>(options_.num_refined, 1, num_starts);
+  PackState best;
+  double best_load = 0;
+  for (int64_t r = 0; r < num_refined; ++r) {
+    PackState state = PackState::from_assignment(weights, num_packs, starts_[ranking_[r].index]);
+    if (options_.num_refined > 0) {
+      refine(state, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
+    }
+    const double max_load = state.max_load();
+    if (r == 0 || max_load < best_load) {
+      best_load = max_load;
+      best = std::move(state);
+    }
+    if (best_load <= target) break;
+  }
+  best.write_assignment(pack_of_item, rank_in_pack);
+}
+
+}  // namespace
+
+std::unique_ptr<Packer> make_multistart_packer(const PackingOptions& options) {
+  return std::make_unique<MultistartPacker>(options);
+}
+
+}  // namespace eplb::detail

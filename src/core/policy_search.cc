@@ -1,0 +1,127 @@
+// The balanced and global policies: optimal replica counts, then the search packer at both
+// levels of the hierarchy. See docs/algorithms.md#policies.
+
+#include <algorithm>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "core/detail/check.h"
+#include "core/detail/policies.h"
+#include "core/detail/replication.h"
+#include "eplb/packing.h"
+
+namespace eplb::detail {
+namespace {
+
+/// Per-thread state: a packer and scratch reused across layers.
+struct Worker {
+  std::unique_ptr<Packer> packer;
+  std::vector<double> row, group_loads, node_loads, replica_weights;
+  std::vector<int32_t> group_pack, group_rank, node_experts, replica_expert, replica_pack,
+      replica_rank;
+  std::vector<int64_t> counts;
+};
+
+// Replicates `node_experts` into `num_slots` slots and packs the replicas onto `num_gpus` GPUs
+// of `slots_per_gpu` slots; writes the experts of the node's slots into `slots`.
+void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_t num_gpus,
+                uint64_t stream, Worker& w, std::span<int64_t> slots) {
+  const auto num_experts = static_cast<int64_t>(node_experts.size());
+  w.node_loads.resize(num_experts);
+  for (int64_t j = 0; j < num_experts; ++j) w.node_loads[j] = w.row[node_experts[j]];
+  w.counts.assign(num_experts, 1);
+  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts);
+  w.replica_expert.clear();
+  w.replica_weights.clear();
+  for (int64_t j = 0; j < num_experts; ++j) {
+    const double share = w.node_loads[j] / static_cast<double>(w.counts[j]);
+    for (int64_t c = 0; c < w.counts[j]; ++c) {
+      w.replica_expert.push_back(node_experts[j]);
+      w.replica_weights.push_back(share);
+    }
+  }
+  w.replica_pack.resize(num_slots);
+  w.replica_rank.resize(num_slots);
+  w.packer->pack(w.replica_weights, num_gpus, stream, w.replica_pack, w.replica_rank);
+  const int64_t slots_per_gpu = num_slots / num_gpus;
+  for (int64_t r = 0; r < num_slots; ++r) {
+    slots[w.replica_pack[r] * slots_per_gpu + w.replica_rank[r]] = w.replica_expert[r];
+  }
+}
+
+void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarchical,
+                int64_t layer, Worker& w, std::span<int64_t> phy2log) {
+  const int64_t num_experts = loads.num_experts();
+  w.row.resize(num_experts);
+  loads.copy_row(layer, std::span<double>(w.row));
+  // Streams keep every packing call of every layer on its own random sequence, so the plan does
+  // not depend on which thread plans which layer.
+  const auto stream = [layer](int64_t call) { return static_cast<uint64_t>(layer * 4099 + call); };
+  const int64_t num_nodes = hierarchical ? topology.num_nodes() : 1;
+  const int64_t num_groups = hierarchical ? topology.num_groups() : 1;
+  const int64_t group_size = num_experts / num_groups;
+  w.group_pack.assign(num_groups, 0);
+  w.group_rank.assign(num_groups, 0);
+  if (num_nodes > 1) {
+    w.group_loads.assign(num_groups, 0.0);
+    for (int64_t e = 0; e < num_experts; ++e) w.group_loads[e / group_size] += w.row[e];
+    w.packer->pack(w.group_loads, num_nodes, stream(0), w.group_pack, w.group_rank);
+  } else {
+    std::iota(w.group_rank.begin(), w.group_rank.end(), 0);
+  }
+  const int64_t groups_per_node = num_groups / num_nodes;
+  const int64_t experts_per_node = num_experts / num_nodes;
+  w.node_experts.resize(num_experts);
+  for (int64_t e = 0; e < num_experts; ++e) {
+    const int64_t g = e / group_size;
+    w.node_experts[(w.group_pack[g] * groups_per_node + w.group_rank[g]) * group_size + e % group_size] =
+        static_cast<int32_t>(e);
+  }
+  const int64_t slots_per_node = topology.num_replicas() / num_nodes;
+  for (int64_t node = 0; node < num_nodes; ++node) {
+    place_node(std::span<const int32_t>(w.node_experts).subspan(node * experts_per_node, experts_per_node),
+               slots_per_node, topology.num_gpus() / num_nodes, stream(1 + node), w,
+               phy2log.subspan(node * slots_per_node, slots_per_node));
+  }
+}
+
+}  // namespace
+
+Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
+                      const RebalanceOptions& options, bool hierarchical) {
+  if (options.effort < 1 || options.effort > 1000) {
+    throw_invalid("rebalance_experts: effort = ", options.effort, " must be in [1, 1000]");
+  }
+  if (options.threads < 1 || options.threads > 1024) {
+    throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, 1024]");
+  }
+  const PackingOptions packing{.strategy = options.packer,
+                               .num_starts = 8 * options.effort,
+                               .num_refined = 2 * options.effort,
+                               .max_moves = 256 * options.effort,
+                               .seed = options.seed};
+  const int64_t num_layers = loads.num_layers();
+  const int64_t num_replicas = topology.num_replicas();
+  std::vector<int64_t> phy2log(num_layers * num_replicas);
+  const int64_t num_threads = std::min(options.threads, num_layers);
+  std::vector<Worker> workers(num_threads);
+  for (auto& worker : workers) worker.packer = make_packer(packing);
+  // Layers are dealt round-robin; each layer's result depends only on its own index.
+  const auto run = [&](int64_t thread_idx) {
+    for (int64_t layer = thread_idx; layer < num_layers; layer += num_threads) {
+      plan_layer(loads, topology, hierarchical, layer, workers[thread_idx],
+                 std::span(phy2log).subspan(layer * num_replicas, num_replicas));
+    }
+  };
+  if (num_threads == 1) {
+    run(0);
+  } else {
+    std::vector<std::jthread> threads;
+    for (int64_t t = 1; t < num_threads; ++t) threads.emplace_back(run, t);
+    run(0);
+  }
+  return plan_from_phy2log(phy2log, num_layers, num_replicas, loads.num_experts());
+}
+
+}  // namespace eplb::detail
