@@ -53,18 +53,24 @@ struct PackingOptions {
   int64_t max_moves = 256;
   /// Largest pack size for which 2-for-2 swaps are tried (their cost grows as k^4).
   int64_t two_for_two_max_items = 16;
+  /// Search stops once the heaviest pack is within this relative distance of the lower bound
+  /// (0: only when it reaches the bound, i.e. is provably optimal).
+  double tolerance = 1e-4;
   /// Seed of the random starts.
   uint64_t seed = 0;
 };
 
 /// A packing of `num_packs * items_per_pack` items, pack `p` holding entries
-/// `[p * items_per_pack, (p + 1) * items_per_pack)` of `item` and `weight`.
+/// `[p * items_per_pack, (p + 1) * items_per_pack)` of `item` and `weight`, kept sorted by
+/// descending weight (lower item first among equals) inside each pack.
 struct PackState {
   int64_t num_packs = 0;
   int64_t items_per_pack = 0;
   std::vector<int32_t> item;
   std::vector<double> weight;
   std::vector<double> load;
+  /// Scratch space of the moves.
+  std::vector<int32_t> scratch;
 
   /// Builds the state of `weights` packed as `pack_of_item` says (each pack exactly n/m items).
   static PackState from_assignment(std::span<const double> weights, int64_t num_packs,
@@ -74,8 +80,10 @@ struct PackState {
   /// Returns the index of the lightest pack (lowest index on ties).
   int64_t lightest() const;
   double max_load() const { return load[heaviest()]; }
-  /// Swaps entries `a` and `b` (in different packs) and updates both loads.
+  /// Swaps entries `a` and `b` (in different packs), updates both loads and re-sorts both packs.
   void swap_entries(int64_t a, int64_t b);
+  /// Restores the descending order inside `pack`.
+  void sort_pack(int64_t pack);
   /// Writes each item's pack and its position in the pack.
   void write_assignment(std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) const;
 };

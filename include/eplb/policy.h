@@ -38,8 +38,8 @@ struct RebalanceOptions {
   Policy policy = Policy::balanced;
   /// Packing strategy of `balanced` and `global` (ignored by `deepseek`).
   PackingStrategy packer = PackingStrategy::multistart;
-  /// Search effort of the multistart packer, at least 1: it tries 8 * effort starts and refines
-  /// the best 2 * effort. Higher is slower and never worse on average.
+  /// Search effort of the multistart packer, in [1, 1000]: it tries 4 * effort starts, refines
+  /// the best `effort` of them with up to 48 * effort moves each. Higher is slower, rarely worse.
   int64_t effort = 1;
   /// Seed of the randomized starts; the same seed gives the same plan.
   uint64_t seed = 0;

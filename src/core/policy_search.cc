@@ -97,9 +97,9 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
     throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, 1024]");
   }
   const PackingOptions packing{.strategy = options.packer,
-                               .num_starts = 8 * options.effort,
-                               .num_refined = 2 * options.effort,
-                               .max_moves = 256 * options.effort,
+                               .num_starts = 4 * options.effort,
+                               .num_refined = options.effort,
+                               .max_moves = 48 * options.effort,
                                .seed = options.seed};
   const int64_t num_layers = loads.num_layers();
   const int64_t num_replicas = topology.num_replicas();

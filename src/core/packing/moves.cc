@@ -1,6 +1,8 @@
 // Refinement moves of the search packer; see docs/algorithms.md#refinement-moves.
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 
 #include "eplb/packing.h"
 
@@ -23,7 +25,24 @@ PackState PackState::from_assignment(std::span<const double> weights, int64_t nu
     state.weight[entry] = weights[i];
     state.load[pack] += weights[i];
   }
+  for (int64_t p = 0; p < num_packs; ++p) state.sort_pack(p);
   return state;
+}
+
+void PackState::sort_pack(int64_t pack) {
+  // Insertion sort: packs are small and at most two entries are out of place after a swap.
+  const int64_t begin = pack * items_per_pack, end = begin + items_per_pack;
+  for (int64_t i = begin + 1; i < end; ++i) {
+    const double w = weight[i];
+    const int32_t it = item[i];
+    int64_t j = i;
+    for (; j > begin && (weight[j - 1] < w || (weight[j - 1] == w && item[j - 1] > it)); --j) {
+      weight[j] = weight[j - 1];
+      item[j] = item[j - 1];
+    }
+    weight[j] = w;
+    item[j] = it;
+  }
 }
 
 int64_t PackState::heaviest() const {
@@ -40,6 +59,8 @@ void PackState::swap_entries(int64_t a, int64_t b) {
   load[b / items_per_pack] += delta;
   std::swap(item[a], item[b]);
   std::swap(weight[a], weight[b]);
+  sort_pack(a / items_per_pack);
+  sort_pack(b / items_per_pack);
 }
 
 void PackState::write_assignment(std::span<int32_t> pack_of_item,
@@ -57,18 +78,29 @@ struct Swap {
   double score = 0;  // the larger of the two packs after the swap (lower is better)
 };
 
-// Best 1-for-1 swap between pack `from` (the heavier) and pack `to`: moving weight
-// d = w_a - w_b from `from` to `to` leaves max(L_from - d, L_to + d); keeps the best in `best`.
+// Best 1-for-1 swap between pack `from` (the heavier) and pack `to`: moving d = w_a - w_b
+// (0 < d < gap) leaves max(L_from - d, L_to + d) = midpoint + |d - gap / 2|, so the best pair has
+// w_b closest to w_a - gap / 2. Both packs are sorted by descending weight, so that target only
+// falls as a advances and one merge-like pass finds the best pair in O(k). Keeps the best in `best`.
 void best_swap_between(const PackState& state, int64_t from, int64_t to, Swap& best) {
   const int64_t k = state.items_per_pack;
   const double gap = state.load[from] - state.load[to];
   if (gap <= 0) return;
-  for (int64_t a = from * k; a < from * k + k; ++a) {
-    for (int64_t b = to * k; b < to * k + k; ++b) {
-      const double d = state.weight[a] - state.weight[b];
+  const double midpoint = state.load[to] + gap / 2;
+  // Even a perfect split of this pair cannot beat the best found so far.
+  if (midpoint >= best.score) return;
+  const double* wa = &state.weight[from * k];
+  const double* wb = &state.weight[to * k];
+  int64_t j = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    const double target = wa[i] - gap / 2;
+    // Advance j while the next b is still at least as close to the target from above.
+    while (j + 1 < k && wb[j] > target && wb[j + 1] >= target - (wb[j] - target)) ++j;
+    for (int64_t c = std::max<int64_t>(0, j - 1); c <= std::min(k - 1, j + 1); ++c) {
+      const double d = wa[i] - wb[c];
       if (d <= 0 || d >= gap) continue;
-      const double score = std::max(state.load[from] - d, state.load[to] + d);
-      if (score < best.score) best = {a, b, score};
+      const double score = midpoint + std::abs(d - gap / 2);
+      if (score < best.score) best = {from * k + i, to * k + c, score};
     }
   }
 }
@@ -87,8 +119,18 @@ bool move_heaviest_lightest(PackState& state) {
 bool move_heaviest_any(PackState& state) {
   const int64_t heavy = state.heaviest();
   Swap best{-1, -1, state.load[heavy]};
-  for (int64_t p = 0; p < state.num_packs; ++p) {
-    if (p != heavy) best_swap_between(state, heavy, p, best);
+  // Lightest partners first: a partner's best result is at least the midpoint of the two loads,
+  // so once that midpoint reaches the best result so far, no heavier partner can beat it.
+  std::vector<int32_t>& partners = state.scratch;
+  partners.resize(state.num_packs);
+  std::iota(partners.begin(), partners.end(), 0);
+  std::sort(partners.begin(), partners.end(), [&](int32_t a, int32_t b) {
+    return state.load[a] < state.load[b] || (state.load[a] == state.load[b] && a < b);
+  });
+  for (const int32_t p : partners) {
+    if (p == heavy) continue;
+    if ((state.load[heavy] + state.load[p]) / 2 >= best.score) break;
+    best_swap_between(state, heavy, p, best);
   }
   if (best.a < 0) return false;
   state.swap_entries(best.a, best.b);
@@ -96,31 +138,28 @@ bool move_heaviest_any(PackState& state) {
 }
 
 bool move_all_pairs(PackState& state) {
-  const int64_t k = state.items_per_pack;
   const double max_load = state.max_load();
-  int64_t best_a = -1, best_b = -1;
+  Swap best_overall;
   double best_gain = 0;
   for (int64_t p = 0; p < state.num_packs; ++p) {
     for (int64_t q = 0; q < state.num_packs; ++q) {
       const double gap = state.load[p] - state.load[q];
-      if (gap <= 0) continue;
-      for (int64_t a = p * k; a < p * k + k; ++a) {
-        for (int64_t b = q * k; b < q * k + k; ++b) {
-          const double d = state.weight[a] - state.weight[b];
-          if (d <= 0 || d >= gap) continue;
-          // Sum of squares drops by 2d(gap - d); the receiving pack must stay below the max.
-          const double gain = d * (gap - d);
-          if (gain > best_gain && state.load[q] + d < max_load) {
-            best_gain = gain;
-            best_a = a;
-            best_b = b;
-          }
-        }
+      if (gap <= 0 || gap * gap / 4 <= best_gain) continue;
+      // The pair's best swap for the max is also its best for the sum of squares: both want d
+      // closest to gap / 2; the sum of squares drops by 2d(gap - d) = 2(gap^2/4 - (d - gap/2)^2).
+      Swap best{-1, -1, state.load[p]};
+      best_swap_between(state, p, q, best);
+      if (best.a < 0) continue;
+      const double d = state.weight[best.a] - state.weight[best.b];
+      const double gain = d * (gap - d);
+      if (gain > best_gain && state.load[q] + d < max_load) {
+        best_gain = gain;
+        best_overall = best;
       }
     }
   }
-  if (best_a < 0) return false;
-  state.swap_entries(best_a, best_b);
+  if (best_overall.a < 0) return false;
+  state.swap_entries(best_overall.a, best_overall.b);
   return true;
 }
 
@@ -158,17 +197,23 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
 void refine(PackState& state, uint32_t moves, int64_t max_moves, int64_t two_for_two_max_items,
             double lower_bound) {
   // Cheap max-lowering moves first; the costlier ones only when those are stuck, and the
-  // variance-lowering all-pairs move last, to open new max-lowering swaps.
-  for (int64_t applied = 0; applied < max_moves; ++applied) {
-    if (state.max_load() <= lower_bound) return;
-    if ((moves & kMoveHeaviestAny) && move_heaviest_any(state)) continue;
-    if ((moves & kMoveHeaviestLightest) && !(moves & kMoveHeaviestAny) &&
-        move_heaviest_lightest(state)) {
-      continue;
-    }
-    if ((moves & kMoveTwoForTwo) && move_two_for_two(state, two_for_two_max_items)) continue;
-    if ((moves & kMoveAllPairs) && move_all_pairs(state)) continue;
-    return;
+  // variance-lowering all-pairs move last, to open new max-lowering swaps. Stops after
+  // kPatience moves in a row that did not lower the heaviest pack: past that point the search
+  // rarely pays for itself.
+  constexpr int64_t kPatience = 12;
+  double best_max = state.max_load();
+  int64_t since_improvement = 0;
+  for (int64_t applied = 0; applied < max_moves && since_improvement < kPatience; ++applied) {
+    if (best_max <= lower_bound) return;
+    const bool moved = ((moves & kMoveHeaviestAny) && move_heaviest_any(state)) ||
+                       ((moves & kMoveHeaviestLightest) && !(moves & kMoveHeaviestAny) &&
+                        move_heaviest_lightest(state)) ||
+                       ((moves & kMoveTwoForTwo) && move_two_for_two(state, two_for_two_max_items)) ||
+                       ((moves & kMoveAllPairs) && move_all_pairs(state));
+    if (!moved) return;
+    const double max_load = state.max_load();
+    since_improvement = max_load < best_max ? 0 : since_improvement + 1;
+    best_max = std::min(best_max, max_load);
   }
 }
 

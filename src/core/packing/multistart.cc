@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include "core/detail/bounds.h"
@@ -12,8 +13,8 @@
 namespace eplb::detail {
 namespace {
 
-// Relative slack under which a packing counts as having reached the lower bound.
-constexpr double kBoundTolerance = 1e-12;
+// Starts built before any refinement: LPT, layered LPT and snake.
+constexpr int64_t kNumDeterministicStarts = 3;
 
 class MultistartPacker final : public Packer {
  public:
@@ -147,39 +148,41 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
   sorted_weights_.resize(num_items);
   for (int64_t i = 0; i < num_items; ++i) sorted_weights_[i] = weights[sorted_[i]];
   const double bound = packing_lower_bound_sorted(sorted_weights_, num_packs);
-  const double target = bound * (1 + kBoundTolerance);
+  const double target = bound * (1 + options_.tolerance);
 
+  // Refine the best deterministic start first: it usually reaches the target alone. Only then
+  // pay for the random starts, refining the best of those not yet refined.
   Random random(mix_seed(options_.seed, stream));
-  const int64_t num_starts = std::max<int64_t>(options_.num_starts, 3);
+  const int64_t num_starts = std::max<int64_t>(options_.num_starts, kNumDeterministicStarts);
   starts_.resize(num_starts);
   ranking_.clear();
+  std::optional<PackState> best;
+  int64_t num_refined = 0;
+  const auto refine_best_starts = [&] {
+    std::sort(ranking_.begin(), ranking_.end(), [](const Start& a, const Start& b) {
+      return a.max_load < b.max_load || (a.max_load == b.max_load && a.index < b.index);
+    });
+    for (Start& start : ranking_) {
+      if (num_refined >= std::max<int64_t>(options_.num_refined, 1) ||
+          (best && best->max_load() <= target)) {
+        return;
+      }
+      if (start.index < 0) continue;
+      PackState state = PackState::from_assignment(weights, num_packs, starts_[start.index]);
+      if (options_.num_refined > 0) {
+        refine(state, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
+      }
+      ++num_refined;
+      start.index = -1;  // refined
+      if (!best || state.max_load() < best->max_load()) best = std::move(state);
+    }
+  };
   for (int64_t s = 0; s < num_starts; ++s) {
-    const double max_load = build_start(s, weights, num_packs, random);
-    ranking_.push_back({max_load, s});
-    if (max_load <= target) {
-      PackState::from_assignment(weights, num_packs, starts_[s]).write_assignment(pack_of_item, rank_in_pack);
-      return;
-    }
+    ranking_.push_back({build_start(s, weights, num_packs, random), s});
+    if (s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
+    if (best && best->max_load() <= target) break;
   }
-  std::sort(ranking_.begin(), ranking_.end(), [](const Start& a, const Start& b) {
-    return a.max_load < b.max_load || (a.max_load == b.max_load && a.index < b.index);
-  });
-  const int64_t num_refined = std::clamp<int64_t>(options_.num_refined, 1, num_starts);
-  PackState best;
-  double best_load = 0;
-  for (int64_t r = 0; r < num_refined; ++r) {
-    PackState state = PackState::from_assignment(weights, num_packs, starts_[ranking_[r].index]);
-    if (options_.num_refined > 0) {
-      refine(state, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
-    }
-    const double max_load = state.max_load();
-    if (r == 0 || max_load < best_load) {
-      best_load = max_load;
-      best = std::move(state);
-    }
-    if (best_load <= target) break;
-  }
-  best.write_assignment(pack_of_item, rank_in_pack);
+  best->write_assignment(pack_of_item, rank_in_pack);
 }
 
 }  // namespace
