@@ -189,8 +189,16 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
     }
   }
   if (best[0] < 0) return false;
-  state.swap_entries(best[0], best[2]);
-  state.swap_entries(best[1], best[3]);
+  // Swap both pairs before re-sorting: swap_entries() re-sorts, which would move best[1] and best[3].
+  const double d = w[best[0]] + w[best[1]] - w[best[2]] - w[best[3]];
+  for (int i = 0; i < 2; ++i) {
+    std::swap(state.item[best[i]], state.item[best[i + 2]]);
+    std::swap(state.weight[best[i]], state.weight[best[i + 2]]);
+  }
+  state.load[heavy] -= d;
+  state.load[light] += d;
+  state.sort_pack(heavy);
+  state.sort_pack(light);
   return true;
 }
 
