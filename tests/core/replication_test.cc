@@ -34,7 +34,8 @@ TEST(ReplicationTest, AllZeroLoadsSpreadReplicas) {
 // Exhaustive check of the min-max optimality over all count vectors of small instances.
 void best_counts(const std::vector<double>& loads, std::vector<int64_t>& counts, size_t expert,
                  int64_t remaining, double& best) {
-  if (expert + 1 == loads.size()) {
+  if (expert >= counts.size()) return;
+  if (expert + 1 == counts.size()) {
     counts[expert] = remaining;
     best = std::min(best, largest_load_per_replica(loads, counts));
     return;

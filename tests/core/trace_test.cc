@@ -14,7 +14,8 @@ namespace {
 
 // Step s, layer l, expert e holds 100 * s + 10 * l + e, so every sum is easy to check by hand.
 Trace make_trace(int64_t num_steps, int64_t num_layers, int64_t num_experts) {
-  Trace trace{.num_steps = num_steps, .num_layers = num_layers, .num_experts = num_experts};
+  Trace trace{
+      .num_steps = num_steps, .num_layers = num_layers, .num_experts = num_experts, .values = {}};
   for (int64_t s = 0; s < num_steps; ++s) {
     for (int64_t l = 0; l < num_layers; ++l) {
       for (int64_t e = 0; e < num_experts; ++e) {

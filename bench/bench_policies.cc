@@ -1,0 +1,182 @@
+// Side-by-side benchmark of every policy and packer, in one process on the same inputs:
+// ms per call, in-sample and next-window GPU balancedness, gap to the lower bounds, speed ratio
+// to deepseek. Prints a Markdown table (docs/benchmarks.md holds the latest one).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "eplb/eplb.h"
+#include "eplb/io/io.h"
+#include "support/check_plan.h"
+
+namespace {
+
+using eplb::Loads;
+using eplb::Plan;
+using eplb::Policy;
+using eplb::RebalanceOptions;
+using eplb::Topology;
+
+struct Variant {
+  std::string name;
+  RebalanceOptions options;
+};
+
+struct Workload {
+  std::string name;
+  Topology topology;
+  // Consecutive windows: plans are made on window t and scored on t and t + 1.
+  std::vector<Loads> windows;
+};
+
+struct Row {
+  double ms = 0, in_sample = 0, next_window = 0, gap_own = 0, gap_global = 0;
+  int64_t num_plans = 0;
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Gap of `plan` to the bound of its own policy: the hierarchical bound for a strictly
+// hierarchical plan, else the global bound.
+double gap_to_bound(const Plan& plan, const eplb::PlanMetrics& metrics, const Loads& loads,
+                    const Topology& topology, bool hierarchical) {
+  if (!hierarchical) return metrics.gap;
+  const auto bounds = eplb::hierarchical_lower_bounds(plan, loads.view(), topology);
+  double sum_max = 0, sum_bound = 0;
+  for (size_t l = 0; l < bounds.size(); ++l) {
+    sum_max += metrics.max_gpu_load[l];
+    sum_bound += bounds[l];
+  }
+  return sum_bound > 0 ? sum_max / sum_bound - 1 : 0;
+}
+
+Row run(const Variant& variant, const Workload& workload, int repeats) {
+  Row row;
+  std::vector<double> times;
+  const bool hierarchical = workload.topology.is_hierarchical() && variant.options.policy != Policy::global;
+  for (size_t w = 0; w < workload.windows.size(); ++w) {
+    const Loads& loads = workload.windows[w];
+    Plan plan;
+    for (int r = 0; r < repeats; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      plan = eplb::rebalance_experts(loads.view(), workload.topology, variant.options);
+      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    const std::string problem = eplb::testing::check_plan(plan, workload.topology, loads.num_experts);
+    if (!problem.empty()) {
+      std::fprintf(stderr, "invalid plan from %s: %s\n", variant.name.c_str(), problem.c_str());
+      std::exit(1);
+    }
+    const auto metrics = eplb::evaluate(plan, loads.view(), workload.topology);
+    row.in_sample += metrics.gpu_balancedness;
+    row.gap_global += metrics.gap;
+    row.gap_own += gap_to_bound(plan, metrics, loads, workload.topology, hierarchical);
+    if (w + 1 < workload.windows.size()) {
+      row.next_window += eplb::evaluate(plan, workload.windows[w + 1].view(), workload.topology).gpu_balancedness;
+    }
+    ++row.num_plans;
+  }
+  row.ms = median(times);
+  const auto n = static_cast<double>(row.num_plans);
+  row.in_sample /= n;
+  row.gap_own /= n;
+  row.gap_global /= n;
+  row.next_window = workload.windows.size() > 1 ? row.next_window / (n - 1) : 0;
+  return row;
+}
+
+std::vector<Loads> windows_of(const eplb::Trace& trace, int64_t window, int64_t max_windows) {
+  std::vector<Loads> windows;
+  for (int64_t begin = 0; begin + window <= trace.num_steps && int64_t(windows.size()) < max_windows; begin += window) {
+    windows.push_back(trace.sum_steps({begin, begin + window}));
+  }
+  return windows;
+}
+
+std::vector<Variant> variants() {
+  using eplb::PackingStrategy;
+  return {
+      {"deepseek", {.policy = Policy::deepseek}},
+      {"balanced", {.policy = Policy::balanced}},
+      {"balanced effort=4", {.policy = Policy::balanced, .effort = 4}},
+      {"balanced packer=greedy", {.policy = Policy::balanced, .packer = PackingStrategy::greedy}},
+      {"balanced packer=snake", {.policy = Policy::balanced, .packer = PackingStrategy::snake}},
+      {"global", {.policy = Policy::global}},
+      {"global effort=4", {.policy = Policy::global, .effort = 4}},
+      {"global packer=greedy", {.policy = Policy::global, .packer = PackingStrategy::greedy}},
+      {"global packer=snake", {.policy = Policy::global, .packer = PackingStrategy::snake}},
+  };
+}
+
+void print_table(const Workload& workload, const std::vector<Variant>& list, int repeats) {
+  const auto& t = workload.topology;
+  std::printf("\n### %s: %lld layers x %lld experts, R = %lld, %lld groups, %lld nodes, %lld GPUs, %zu windows\n\n",
+              workload.name.c_str(), (long long)workload.windows[0].num_layers,
+              (long long)workload.windows[0].num_experts, (long long)t.num_replicas(),
+              (long long)t.num_groups(), (long long)t.num_nodes(), (long long)t.num_gpus(),
+              workload.windows.size());
+  std::printf("| policy | ms/call | speed vs deepseek | in-sample bal. | next-window bal. | gap to own bound | gap to global bound |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  double deepseek_ms = 0;
+  for (const auto& variant : list) {
+    const Row row = run(variant, workload, repeats);
+    if (variant.options.policy == Policy::deepseek) deepseek_ms = row.ms;
+    std::printf("| %s | %.3f | %.2fx | %.4f | %s | %.3f %% | %.3f %% |\n", variant.name.c_str(), row.ms,
+                deepseek_ms > 0 ? deepseek_ms / row.ms : 1.0, row.in_sample,
+                workload.windows.size() > 1 ? (std::to_string(row.next_window).substr(0, 6)).c_str() : "-",
+                100 * row.gap_own, 100 * row.gap_global);
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#ifndef NDEBUG
+  std::fprintf(stderr, "eplb_bench: refusing to time a debug build\n");
+  return 1;
+#endif
+  bool quick = false;
+  std::vector<std::string> trace_files;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else trace_files.emplace_back(argv[i]);
+  }
+  const int repeats = quick ? 1 : 7;
+  const int64_t max_windows = quick ? 3 : 6;
+  const auto list = variants();
+  std::printf("# eplb benchmark (1 thread; median of %d calls per window)\n", repeats);
+
+  for (uint64_t seed : {1, 2}) {
+    eplb::SyntheticTraceOptions options;
+    options.num_steps = 100 * (max_windows + 1);
+    options.seed = seed;
+    const eplb::Trace trace = eplb::generate_trace(options);
+    const auto windows = windows_of(trace, 100, max_windows + 1);
+    print_table({"synthetic DeepSeek-V3 trace, seed " + std::to_string(seed), Topology(288, 8, 4, 32), windows}, list, repeats);
+    if (seed == 1) {
+      print_table({"synthetic DeepSeek-V3 trace, seed 1, decode shape", Topology(320, 8, 4, 64), windows}, list, repeats);
+    }
+  }
+  for (const auto& path : trace_files) {
+    const eplb::Trace trace = eplb::io::read_trace(path);
+    print_table({path, Topology(288, 8, 4, 32), windows_of(trace, 100, max_windows + 1)}, list, repeats);
+  }
+  // Scale row: 1024 experts, 128 layers, R = 1280 on 256 GPUs in 32 nodes (32 groups).
+  eplb::SyntheticTraceOptions scale;
+  scale.num_steps = quick ? 100 : 200;
+  scale.num_layers = 128;
+  scale.num_experts = 1024;
+  scale.seed = 3;
+  const eplb::Trace scale_trace = eplb::generate_trace(scale);
+  print_table({"scale", Topology(1280, 32, 32, 256), windows_of(scale_trace, 100, 2)},
+              {list[0], list[1], list[5]}, quick ? 1 : 3);
+  return 0;
+}

@@ -1,0 +1,60 @@
+// `eplb eval`: score a saved plan on a load file, e.g. the window after the one it was made on.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "eplb/error.h"
+#include "eplb/io/io.h"
+#include "eplb/metrics.h"
+#include "options.h"
+#include "report.h"
+
+namespace eplb::cli {
+namespace {
+
+struct EvalOptions {
+  std::string plan_path;
+  LoadsOptions loads;
+};
+
+// evaluate() would also refuse a mismatch, but only the CLI knows both file names.
+void check_shapes(const EvalOptions& options, const Plan& plan, const Loads& loads) {
+  if (loads.num_layers == plan.num_layers && loads.num_experts == plan.num_experts) return;
+  throw InvalidArgument("eval: loads shape [num_layers, num_experts] = [" +
+                        std::to_string(loads.num_layers) + ", " +
+                        std::to_string(loads.num_experts) + "] of " + options.loads.path +
+                        " must equal the plan's [" + std::to_string(plan.num_layers) + ", " +
+                        std::to_string(plan.num_experts) + "] of " + options.plan_path);
+}
+
+void run_eval(const EvalOptions& options) {
+  const io::PlanFile plan_file = io::read_plan_json(options.plan_path);
+  const Loads loads = read_loads(options.loads);
+  check_shapes(options, plan_file.plan, loads);
+  const PlanMetrics metrics = evaluate(plan_file.plan, loads.view(), plan_file.topology);
+
+  print_field(std::cout, "plan", options.plan_path);
+  print_loads(std::cout, options.loads.path, options.loads.step_range(), loads.num_layers,
+              loads.num_experts);
+  print_topology(std::cout, plan_file.topology);
+  print_field(std::cout, "policy", plan_file.policy.empty() ? "(not recorded)" : plan_file.policy);
+  print_metrics(std::cout, metrics);
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& parent) {
+  auto options = std::make_shared<EvalOptions>();
+  CLI::App* command =
+      parent.add_subcommand("eval", "Score a saved plan on a load file and report its balance");
+  command->add_option("plan", options->plan_path, "Plan JSON written by `eplb plan -o`")
+      ->required()
+      ->type_name("PLAN.json");
+  add_loads_options(*command, options->loads);
+  return {command, [options] { run_eval(*options); }};
+}
+
+}  // namespace eplb::cli

@@ -1,0 +1,60 @@
+// `eplb gen`: write a seeded synthetic DeepSeek-V3-like trace in vLLM's load-history format.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "eplb/io/io.h"
+#include "eplb/synthetic.h"
+#include "report.h"
+
+namespace eplb::cli {
+namespace {
+
+struct GenOptions {
+  std::string output;
+  SyntheticTraceOptions trace;
+};
+
+void run_gen(const GenOptions& options) {
+  const Trace trace = generate_trace(options.trace);
+  io::write_trace_json(options.output, trace);
+  print_field(std::cout, "trace written to", options.output);
+  print_field(std::cout, "shape",
+              std::to_string(trace.num_steps) + " steps x " + std::to_string(trace.num_layers) +
+                  " layers x " + std::to_string(trace.num_experts) + " experts");
+  print_field(std::cout, "seed", std::to_string(options.trace.seed));
+}
+
+}  // namespace
+
+Command add_gen_command(CLI::App& parent) {
+  auto options = std::make_shared<GenOptions>();
+  SyntheticTraceOptions& trace = options->trace;
+  CLI::App* command = parent.add_subcommand(
+      "gen", "Generate a synthetic trace: small decode steps, rare prefill bursts, drifting skew");
+  command->add_option("-o,--output", options->output, "Trace file to write (vLLM JSON)")
+      ->required()
+      ->type_name("TRACE.json");
+  command->add_option("--steps", trace.num_steps, "Steps")->capture_default_str();
+  command->add_option("--layers", trace.num_layers, "MoE layers")->capture_default_str();
+  command->add_option("--experts", trace.num_experts, "Experts per layer")->capture_default_str();
+  command->add_option("--top-k", trace.top_k, "Experts each token is routed to")
+      ->capture_default_str();
+  command->add_option("--prefill-probability", trace.prefill_probability,
+                      "Chance that a step is a prefill burst")
+      ->capture_default_str();
+  command->add_option("--seed", trace.seed, "Random seed")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          // CLI11 would wrap "-1" around to 2^64 - 1 silently.
+          [](const std::string& value) -> std::string {
+            return value.find('-') == std::string::npos ? "" : "must be a non-negative integer";
+          },
+          ""));
+  return {command, [options] { run_gen(*options); }};
+}
+
+}  // namespace eplb::cli

@@ -1,0 +1,31 @@
+#pragma once
+// The text the subcommands print: one aligned "name  value" line per fact.
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+
+#include "eplb/metrics.h"
+#include "eplb/topology.h"
+#include "eplb/trace.h"
+
+namespace eplb::cli {
+
+/// Prints `name` padded to a common width, then `value`.
+void print_field(std::ostream& out, std::string_view name, std::string_view value);
+
+/// Prints the load file, the steps summed and the shape.
+void print_loads(std::ostream& out, const std::string& path, StepRange steps, int64_t num_layers,
+                 int64_t num_experts);
+
+/// Prints the topology's sizes and whether DeepSeek's hierarchical policy applies.
+void print_topology(std::ostream& out, const Topology& topology);
+
+/// Prints GPU and slot balancedness and the gap to the lower bound.
+void print_metrics(std::ostream& out, const PlanMetrics& metrics);
+
+/// Formats `value` with `digits` digits after the point.
+std::string format_fixed(double value, int digits);
+
+}  // namespace eplb::cli

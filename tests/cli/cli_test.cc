@@ -1,0 +1,254 @@
+// End-to-end tests of the eplb binary: exit codes, messages and the files it writes.
+#include <sys/wait.h>  // WIFEXITED
+#include <unistd.h>    // getpid
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "eplb/error.h"
+#include "eplb/io/io.h"
+#include "eplb/policy.h"
+#include "eplb/topology.h"
+
+namespace eplb {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;  // -1 when the process did not exit normally (a crash)
+  std::string out;
+  std::string err;
+};
+
+std::string quote(const std::string& text) {
+  std::string quoted = "'";
+  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::ostringstream content;
+  content << stream.rdbuf();
+  return content.str();
+}
+
+std::string data(const std::string& name) {
+  return quote(std::string(EPLB_TEST_DATA_DIR) + "/cli/" + name);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("eplb_cli_test_" + std::to_string(getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `eplb args` through the shell; stdout and stderr are captured separately.
+  RunResult run(const std::string& args) const {
+    const fs::path err_path = dir_ / "stderr.txt";
+    const std::string command =
+        quote(EPLB_CLI_PATH) + " " + args + " 2>" + quote(err_path.string());
+    RunResult result;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return result;
+    std::array<char, 4096> buffer{};
+    for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
+      result.out.append(buffer.data(), n);
+    }
+    const int status = pclose(pipe);
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    result.err = read_file(err_path);
+    return result;
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+// Reports the whole run when an expectation on it fails.
+std::string describe(const RunResult& result) {
+  return "exit " + std::to_string(result.exit_code) + "\nstdout:\n" + result.out + "stderr:\n" +
+         result.err;
+}
+
+std::string library_message(int64_t num_replicas, int64_t num_groups, int64_t num_nodes,
+                            int64_t num_gpus) {
+  try {
+    const Topology topology(num_replicas, num_groups, num_nodes, num_gpus);
+    static_cast<void>(topology);
+  } catch (const InvalidArgument& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST_F(CliTest, HelpExitsZeroEverywhere) {
+  for (const std::string args : {"--help", "plan --help", "eval --help", "gen --help", "-h"}) {
+    const RunResult result = run(args);
+    EXPECT_EQ(result.exit_code, 0) << args << "\n" << describe(result);
+    EXPECT_NE(result.out.find("Usage"), std::string::npos) << describe(result);
+  }
+  EXPECT_NE(run("plan --help").out.find("--replicas"), std::string::npos);
+  EXPECT_NE(run("gen --help").out.find("--prefill-probability"), std::string::npos);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  const RunResult no_command = run("");
+  EXPECT_EQ(no_command.exit_code, 2) << describe(no_command);
+  const RunResult unknown = run("plan " + data("readme_loads.csv") + " --frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2) << describe(unknown);
+  const RunResult not_a_number =
+      run("plan " + data("readme_loads.csv") + " --replicas x --groups 4 --nodes 2 --gpus 8");
+  EXPECT_EQ(not_a_number.exit_code, 2) << describe(not_a_number);
+}
+
+TEST_F(CliTest, MissingRequiredOptionExitsTwo) {
+  const RunResult result =
+      run("plan " + data("readme_loads.csv") + " --groups 4 --nodes 2 --gpus 8");
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("--replicas"), std::string::npos) << describe(result);
+  EXPECT_EQ(run("gen --steps 3").exit_code, 2);
+}
+
+TEST_F(CliTest, BadStepRangeAndNamesAreUsageErrors) {
+  const std::string plan = "plan " + data("readme_loads.csv") + " --replicas 16 --groups 4 " +
+                           "--nodes 2 --gpus 8 ";
+  const RunResult steps = run(plan + "--steps x:3");
+  EXPECT_EQ(steps.exit_code, 2) << describe(steps);
+  EXPECT_NE(steps.err.find("parse_step_range: steps = \"x:3\" must look like A:B"),
+            std::string::npos)
+      << describe(steps);
+  EXPECT_EQ(run(plan + "--policy nonsense").exit_code, 2);
+  EXPECT_EQ(run(plan + "--input-format xml").exit_code, 2);
+}
+
+TEST_F(CliTest, MissingFileExitsOneNamingIt) {
+  const std::string missing = path("no_such_loads.json");
+  const RunResult result =
+      run("plan " + quote(missing) + " --replicas 16 --groups 4 --nodes 2 --gpus 8");
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_EQ(result.err.rfind("eplb: error: ", 0), 0u) << describe(result);
+  EXPECT_NE(result.err.find(missing), std::string::npos) << describe(result);
+  const RunResult eval = run("eval " + quote(missing) + " " + data("readme_loads.csv"));
+  EXPECT_EQ(eval.exit_code, 1) << describe(eval);
+  EXPECT_NE(eval.err.find(missing), std::string::npos) << describe(eval);
+}
+
+TEST_F(CliTest, BadTopologyExitsOneWithTheLibraryMessage) {
+  const std::string output = path("plan.json");
+  const RunResult result = run("plan " + data("readme_loads.csv") +
+                               " --replicas 30 --groups 4 --nodes 2 --gpus 8 -o " + quote(output));
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_EQ(result.err, "eplb: error: " + library_message(30, 4, 2, 8) + "\n");
+  EXPECT_FALSE(fs::exists(output));
+}
+
+TEST_F(CliTest, UnwritableOutputExitsOneWithoutPartialFile) {
+  const std::string output = path("missing_dir/plan.json");
+  const RunResult result = run("plan " + data("readme_loads.csv") +
+                               " --replicas 16 --groups 4 --nodes 2 --gpus 8 -o " + quote(output));
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_FALSE(fs::exists(output));
+  EXPECT_FALSE(fs::exists(path("missing_dir")));
+}
+
+TEST_F(CliTest, PlanReportsTheReadmeExample) {
+  const RunResult result =
+      run("plan " + data("readme_loads.csv") + " --replicas 16 --groups 4 --nodes 2 --gpus 8");
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  EXPECT_EQ(result.err, "");
+  const std::string default_policy(to_string(RebalanceOptions{}.policy));
+  for (const std::string& expected :
+       {std::string("2 layers x 12 experts"), std::string("16 replicas, 4 groups, 2 nodes, 8 GPUs"),
+        "policy              " + default_policy, std::string("GPU balancedness"),
+        std::string("slot balancedness"), std::string("gap to lower bound"), std::string(" ms")}) {
+    EXPECT_NE(result.out.find(expected), std::string::npos) << expected << "\n" << describe(result);
+  }
+}
+
+TEST_F(CliTest, EvalRejectsLoadsOfAnotherShape) {
+  const std::string trace = path("trace.json");
+  const std::string plan = path("plan.json");
+  ASSERT_EQ(run("gen -o " + quote(trace) + " --steps 2 --layers 3 --experts 16").exit_code, 0);
+  ASSERT_EQ(run("plan " + quote(trace) + " --replicas 16 --groups 4 --nodes 2 --gpus 8 -o " +
+                quote(plan))
+                .exit_code,
+            0);
+  const RunResult result = run("eval " + quote(plan) + " " + data("readme_loads.csv"));
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_NE(result.err.find("[2, 12]"), std::string::npos) << describe(result);
+  EXPECT_NE(result.err.find("[3, 16]"), std::string::npos) << describe(result);
+}
+
+TEST_F(CliTest, GenPlanEvalRoundTrip) {
+  const std::string trace = path("trace.json");
+  const std::string plan = path("plan.json");
+  const RunResult gen =
+      run("gen -o " + quote(trace) + " --steps 20 --layers 4 --experts 32 --seed 3");
+  ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+  const Trace written = io::read_trace(trace);
+  EXPECT_EQ(written.num_steps, 20);
+  EXPECT_EQ(written.num_layers, 4);
+  EXPECT_EQ(written.num_experts, 32);
+
+  const RunResult planned = run("plan " + quote(trace) + " --steps 0:10 --replicas 40 --groups 4 " +
+                                "--nodes 2 --gpus 8 --policy deepseek -o " + quote(plan));
+  ASSERT_EQ(planned.exit_code, 0) << describe(planned);
+  EXPECT_NE(planned.out.find("steps 0:10"), std::string::npos) << describe(planned);
+  const io::PlanFile plan_file = io::read_plan_json(plan);
+  EXPECT_EQ(plan_file.plan.num_layers, 4);
+  EXPECT_EQ(plan_file.plan.num_experts, 32);
+  EXPECT_EQ(plan_file.topology, Topology(40, 4, 2, 8));
+  EXPECT_EQ(plan_file.policy, "deepseek");
+
+  const RunResult evaluated = run("eval " + quote(plan) + " " + quote(trace) + " --steps 10:");
+  ASSERT_EQ(evaluated.exit_code, 0) << describe(evaluated);
+  EXPECT_NE(evaluated.out.find("GPU balancedness"), std::string::npos) << describe(evaluated);
+}
+
+TEST_F(CliTest, EvalSumsStepsOfAVllmTrace) {
+  const std::string plan = path("plan.json");
+  ASSERT_EQ(run("plan " + data("trace_3steps.json") + " --steps 0:1 --replicas 16 --groups 4 " +
+                "--nodes 2 --gpus 8 -o " + quote(plan))
+                .exit_code,
+            0);
+  const RunResult result = run("eval " + quote(plan) + " " + data("trace_3steps.json") +
+                               " --steps 2: --input-format vllm");
+  EXPECT_EQ(result.exit_code, 0) << describe(result);
+  const RunResult out_of_range = run("eval " + quote(plan) + " " + data("trace_3steps.json") +
+                                     " --steps 2:7");
+  EXPECT_EQ(out_of_range.exit_code, 1) << describe(out_of_range);
+  EXPECT_NE(out_of_range.err.find("2:7"), std::string::npos) << describe(out_of_range);
+}
+
+TEST_F(CliTest, GenIsDeterministicAndValidatesOptions) {
+  const std::string first = path("first.json");
+  const std::string second = path("second.json");
+  const std::string options = " --steps 5 --layers 2 --experts 16 --seed 9";
+  ASSERT_EQ(run("gen -o " + quote(first) + options).exit_code, 0);
+  ASSERT_EQ(run("gen -o " + quote(second) + options).exit_code, 0);
+  EXPECT_EQ(read_file(first), read_file(second));
+
+  const std::string bad = path("bad.json");
+  const RunResult result = run("gen -o " + quote(bad) + " --top-k 0");
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_EQ(result.err, "eplb: error: generate_trace: top_k = 0 must be positive\n");
+  EXPECT_FALSE(fs::exists(bad));
+  EXPECT_EQ(run("gen -o " + quote(bad) + " --steps many").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace eplb
