@@ -2,7 +2,6 @@
 #include "eplb/synthetic.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -49,28 +48,13 @@ constexpr double kLn2 = 0.6931471805599453;
 constexpr double kLn2High = 6.93147180369123816490e-01;
 constexpr double kLn2Low = 1.90821492927058770002e-10;
 
-constexpr std::array<double, 22> kInverses = [] {
-  std::array<double, 22> inverses{};
-  for (size_t i = 1; i < inverses.size(); ++i) inverses[i] = 1.0 / static_cast<double>(i);
-  return inverses;
-}();
-
-// 1 / k! for the Taylor series of exp.
-constexpr std::array<double, 14> kExpCoefficients = [] {
-  std::array<double, 14> coefficients{1.0};
-  for (size_t k = 1; k < coefficients.size(); ++k) {
-    coefficients[k] = coefficients[k - 1] / static_cast<double>(k);
-  }
-  return coefficients;
-}();
-
 double portable_exp(double x) {
   if (x < -745) return 0;
   const double n = std::floor(x / kLn2 + 0.5);
   // |r| <= ln(2) / 2, so terms up to r^13 / 13! reach double precision.
   const double r = (x - n * kLn2High) - n * kLn2Low;
-  double sum = kExpCoefficients.back();
-  for (size_t k = kExpCoefficients.size() - 1; k-- > 0;) sum = sum * r + kExpCoefficients[k];
+  double sum = 1;
+  for (int k = 13; k >= 1; --k) sum = 1 + sum * r / k;
   return std::ldexp(sum, static_cast<int>(n));
 }
 
@@ -85,7 +69,7 @@ double portable_log(double x) {
   const double z = (mantissa - 1) / (mantissa + 1);
   const double z2 = z * z;
   double sum = 0;
-  for (size_t i = 0; i < 11; ++i) sum = kInverses[21 - 2 * i] + sum * z2;
+  for (int k = 21; k >= 1; k -= 2) sum = 1.0 / k + sum * z2;
   return exponent * kLn2 + 2 * z * sum;
 }
 
@@ -102,18 +86,21 @@ class Rng {
  public:
   Rng(uint64_t seed, uint64_t stream) {
     uint64_t state = seed ^ (stream * 0xD1B54A32D192ED03ULL);
-    for (uint64_t& word : state_) word = splitmix64(state);
+    s0_ = splitmix64(state);
+    s1_ = splitmix64(state);
+    s2_ = splitmix64(state);
+    s3_ = splitmix64(state);
   }
 
   uint64_t next() {
-    const uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
+    const uint64_t result = rotl(s1_ * 5, 7) * 9;
+    const uint64_t t = s1_ << 17;
+    s2_ ^= s0_;
+    s3_ ^= s1_;
+    s1_ ^= s2_;
+    s0_ ^= s3_;
+    s2_ ^= t;
+    s3_ = rotl(s3_, 45);
     return result;
   }
 
@@ -143,14 +130,22 @@ class Rng {
     return u * factor;
   }
 
-  /// Returns a Poisson sample: Knuth's product of uniforms for small means (exact), a rounded
-  /// normal for large ones (relative error of the approximation below 1 / sqrt(30)).
+  /// Returns a Poisson sample: inversion of the distribution function for small means (exact up
+  /// to rounding; one uniform per sample), a rounded normal for large ones.
   int64_t poisson(double mean) {
     if (mean <= 0) return 0;
     if (mean < kExactPoissonLimit) {
-      const double limit = portable_exp(-mean);
+      const double target = uniform();
+      double probability = portable_exp(-mean);
+      double cumulative = probability;
       int64_t count = 0;
-      for (double product = uniform(); product > limit; product *= uniform()) ++count;
+      // Once the terms underflow the sum stops growing; a target that rounding left above the
+      // final sum then ends here instead of looping forever.
+      while (target >= cumulative && probability > 0) {
+        ++count;
+        probability *= mean / static_cast<double>(count);
+        cumulative += probability;
+      }
       return count;
     }
     const double sample = std::floor(mean + std::sqrt(mean) * normal() + 0.5);
@@ -160,7 +155,8 @@ class Rng {
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-  std::array<uint64_t, 4> state_{};
+  // Four words rather than an array: the generator is the hot loop of unoptimized test builds.
+  uint64_t s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;
   double spare_ = 0;
   bool has_spare_ = false;
 };

@@ -7,14 +7,16 @@
 #include <vector>
 
 #include "core/detail/bounds.h"
+#include "core/detail/differencing.h"
+#include "core/detail/greedy_pack.h"
 #include "core/detail/random.h"
 #include "eplb/packing.h"
 
 namespace eplb::detail {
 namespace {
 
-// Starts built before any refinement: LPT, layered LPT and snake.
-constexpr int64_t kNumDeterministicStarts = 3;
+// Starts built before any refinement: differencing, LPT, layered LPT and snake.
+constexpr int64_t kNumDeterministicStarts = 4;
 
 class MultistartPacker final : public Packer {
  public:
@@ -53,6 +55,9 @@ class MultistartPacker final : public Packer {
   std::vector<int32_t> size_;
   std::vector<int32_t> packs_by_load_;
   std::vector<Start> ranking_;
+  DifferencingScratch differencing_;
+  std::vector<int32_t> rank_scratch_;
+  std::vector<SortKey<double>> greedy_order_;
 };
 
 double MultistartPacker::assign_lpt(std::span<const int32_t> order, std::span<const double> weights,
@@ -108,9 +113,15 @@ double MultistartPacker::build_start(int64_t index, std::span<const double> weig
   std::vector<int32_t>& assignment = starts_[index];
   assignment.resize(weights.size());
   switch (index) {
-    case 0: return assign_lpt(sorted_, weights, num_packs, assignment);
-    case 1: return assign_layered(weights, num_packs, assignment);
-    case 2: return assign_snake(weights, num_packs, assignment);
+    case 0: return assign_differencing(weights, sorted_, num_packs, assignment, differencing_);
+    case 1: {
+      // DeepSeek's greedy itself, so that the search never ends worse than the baseline packer.
+      rank_scratch_.resize(weights.size());
+      greedy_pack<double>(weights, num_packs, assignment, rank_scratch_, greedy_order_);
+      return PackState::from_assignment(weights, num_packs, assignment).max_load();
+    }
+    case 2: return assign_layered(weights, num_packs, assignment);
+    case 3: return assign_snake(weights, num_packs, assignment);
     default: break;
   }
   order_ = sorted_;
@@ -150,8 +161,9 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
   const double bound = packing_lower_bound_sorted(sorted_weights_, num_packs);
   const double target = bound * (1 + options_.tolerance);
 
-  // Refine the best deterministic start first: it usually reaches the target alone. Only then
-  // pay for the random starts, refining the best of those not yet refined.
+  // Refine the better of differencing and greedy first: it usually reaches the target alone.
+  // Only then pay for the other starts, refining the best of those not yet refined, within
+  // num_refined.
   Random random(mix_seed(options_.seed, stream));
   const int64_t num_starts = std::max<int64_t>(options_.num_starts, kNumDeterministicStarts);
   starts_.resize(num_starts);
@@ -179,7 +191,7 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
   };
   for (int64_t s = 0; s < num_starts; ++s) {
     ranking_.push_back({build_start(s, weights, num_packs, random), s});
-    if (s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
+    if (s == 1 || s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
     if (best && best->max_load() <= target) break;
   }
   best->write_assignment(pack_of_item, rank_in_pack);
