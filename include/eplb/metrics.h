@@ -25,6 +25,13 @@ struct PlanMetrics {
   double gap = 0;
   /// Mean over non-zero layers of heaviest GPU / lower bound - 1.
   double mean_layer_gap = 0;
+  /// For a strictly hierarchical plan (each group's experts on one node) on a hierarchical
+  /// topology: per layer, the hierarchical lower bound (hierarchical_lower_bounds()); empty
+  /// otherwise.
+  std::vector<double> hierarchical_bound;
+  /// Sum of heaviest GPUs / sum of hierarchical bounds - 1, or -1 when there is no hierarchical
+  /// bound. How far the plan is from the best plan that keeps its node placement of groups.
+  double hierarchical_gap = -1;
 };
 
 /// Scores `plan` on `loads` (which may differ from the loads it was planned on, e.g. the next

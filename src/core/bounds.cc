@@ -56,33 +56,11 @@ std::vector<double> hierarchical_lower_bounds(const Plan& plan, const LoadMatrix
                           " is not a multiple of num_nodes = ", topology.num_nodes());
   }
   topology.check_experts(loads.num_experts(), "hierarchical_lower_bounds");
-  const int64_t num_experts = loads.num_experts();
-  const int64_t group_size = num_experts / topology.num_groups();
-  std::vector<double> bounds(loads.num_layers(), 0.0);
-  std::vector<int64_t> node_of_group(topology.num_groups());
-  std::vector<std::vector<double>> node_loads(topology.num_nodes());
-  for (int64_t layer = 0; layer < loads.num_layers(); ++layer) {
-    std::fill(node_of_group.begin(), node_of_group.end(), -1);
-    const auto phy2log = plan.phy2log_row(layer);
-    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
-      const int64_t group = phy2log[slot] / group_size;
-      const int64_t node = topology.node_of_slot(slot);
-      if (node_of_group[group] >= 0 && node_of_group[group] != node) {
-        detail::throw_invalid("hierarchical_lower_bounds: group ", group, " of layer ", layer,
-                              " spans nodes ", node_of_group[group], " and ", node);
-      }
-      node_of_group[group] = node;
-    }
-    for (auto& node_load : node_loads) node_load.clear();
-    for (int64_t expert = 0; expert < num_experts; ++expert) {
-      node_loads[node_of_group[expert / group_size]].push_back(loads.at(layer, expert));
-    }
-    for (const auto& node_load : node_loads) {
-      if (node_load.empty()) continue;
-      const double total = std::accumulate(node_load.begin(), node_load.end(), 0.0);
-      bounds[layer] = std::max({bounds[layer], total / static_cast<double>(topology.gpus_per_node()),
-                                min_max_replica_load(node_load, topology.slots_per_node())});
-    }
+  std::vector<double> bounds;
+  const auto spanning = detail::node_lower_bounds(plan, loads, topology, bounds);
+  if (spanning) {
+    detail::throw_invalid("hierarchical_lower_bounds: group ", spanning->group, " of layer ",
+                          spanning->layer, " spans nodes");
   }
   return bounds;
 }
@@ -109,6 +87,42 @@ double packing_lower_bound_sorted(std::span<const double> sorted, int64_t num_pa
     if (per_pack - t - 1 >= 1) smallest_sum -= sorted[num_items - (per_pack - t - 1)];
   }
   return bound;
+}
+
+}  // namespace eplb::detail
+
+namespace eplb::detail {
+
+std::optional<SpanningGroup> node_lower_bounds(const Plan& plan, const LoadMatrix& loads,
+                                               const Topology& topology, std::vector<double>& bounds) {
+  const int64_t num_experts = loads.num_experts();
+  const int64_t group_size = num_experts / topology.num_groups();
+  bounds.assign(loads.num_layers(), 0.0);
+  std::vector<int64_t> node_of_group(topology.num_groups());
+  std::vector<std::vector<double>> node_loads(topology.num_nodes());
+  for (int64_t layer = 0; layer < loads.num_layers(); ++layer) {
+    std::fill(node_of_group.begin(), node_of_group.end(), -1);
+    const auto phy2log = plan.phy2log_row(layer);
+    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      const int64_t group = phy2log[slot] / group_size;
+      const int64_t node = topology.node_of_slot(slot);
+      if (node_of_group[group] >= 0 && node_of_group[group] != node) {
+        return SpanningGroup{layer, group};
+      }
+      node_of_group[group] = node;
+    }
+    for (auto& node_load : node_loads) node_load.clear();
+    for (int64_t expert = 0; expert < num_experts; ++expert) {
+      node_loads[node_of_group[expert / group_size]].push_back(loads.at(layer, expert));
+    }
+    for (const auto& node_load : node_loads) {
+      if (node_load.empty()) continue;
+      const double total = std::accumulate(node_load.begin(), node_load.end(), 0.0);
+      bounds[layer] = std::max({bounds[layer], total / static_cast<double>(topology.gpus_per_node()),
+                                min_max_replica_load(node_load, topology.slots_per_node())});
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace eplb::detail

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/detail/bounds.h"
 #include "core/detail/check.h"
 #include "eplb/bounds.h"
 
@@ -84,6 +85,14 @@ PlanMetrics evaluate(const Plan& plan, const LoadMatrix& loads, const Topology& 
   if (sum_max_slot > 0) metrics.slot_balancedness = sum_mean_slot / sum_max_slot;
   if (sum_bound > 0) metrics.gap = sum_max_gpu / sum_bound - 1;
   if (num_loaded_layers > 0) metrics.mean_layer_gap = sum_layer_gap / static_cast<double>(num_loaded_layers);
+  if (topology.is_hierarchical() && plan.num_experts % topology.num_groups() == 0 &&
+      !detail::node_lower_bounds(plan, loads, topology, metrics.hierarchical_bound)) {
+    const double sum_hier = std::accumulate(metrics.hierarchical_bound.begin(),
+                                            metrics.hierarchical_bound.end(), 0.0);
+    metrics.hierarchical_gap = sum_hier > 0 ? sum_max_gpu / sum_hier - 1 : 0;
+  } else {
+    metrics.hierarchical_bound.clear();
+  }
   return metrics;
 }
 

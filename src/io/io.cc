@@ -234,8 +234,11 @@ void append_metrics(std::string& out, const PlanMetrics& metrics) {
   append_field("slot_balancedness", metrics.slot_balancedness);
   append_field("gap", metrics.gap);
   append_field("mean_layer_gap", metrics.mean_layer_gap);
+  const bool hierarchical = metrics.hierarchical_gap >= 0;
+  if (hierarchical) append_field("hierarchical_gap", metrics.hierarchical_gap);
   append_list("max_gpu_load", metrics.max_gpu_load, false);
-  append_list("lower_bound", metrics.lower_bound, true);
+  append_list("lower_bound", metrics.lower_bound, !hierarchical);
+  if (hierarchical) append_list("hierarchical_bound", metrics.hierarchical_bound, true);
   out += "  }";
 }
 

@@ -49,6 +49,24 @@ TEST(MetricsTest, SumsOverLayersAndSkipsZeroLayers) {
   EXPECT_DOUBLE_EQ(evaluate(plan, LoadMatrix(std::span<const double>(zeros), 3, 3), topology).gpu_balancedness, 1.0);
 }
 
+TEST(MetricsTest, ReportsTheHierarchicalGapOfStrictlyHierarchicalPlans) {
+  // 4 experts in 2 groups on 2 nodes of 1 GPU with 2 slots each: group 0 (experts 0, 1) on
+  // node 0, group 1 on node 1.
+  const Topology topology(4, 2, 2, 2);
+  const std::vector<double> values{6, 2, 1, 1};
+  const LoadMatrix loads(std::span<const double>(values), 1, 4);
+  const PlanMetrics strict = evaluate(plan_from_phy2log(std::vector<int64_t>{0, 1, 2, 3}, 1, 4, 4), loads, topology);
+  // Node 0 must carry 8 on its one GPU whatever it does: the plan is optimal for its placement.
+  EXPECT_DOUBLE_EQ(strict.hierarchical_bound[0], 8.0);
+  EXPECT_DOUBLE_EQ(strict.hierarchical_gap, 0.0);
+  // Globally: 4 slots leave no room for a second replica, so expert 0's 6 bounds it: 8 / 6 - 1.
+  EXPECT_DOUBLE_EQ(strict.gap, 1.0 / 3.0);
+  // Expert 1 (group 0) on node 1: not strictly hierarchical, no hierarchical bound.
+  const PlanMetrics mixed = evaluate(plan_from_phy2log(std::vector<int64_t>{0, 2, 1, 3}, 1, 4, 4), loads, topology);
+  EXPECT_TRUE(mixed.hierarchical_bound.empty());
+  EXPECT_EQ(mixed.hierarchical_gap, -1);
+}
+
 TEST(MetricsTest, RejectsMismatchedShapes) {
   const std::vector<double> values{1, 2, 3, 4};
   EXPECT_THROW_MESSAGE(evaluate(small_plan(), LoadMatrix(std::span<const double>(values), 1, 4), Topology(4, 1, 1, 2)),

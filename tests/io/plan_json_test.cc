@@ -136,12 +136,13 @@ TEST(PlanJsonTest, WriteThenReadRoundTrips) {
 TEST(PlanJsonTest, WritesMetricsWhenGiven) {
   const TempDir dir;
   const fs::path path = dir.path() / "plan.json";
-  const PlanMetrics metrics{.gpu_balancedness = 0.75,
-                            .slot_balancedness = 0.5,
-                            .max_gpu_load = {3, 4.5},
-                            .lower_bound = {2.5, 4},
-                            .gap = 1.0 / 3,
-                            .mean_layer_gap = 0};
+  PlanMetrics metrics;
+  metrics.gpu_balancedness = 0.75;
+  metrics.slot_balancedness = 0.5;
+  metrics.max_gpu_load = {3, 4.5};
+  metrics.lower_bound = {2.5, 4};
+  metrics.gap = 1.0 / 3;
+  metrics.mean_layer_gap = 0;
   write_plan_json(path, small_plan_file(), metrics);
   const std::string text = read_text(path);
   EXPECT_NE(text.find("  ],\n  \"metrics\": {\n    \"gpu_balancedness\": 0.75,\n"
@@ -152,6 +153,21 @@ TEST(PlanJsonTest, WritesMetricsWhenGiven) {
       << text;
   const PlanFile read = read_plan_json(path);
   EXPECT_EQ(read.plan, small_plan_file().plan);
+}
+
+TEST(PlanJsonTest, WritesHierarchicalGapWhenPresent) {
+  const TempDir dir;
+  const fs::path path = dir.path() / "plan.json";
+  PlanMetrics metrics;
+  metrics.max_gpu_load = {3, 4.5};
+  metrics.lower_bound = {2.5, 4};
+  metrics.hierarchical_bound = {3, 4};
+  metrics.hierarchical_gap = 0.125;
+  write_plan_json(path, small_plan_file(), metrics);
+  const std::string text = read_text(path);
+  EXPECT_NE(text.find("    \"hierarchical_gap\": 0.125,\n"), std::string::npos);
+  EXPECT_NE(text.find("    \"lower_bound\": [2.5,4],\n    \"hierarchical_bound\": [3,4]\n  }\n}\n"),
+            std::string::npos);
 }
 
 TEST(PlanJsonTest, WriteRejectsPlanNotMatchingTopology) {
