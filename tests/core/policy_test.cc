@@ -85,6 +85,43 @@ TEST(PolicyTest, IsDeterministic) {
   }
 }
 
+TEST(PolicyTest, PlanDoesNotDependOnTheThreadCount) {
+  const Loads loads = testing::make_loads(testing::Distribution::lognormal, 13, 64, 11);
+  const Topology topology(96, 8, 2, 16);
+  for (Policy policy : {Policy::balanced, Policy::global}) {
+    const Plan one = rebalance_experts(loads.view(), topology, {.policy = policy, .effort = 2, .seed = 5});
+    for (int64_t threads : {2, 4, 13, 64}) {
+      EXPECT_EQ(rebalance_experts(loads.view(), topology,
+                                  {.policy = policy, .effort = 2, .seed = 5, .threads = threads}),
+                one)
+          << to_string(policy) << " threads " << threads;
+    }
+  }
+}
+
+TEST(PolicyTest, SearchPoliciesAreNoWorseThanDeepseek) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const Loads loads = testing::make_loads(testing::Distribution::zipf, 4, 64, seed);
+    const Topology topology(96, 8, 2, 16);
+    const double deepseek =
+        evaluate(rebalance_experts(loads.view(), topology, {.policy = Policy::deepseek}), loads.view(), topology)
+            .gpu_balancedness;
+    const double global =
+        evaluate(rebalance_experts(loads.view(), topology, {.policy = Policy::global}), loads.view(), topology)
+            .gpu_balancedness;
+    EXPECT_GE(global, deepseek - 1e-9) << seed;
+  }
+}
+
+TEST(PolicyTest, RejectsBadOptions) {
+  const Loads loads = testing::make_loads(testing::Distribution::uniform, 2, 16, 0);
+  const Topology topology(32, 4, 2, 8);
+  EXPECT_THROW_MESSAGE(rebalance_experts(loads.view(), topology, {.effort = 0}), InvalidArgument,
+                       "rebalance_experts: effort = 0 must be in [1, 1000]");
+  EXPECT_THROW_MESSAGE(rebalance_experts(loads.view(), topology, {.threads = 0}), InvalidArgument,
+                       "rebalance_experts: threads = 0 must be in [1, 1024]");
+}
+
 TEST(PolicyTest, RejectsLoadsThatDoNotFitTheTopology) {
   const Loads loads = testing::make_loads(testing::Distribution::uniform, 2, 16, 0);
   EXPECT_THROW_MESSAGE(rebalance_experts(loads.view(), Topology(8, 1, 1, 4)), InvalidArgument,
