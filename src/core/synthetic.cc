@@ -2,6 +2,7 @@
 #include "eplb/synthetic.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -48,13 +49,30 @@ constexpr double kLn2 = 0.6931471805599453;
 constexpr double kLn2High = 6.93147180369123816490e-01;
 constexpr double kLn2Low = 1.90821492927058770002e-10;
 
+// 1 / k for the Poisson recurrence, which would otherwise wait on a division per term.
+constexpr std::array<double, 128> kReciprocals = [] {
+  std::array<double, 128> reciprocals{};
+  for (size_t k = 1; k < reciprocals.size(); ++k) reciprocals[k] = 1.0 / static_cast<double>(k);
+  return reciprocals;
+}();
+
+// 1 / k! for the Taylor series of exp.
+constexpr std::array<double, 14> kExpCoefficients = [] {
+  std::array<double, 14> coefficients{1.0};
+  for (size_t k = 1; k < coefficients.size(); ++k) {
+    coefficients[k] = coefficients[k - 1] / static_cast<double>(k);
+  }
+  return coefficients;
+}();
+
 double portable_exp(double x) {
   if (x < -745) return 0;
   const double n = std::floor(x / kLn2 + 0.5);
   // |r| <= ln(2) / 2, so terms up to r^13 / 13! reach double precision.
   const double r = (x - n * kLn2High) - n * kLn2Low;
-  double sum = 1;
-  for (int k = 13; k >= 1; --k) sum = 1 + sum * r / k;
+  const double* coefficients = kExpCoefficients.data();
+  double sum = coefficients[13];
+  for (int k = 12; k >= 0; --k) sum = sum * r + coefficients[k];
   return std::ldexp(sum, static_cast<int>(n));
 }
 
@@ -138,15 +156,17 @@ class Rng {
       const double target = uniform();
       double probability = portable_exp(-mean);
       double cumulative = probability;
-      int64_t count = 0;
+      const double* reciprocals = kReciprocals.data();
+      size_t count = 0;
       // Once the terms underflow the sum stops growing; a target that rounding left above the
       // final sum then ends here instead of looping forever.
       while (target >= cumulative && probability > 0) {
         ++count;
-        probability *= mean / static_cast<double>(count);
+        probability *= mean * (count < kReciprocals.size() ? reciprocals[count]
+                                                           : 1.0 / static_cast<double>(count));
         cumulative += probability;
       }
-      return count;
+      return static_cast<int64_t>(count);
     }
     const double sample = std::floor(mean + std::sqrt(mean) * normal() + 0.5);
     return std::max<int64_t>(0, static_cast<int64_t>(sample));
