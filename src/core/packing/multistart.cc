@@ -161,9 +161,9 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
   const double bound = packing_lower_bound_sorted(sorted_weights_, num_packs);
   const double target = bound * (1 + options_.tolerance);
 
-  // Refine the better of differencing and greedy first: it usually reaches the target alone.
-  // Only then pay for the other starts, refining the best of those not yet refined, within
-  // num_refined.
+  // Refine the differencing start first: it usually reaches the target alone. Only then pay for
+  // the other starts (DeepSeek's greedy first), refining the best of those not yet refined,
+  // within num_refined; an unrefined start that beats the result is kept as it is.
   Random random(mix_seed(options_.seed, stream));
   const int64_t num_starts = std::max<int64_t>(options_.num_starts, kNumDeterministicStarts);
   starts_.resize(num_starts);
@@ -191,8 +191,16 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
   };
   for (int64_t s = 0; s < num_starts; ++s) {
     ranking_.push_back({build_start(s, weights, num_packs, random), s});
-    if (s == 1 || s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
+    if (s == 0 || s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
     if (best && best->max_load() <= target) break;
+    // With the refinement budget spent, only the greedy start (the baseline) is still worth
+    // building: to keep a raw start that beats the refined one.
+    if (s >= 1 && num_refined >= std::max<int64_t>(options_.num_refined, 1)) break;
+  }
+  for (const Start& start : ranking_) {
+    if (start.index >= 0 && start.max_load < best->max_load()) {
+      best = PackState::from_assignment(weights, num_packs, starts_[start.index]);
+    }
   }
   best->write_assignment(pack_of_item, rank_in_pack);
 }
