@@ -1,0 +1,53 @@
+// rebalance_experts(): loads in, DeepSeek's three arrays out.
+
+#include <cstdint>
+#include <string_view>
+
+#include <nanobind/stl/string_view.h>
+#include <nanobind/stl/tuple.h>
+
+#include "bindings.h"
+#include "eplb/plan.h"
+#include "eplb/policy.h"
+#include "eplb/topology.h"
+
+namespace eplb::python {
+namespace {
+
+PlanArrays rebalance(const InputArray& loads, int64_t num_replicas, int64_t num_groups,
+                    int64_t num_nodes, int64_t num_gpus, std::string_view policy,
+                    std::string_view packer, int64_t effort, uint64_t seed, int64_t threads) {
+  const RebalanceOptions options{.policy = parse_policy(policy),
+                                 .packer = parse_packing_strategy(packer),
+                                 .effort = effort,
+                                 .seed = seed,
+                                 .threads = threads};
+  Plan plan;
+  {
+    // The core keeps no global state and `loads` stays referenced by the caller's frame.
+    nb::gil_scoped_release release;
+    const Topology topology(num_replicas, num_groups, num_nodes, num_gpus);
+    plan = rebalance_experts(to_load_matrix(loads, "rebalance_experts"), topology, options);
+  }
+  return to_numpy(std::move(plan));
+}
+
+}  // namespace
+
+void bind_policy(nb::module_& m) {
+  m.def("rebalance_experts", &rebalance, nb::arg("loads").noconvert(), nb::arg("num_replicas"),
+        nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::kw_only(),
+        nb::arg("policy") = "balanced", nb::arg("packer") = "multistart", nb::arg("effort") = 1,
+        nb::arg("seed") = 0, nb::arg("threads") = 1,
+        "Plans a placement of `loads` `[num_layers, num_experts]` (C-contiguous float64, "
+        "float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with "
+        "`num_replicas` slots per layer.\n\n"
+        "Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, "
+        "max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "
+        "\"deepseek\" (DeepSeek's EPLB bit for bit), \"balanced\" or \"global\"; `packer` is "
+        "\"greedy\", \"snake\" or \"multistart\". Raises InvalidArgument (a ValueError) when "
+        "the loads do not fit the topology or an option is out of range. Deterministic: the "
+        "same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.");
+}
+
+}  // namespace eplb::python

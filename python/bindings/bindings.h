@@ -1,0 +1,61 @@
+#pragma once
+// Shared helpers of the _eplb bindings: array conversion in both directions and the bind_* list.
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include "eplb/load_matrix.h"
+#include "eplb/plan.h"
+
+namespace eplb::python {
+
+namespace nb = nanobind;
+
+/// A read-only, C-contiguous CPU array of any dtype and rank; the bindings check both.
+using InputArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
+/// A read-only, C-contiguous CPU int64 array of any rank (phy2log, log2phy, logcnt).
+using IndexArray = nb::ndarray<const int64_t, nb::c_contig, nb::device::cpu>;
+
+/// Returns a view of `loads` `[num_layers, num_experts]` without copying. Throws InvalidArgument
+/// naming `function` unless `loads` is 2-D float64, float32, int32 or int64 (the conversion of
+/// other dtypes is the Python layer's job). The view borrows `loads`' memory.
+LoadMatrix to_load_matrix(const InputArray& loads, const char* function);
+
+/// Throws InvalidArgument unless `array` has `ndim` dimensions, e.g.
+/// `validate: log2phy.ndim = 2 must be 3`.
+void check_ndim(const IndexArray& array, size_t ndim, const char* function, const char* name);
+
+/// Returns the elements of `array` as a vector (a copy).
+std::vector<int64_t> to_vector(const IndexArray& array);
+
+/// A NumPy array returned to Python.
+template <typename T>
+using NumpyArray = nb::ndarray<nb::numpy, T, nb::c_contig>;
+/// The three int64 arrays of a plan: `(phy2log, log2phy, logcnt)`.
+using PlanArrays = std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>>;
+
+/// Moves `values` into a NumPy array of `shape` that owns them; no copy. Needs the GIL.
+template <typename T>
+NumpyArray<T> to_numpy(std::vector<T>&& values, std::initializer_list<size_t> shape) {
+  auto* owned = new std::vector<T>(std::move(values));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return NumpyArray<T>(owned->data(), shape, owner);
+}
+
+/// Moves the arrays of `plan` into NumPy arrays. Needs the GIL.
+PlanArrays to_numpy(Plan&& plan);
+
+void bind_errors(nb::module_& m);
+void bind_plan(nb::module_& m);
+void bind_policy(nb::module_& m);
+void bind_metrics(nb::module_& m);
+void bind_io(nb::module_& m);
+
+}  // namespace eplb::python

@@ -1,0 +1,75 @@
+#include "bindings.h"
+
+#include <span>
+#include <sstream>
+#include <string>
+
+#include "eplb/error.h"
+
+namespace eplb::python {
+namespace {
+
+template <typename T>
+LoadMatrix view_as(const InputArray& loads, int64_t num_layers, int64_t num_experts) {
+  const auto* data = static_cast<const T*>(loads.data());
+  return LoadMatrix(std::span<const T>(data, loads.size()), num_layers, num_experts);
+}
+
+std::string dtype_name(nb::dlpack::dtype dtype) {
+  std::string kind;
+  switch (static_cast<nb::dlpack::dtype_code>(dtype.code)) {
+    case nb::dlpack::dtype_code::Int: kind = "int"; break;
+    case nb::dlpack::dtype_code::UInt: kind = "uint"; break;
+    case nb::dlpack::dtype_code::Float: kind = "float"; break;
+    case nb::dlpack::dtype_code::Bfloat: kind = "bfloat"; break;
+    case nb::dlpack::dtype_code::Complex: kind = "complex"; break;
+    case nb::dlpack::dtype_code::Bool: return "bool";
+    default: kind = "code" + std::to_string(dtype.code) + "_"; break;
+  }
+  return kind + std::to_string(dtype.bits);
+}
+
+}  // namespace
+
+LoadMatrix to_load_matrix(const InputArray& loads, const char* function) {
+  if (loads.ndim() != 2) {
+    std::ostringstream message;
+    message << function << ": loads.ndim = " << loads.ndim()
+            << " must be 2 ([num_layers, num_experts])";
+    throw InvalidArgument(message.str());
+  }
+  const auto num_layers = static_cast<int64_t>(loads.shape(0));
+  const auto num_experts = static_cast<int64_t>(loads.shape(1));
+  const nb::dlpack::dtype dtype = loads.dtype();
+  if (dtype == nb::dtype<double>()) return view_as<double>(loads, num_layers, num_experts);
+  if (dtype == nb::dtype<float>()) return view_as<float>(loads, num_layers, num_experts);
+  if (dtype == nb::dtype<int32_t>()) return view_as<int32_t>(loads, num_layers, num_experts);
+  if (dtype == nb::dtype<int64_t>()) return view_as<int64_t>(loads, num_layers, num_experts);
+  std::ostringstream message;
+  message << function << ": loads.dtype = " << dtype_name(dtype)
+          << " must be float64, float32, int32 or int64";
+  throw InvalidArgument(message.str());
+}
+
+void check_ndim(const IndexArray& array, size_t ndim, const char* function, const char* name) {
+  if (array.ndim() != ndim) {
+    std::ostringstream message;
+    message << function << ": " << name << ".ndim = " << array.ndim() << " must be " << ndim;
+    throw InvalidArgument(message.str());
+  }
+}
+
+PlanArrays to_numpy(Plan&& plan) {
+  const auto layers = static_cast<size_t>(plan.num_layers);
+  const auto experts = static_cast<size_t>(plan.num_experts);
+  return {to_numpy(std::move(plan.phy2log), {layers, static_cast<size_t>(plan.num_replicas)}),
+          to_numpy(std::move(plan.log2phy),
+                   {layers, experts, static_cast<size_t>(plan.max_replicas)}),
+          to_numpy(std::move(plan.logcnt), {layers, experts})};
+}
+
+std::vector<int64_t> to_vector(const IndexArray& array) {
+  return std::vector<int64_t>(array.data(), array.data() + array.size());
+}
+
+}  // namespace eplb::python

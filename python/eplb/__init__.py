@@ -1,0 +1,38 @@
+"""eplb: an expert-parallelism load balancer for Mixture-of-Experts inference.
+
+A `[num_layers, num_experts]` load matrix goes in, a replica placement comes out, as DeepSeek's
+EPLB returns it::
+
+    import eplb
+    phy2log, log2phy, logcnt = eplb.rebalance_experts(weight, 288, 8, 4, 32)
+
+`rebalance_experts` accepts torch tensors, NumPy arrays and nested lists and is a drop-in for
+DeepSeek's function of the same name; `policy="deepseek"` reproduces it bit for bit.
+"""
+
+from ._api import (
+    evaluate,
+    lower_bounds,
+    plan_from_phy2log,
+    read_loads,
+    read_trace,
+    rebalance_experts,
+    validate,
+)
+from ._eplb import Error, InvalidArgument, IoError, ParseError, PlanMetrics, __version__
+
+__all__ = [
+    "Error",
+    "InvalidArgument",
+    "IoError",
+    "ParseError",
+    "PlanMetrics",
+    "__version__",
+    "evaluate",
+    "lower_bounds",
+    "plan_from_phy2log",
+    "read_loads",
+    "read_trace",
+    "rebalance_experts",
+    "validate",
+]

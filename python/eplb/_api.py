@@ -1,0 +1,239 @@
+"""The public functions of eplb: each converts its arguments (_convert), calls one function of the
+compiled core (_eplb) and converts the result back. No planning logic lives here."""
+
+import os
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _convert, _eplb
+
+
+def rebalance_experts(
+    weight: Any,
+    num_replicas: int,
+    num_groups: int,
+    num_nodes: int,
+    num_gpus: int,
+    *,
+    policy: str = "balanced",
+    seed: int = 0,
+    effort: int = 1,
+    threads: int = 1,
+    packer: str = "multistart",
+) -> Tuple[Any, Any, Any]:
+    """Plans which GPU slots hold which experts; a drop-in for DeepSeek EPLB's function of the
+    same name.
+
+    Arguments:
+        weight: load of each logical expert, `[num_layers, num_experts]`: a torch tensor (any
+            real dtype, any device, any strides), a NumPy array or nested lists. float64,
+            float32, int32 and int64 CPU arrays reach the core without a copy.
+        num_replicas: physical expert slots per layer, a multiple of `num_gpus`, at least
+            `num_experts`.
+        num_groups: expert groups (DeepSeek-V3: 8); the hierarchical policy keeps a group's
+            experts on one node when `num_groups % num_nodes == 0`.
+        num_nodes: servers; `num_gpus` must be a multiple of it.
+        num_gpus: GPUs; each holds `num_replicas / num_gpus` consecutive slots.
+        policy: "balanced" (default: optimal replica counts, search packer), "deepseek"
+            (DeepSeek's EPLB bit for bit) or "global" (ignores groups and nodes).
+        seed: seed of the randomized search; the same inputs and seed give the same plan.
+        effort: search effort of the packer, in [1, 1000].
+        threads: threads planning layers in parallel; the plan does not depend on it.
+        packer: packing strategy of "balanced" and "global": "multistart", "greedy" or "snake".
+
+    Returns:
+        phy2log: the logical expert held by each slot, `[num_layers, num_replicas]`.
+        log2phy: the slots of each logical expert, padded with -1,
+            `[num_layers, num_experts, max_replicas]`.
+        logcnt: the replica count of each logical expert, `[num_layers, num_experts]`.
+        All int64, as torch tensors on `weight`'s device when `weight` is a tensor, else as
+        NumPy arrays.
+
+    Raises:
+        InvalidArgument (a ValueError): `weight` is not 2-D, holds a NaN, infinite or negative
+            value, or does not fit the sizes; a size or option is out of range.
+        TypeError: a size is not an int, or `weight` does not hold real numbers.
+    """
+    function = "rebalance_experts"
+    loads = _convert.as_loads(weight, function)
+    phy2log, log2phy, logcnt = _eplb.rebalance_experts(
+        loads,
+        _convert.as_int(num_replicas, function, "num_replicas"),
+        _convert.as_int(num_groups, function, "num_groups"),
+        _convert.as_int(num_nodes, function, "num_nodes"),
+        _convert.as_int(num_gpus, function, "num_gpus"),
+        policy=_convert.as_str(policy, function, "policy"),
+        packer=_convert.as_str(packer, function, "packer"),
+        effort=_convert.as_int(effort, function, "effort"),
+        seed=_convert.as_seed(seed, function),
+        threads=_convert.as_int(threads, function, "threads"),
+    )
+    like = _convert.output_like(weight)
+    return like(phy2log), like(log2phy), like(logcnt)
+
+
+def validate(
+    phy2log: Any,
+    log2phy: Any,
+    logcnt: Any,
+    num_replicas: int,
+    num_groups: int,
+    num_nodes: int,
+    num_gpus: int,
+    *,
+    forbid_duplicates_on_gpu: bool = False,
+) -> None:
+    """Checks that a plan is a well-formed placement for the topology.
+
+    Arguments:
+        phy2log: `[num_layers, num_replicas]` integers (torch, NumPy or lists).
+        log2phy: `[num_layers, num_experts, max_replicas]` integers, padded with -1.
+        logcnt: `[num_layers, num_experts]` integers.
+        num_replicas, num_groups, num_nodes, num_gpus: the topology, as for rebalance_experts.
+        forbid_duplicates_on_gpu: also reject two replicas of one expert on one GPU.
+
+    Raises:
+        InvalidArgument (a ValueError): naming the first violation, e.g.
+            `validate: logcnt[2][5] = 0 must be in [1, max_replicas = 2]`.
+        TypeError: an array does not hold integers or a size is not an int.
+    """
+    function = "validate"
+    _eplb.validate(
+        _convert.as_index_array(phy2log, function, "phy2log"),
+        _convert.as_index_array(log2phy, function, "log2phy"),
+        _convert.as_index_array(logcnt, function, "logcnt"),
+        _convert.as_int(num_replicas, function, "num_replicas"),
+        _convert.as_int(num_groups, function, "num_groups"),
+        _convert.as_int(num_nodes, function, "num_nodes"),
+        _convert.as_int(num_gpus, function, "num_gpus"),
+        forbid_duplicates_on_gpu=bool(forbid_duplicates_on_gpu),
+    )
+
+
+def plan_from_phy2log(phy2log: Any, num_experts: int) -> Tuple[Any, Any, Any]:
+    """Builds the full plan from `phy2log` alone (for placements made elsewhere).
+
+    Arguments:
+        phy2log: the logical expert of each slot, `[num_layers, num_replicas]` integers.
+        num_experts: the number of logical experts.
+
+    Returns:
+        `(phy2log, log2phy, logcnt)` as rebalance_experts returns them; each expert's slots are
+        listed in increasing order. Does not check that every expert has a replica (validate
+        does).
+
+    Raises:
+        InvalidArgument (a ValueError): an entry is not in `[0, num_experts)`.
+    """
+    function = "plan_from_phy2log"
+    arrays = _eplb.plan_from_phy2log(
+        _convert.as_index_array(phy2log, function, "phy2log"),
+        _convert.as_int(num_experts, function, "num_experts"),
+    )
+    like = _convert.output_like(phy2log)
+    return tuple(like(array) for array in arrays)  # type: ignore[return-value]
+
+
+def evaluate(phy2log: Any, weight: Any, num_gpus: int) -> _eplb.PlanMetrics:
+    """Scores a placement on a load matrix (which may differ from the one it was planned on,
+    e.g. the next window of a trace).
+
+    Arguments:
+        phy2log: the logical expert of each slot, `[num_layers, num_replicas]` integers.
+        weight: loads `[num_layers, num_experts]`, as for rebalance_experts.
+        num_gpus: GPUs; each holds `num_replicas / num_gpus` consecutive slots.
+
+    Returns:
+        A PlanMetrics: `gpu_balancedness` (sum over layers of the mean GPU load / sum of the
+        heaviest GPU; 1 is perfect), `slot_balancedness`, `gap` (heaviest GPUs over the lower
+        bounds, minus 1), `mean_layer_gap`, and per layer `max_gpu_load` and `lower_bound`
+        (float64 NumPy arrays `[num_layers]`).
+
+    Raises:
+        InvalidArgument (a ValueError): shapes disagree or the placement is not valid.
+    """
+    function = "evaluate"
+    return _eplb.evaluate(
+        _convert.as_index_array(phy2log, function, "phy2log"),
+        _convert.as_loads(weight, function),
+        _convert.as_int(num_gpus, function, "num_gpus"),
+    )
+
+
+def lower_bounds(weight: Any, num_replicas: int, num_gpus: int) -> Any:
+    """Returns, per layer, a lower bound on the heaviest GPU of any placement: max(total /
+    num_gpus, the smallest possible largest load per replica).
+
+    Arguments:
+        weight: loads `[num_layers, num_experts]`, as for rebalance_experts.
+        num_replicas: physical expert slots per layer.
+        num_gpus: GPUs.
+
+    Returns:
+        float64 `[num_layers]`, a torch tensor on `weight`'s device when `weight` is a tensor,
+        else a NumPy array.
+    """
+    function = "lower_bounds"
+    bounds = _eplb.lower_bounds(
+        _convert.as_loads(weight, function),
+        _convert.as_int(num_replicas, function, "num_replicas"),
+        _convert.as_int(num_gpus, function, "num_gpus"),
+    )
+    return _convert.output_like(weight)(bounds)
+
+
+StepsArg = Union[None, str, slice, Tuple[Optional[int], Optional[int]]]
+
+
+def _steps_text(steps: StepsArg) -> Optional[str]:
+    """Returns `steps` in the core's "A:B" form (None for every step)."""
+    if steps is None or isinstance(steps, str):
+        return steps
+    if isinstance(steps, slice):
+        if steps.step not in (None, 1):
+            raise _eplb.InvalidArgument(f"read_loads: steps = {steps} must not have a step")
+        begin, end = steps.start, steps.stop
+    elif isinstance(steps, tuple) and len(steps) == 2:
+        begin, end = steps
+    else:
+        raise TypeError(f"read_loads: steps = {steps!r} must be None, \"A:B\", a slice or a pair")
+    begin_text = "" if begin is None else str(_convert.as_int(begin, "read_loads", "steps.start"))
+    end_text = "" if end is None else str(_convert.as_int(end, "read_loads", "steps.stop"))
+    return f"{begin_text}:{end_text}"
+
+
+def read_loads(
+    path: Union[str, "os.PathLike[str]"], steps: StepsArg = None, format: str = "auto"
+) -> np.ndarray:
+    """Reads a load file and sums its steps into one load matrix.
+
+    Arguments:
+        path: a vLLM load-history JSON (`{"load_history": [{"logical_expert_load": ...}]}`), a
+            JSON matrix, a CSV file (one row per layer) or a `.npy` file (2-D, or 3-D = steps).
+        steps: the steps to sum: None for all, "A:B" / "A:" / ":B" (half-open, 0-based), a
+            slice or a pair `(begin, end)` (None for an open end).
+        format: "auto" (from the content), "vllm", "json", "csv" or "npy".
+
+    Returns:
+        float64 NumPy array `[num_layers, num_experts]`.
+
+    Raises:
+        IoError (an OSError): the file cannot be read.
+        ParseError (a ValueError): malformed content, naming the file and the location.
+        InvalidArgument (a ValueError): a step range out of bounds.
+    """
+    return _eplb.read_loads(
+        os.fspath(path), _steps_text(steps), _convert.as_str(format, "read_loads", "format"))
+
+
+def read_trace(path: Union[str, "os.PathLike[str]"], format: str = "auto") -> np.ndarray:
+    """Reads every step of a load file.
+
+    Returns:
+        float64 NumPy array `[num_steps, num_layers, num_experts]`; a file holding one matrix is
+        a trace of one step.
+
+    Raises like read_loads.
+    """
+    return _eplb.read_trace(os.fspath(path), _convert.as_str(format, "read_trace", "format"))

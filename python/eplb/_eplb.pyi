@@ -1,0 +1,116 @@
+"""
+eplb's compiled core: an expert-parallelism load balancer for Mixture-of-Experts inference. Use the `eplb` package, which accepts torch tensors, NumPy arrays and lists.
+"""
+
+import os
+from typing import Annotated
+
+import numpy
+from numpy.typing import NDArray
+
+
+__version__: str
+
+class Error(Exception):
+    """Base of every exception eplb raises on purpose."""
+
+class InvalidArgument(Error, ValueError):
+    """
+    Raised for bad shapes, sizes, divisibility, non-finite or negative loads and misuse of an API; also a ValueError.
+    """
+
+class ParseError(Error, ValueError):
+    """
+    Raised when a file's content is malformed; the message names the file and the location. Also a ValueError.
+    """
+
+class IoError(Error, OSError):
+    """
+    Raised when a file cannot be opened, read or written; the message names the file. Also an OSError.
+    """
+
+def validate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, forbid_duplicates_on_gpu: bool = False) -> None:
+    """
+    Checks that `phy2log` `[num_layers, num_replicas]`, `log2phy` `[num_layers, num_experts, max_replicas]` and `logcnt` `[num_layers, num_experts]` (C-contiguous int64) form a well-formed placement for the topology: every expert has a replica, each row of `logcnt` sums to `num_replicas`, the two maps describe the same placement and padding is -1.
+
+    Raises InvalidArgument (a ValueError) naming the first violation, e.g. `validate: logcnt[2][5] = 0 must be in [1, max_replicas = 2]`.
+    """
+
+def plan_from_phy2log(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_experts: int) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+    """
+    Builds `(phy2log, log2phy, logcnt)` from `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) alone: counts are tallied and each expert's `log2phy` entry lists its slots in increasing order.
+
+    Raises InvalidArgument (a ValueError) when an entry is not in `[0, num_experts)`; does not check that every expert has a replica (validate() does).
+    """
+
+def rebalance_experts(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+    """
+    Plans a placement of `loads` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
+
+    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.
+    """
+
+class PlanMetrics:
+    """
+    Scores of one plan on one load matrix. A replica carries `load / count` of its expert.
+    """
+
+    @property
+    def gpu_balancedness(self) -> float:
+        """
+        Sum over layers of the mean GPU load / sum over layers of the heaviest GPU (1 = perfect; all-zero layers drop out).
+        """
+
+    @property
+    def slot_balancedness(self) -> float:
+        """The same with slots in place of GPUs."""
+
+    @property
+    def gap(self) -> float:
+        """
+        Sum of heaviest GPUs / sum of lower bounds - 1 (0 when provably optimal).
+        """
+
+    @property
+    def mean_layer_gap(self) -> float:
+        """Mean over non-zero layers of heaviest GPU / lower bound - 1."""
+
+    @property
+    def max_gpu_load(self) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+        """Heaviest GPU per layer, float64 `[num_layers]`."""
+
+    @property
+    def lower_bound(self) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+        """
+        Global lower bound on the heaviest GPU per layer, float64 `[num_layers]`.
+        """
+
+    def __repr__(self) -> str: ...
+
+def evaluate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_gpus: int) -> PlanMetrics:
+    """
+    Scores the placement `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) on `loads` `[num_layers, num_experts]` (which may differ from the loads it was planned on, e.g. the next window), with `num_replicas / num_gpus` consecutive slots per GPU.
+
+    Returns a PlanMetrics. Raises InvalidArgument (a ValueError) when the shapes disagree or the placement is not valid. Releases the GIL.
+    """
+
+def lower_bounds(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_gpus: int) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+    """
+    Returns, per layer, a lower bound on the heaviest GPU of any placement of `loads` `[num_layers, num_experts]` in `num_replicas` slots on `num_gpus` GPUs: max(total / num_gpus, the smallest possible largest load per replica), float64 `[num_layers]`.
+
+    Raises InvalidArgument (a ValueError) for bad sizes. Releases the GIL.
+    """
+
+def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto') -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+    """
+    Reads a load file and sums the steps of `steps` ("A:B", "A:" or ":B", half-open and 0-based; None for all) into float64 loads `[num_layers, num_experts]`.
+
+    `format` is "auto" (from the content), "vllm", "json", "csv" or "npy". Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad range.
+    """
+
+def read_trace(path: str | os.PathLike, format: str = 'auto') -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+    """
+    Reads every step of a load file into float64 loads `[num_steps, num_layers, num_experts]`; a file holding one matrix is a trace of one step.
+
+    Raises like read_loads().
+    """
