@@ -61,20 +61,25 @@ struct PackingOptions {
 };
 
 /// A packing of `num_packs * items_per_pack` items, pack `p` holding entries
-/// `[p * items_per_pack, (p + 1) * items_per_pack)` of `item` and `weight`, kept sorted by
-/// descending weight (lower item first among equals) inside each pack.
+/// `[p * items_per_pack, (p + 1) * items_per_pack)` of `item`, `weight` and `item_class`, kept
+/// sorted by descending weight (lower item first among equals) inside each pack. When classes are
+/// given (the expert of each replica), the moves never put two items of one class into one pack.
 struct PackState {
   int64_t num_packs = 0;
   int64_t items_per_pack = 0;
   std::vector<int32_t> item;
   std::vector<double> weight;
+  /// Class of each entry, or empty for no class constraint.
+  std::vector<int32_t> item_class;
   std::vector<double> load;
   /// Scratch space of the moves.
   std::vector<int32_t> scratch;
 
-  /// Builds the state of `weights` packed as `pack_of_item` says (each pack exactly n/m items).
+  /// Builds the state of `weights` packed as `pack_of_item` says (each pack exactly n/m items);
+  /// `item_class` is empty or holds one class per item.
   static PackState from_assignment(std::span<const double> weights, int64_t num_packs,
-                                   std::span<const int32_t> pack_of_item);
+                                   std::span<const int32_t> pack_of_item,
+                                   std::span<const int32_t> item_class = {});
   /// Returns the index of the heaviest pack (lowest index on ties).
   int64_t heaviest() const;
   /// Returns the index of the lightest pack (lowest index on ties).
@@ -84,6 +89,13 @@ struct PackState {
   void swap_entries(int64_t a, int64_t b);
   /// Restores the descending order inside `pack`.
   void sort_pack(int64_t pack);
+  /// Returns true when `pack` holds an entry of class `item_class` other than entry `except`.
+  bool pack_has_class(int64_t pack, int32_t item_class, int64_t except) const;
+  /// Returns true when swapping entries `a` and `b` keeps every class at most once per pack
+  /// (always true without classes).
+  bool swap_allowed(int64_t a, int64_t b) const;
+  /// Returns true when some pack holds two entries of one class.
+  bool has_duplicates() const;
   /// Writes each item's pack and its position in the pack.
   void write_assignment(std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) const;
 };
@@ -100,6 +112,10 @@ bool move_all_pairs(PackState& state);
 /// Applies the best 2-for-2 swap between the heaviest and the lightest pack if it lowers the
 /// larger of the two; does nothing when packs hold more than `max_items_per_pack` items.
 bool move_two_for_two(PackState& state, int64_t max_items_per_pack);
+/// Moves items until no pack holds two items of one class, each time with the swap that leaves
+/// the lighter maximum of the two packs involved; returns false when a duplicate cannot be
+/// removed (a class with more items than packs). Does nothing without classes.
+bool separate_duplicates(PackState& state);
 /// Applies the enabled `moves` until none helps, `max_moves` were applied or the heaviest pack
 /// reaches `lower_bound`. Never raises the heaviest pack.
 void refine(PackState& state, uint32_t moves, int64_t max_moves, int64_t two_for_two_max_items,
@@ -112,9 +128,17 @@ class Packer {
   virtual ~Packer() = default;
   /// Packs `weights` [n] into `num_packs` packs of exactly n / num_packs items; writes each item's
   /// pack and rank in the pack. Requires n to be a positive multiple of `num_packs` (checked by
-  /// the caller). `stream` varies the random starts between calls with the same seed.
-  virtual void pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
-                    std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) = 0;
+  /// the caller). `item_class` is empty or gives each item a class (the expert of a replica):
+  /// every strategy then ends with separate_duplicates(), and multistart's moves keep classes
+  /// apart. `stream` varies the random starts between calls with the same seed.
+  virtual void pack(std::span<const double> weights, std::span<const int32_t> item_class,
+                    int64_t num_packs, uint64_t stream, std::span<int32_t> pack_of_item,
+                    std::span<int32_t> rank_in_pack) = 0;
+  /// Packs without class constraints.
+  void pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
+            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) {
+    pack(weights, {}, num_packs, stream, pack_of_item, rank_in_pack);
+  }
 };
 
 /// Returns a Packer for `options.strategy`. Throws InvalidArgument for non-positive counts.

@@ -30,8 +30,11 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   const auto num_experts = static_cast<int64_t>(node_experts.size());
   w.node_loads.resize(num_experts);
   for (int64_t j = 0; j < num_experts; ++j) w.node_loads[j] = w.row[node_experts[j]];
+  // No expert gets more replicas than there are GPUs to hold them apart, unless the slots leave
+  // no other choice.
   w.counts.assign(num_experts, 1);
-  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts);
+  const int64_t max_count = num_slots <= num_experts * num_gpus ? num_gpus : INT64_MAX;
+  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts, max_count);
   w.replica_expert.clear();
   w.replica_weights.clear();
   for (int64_t j = 0; j < num_experts; ++j) {
@@ -43,7 +46,8 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   }
   w.replica_pack.resize(num_slots);
   w.replica_rank.resize(num_slots);
-  w.packer->pack(w.replica_weights, num_gpus, stream, w.replica_pack, w.replica_rank);
+  w.packer->pack(w.replica_weights, w.replica_expert, num_gpus, stream, w.replica_pack,
+                 w.replica_rank);
   const int64_t slots_per_gpu = num_slots / num_gpus;
   for (int64_t r = 0; r < num_slots; ++r) {
     slots[w.replica_pack[r] * slots_per_gpu + w.replica_rank[r]] = w.replica_expert[r];

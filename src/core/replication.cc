@@ -21,8 +21,8 @@ std::vector<int64_t> replicate_greedy(std::span<const double> loads, int64_t num
 
 namespace detail {
 
-void add_replicas_greedy(std::span<const double> loads, int64_t num_extra,
-                         std::span<int64_t> counts) {
+int64_t add_replicas_greedy(std::span<const double> loads, int64_t num_extra,
+                            std::span<int64_t> counts, int64_t max_count) {
   struct Candidate {
     double load_per_replica;
     int64_t count;
@@ -38,16 +38,23 @@ void add_replicas_greedy(std::span<const double> loads, int64_t num_extra,
   std::vector<Candidate> heap;
   heap.reserve(counts.size());
   for (size_t e = 0; e < counts.size(); ++e) {
+    if (counts[e] >= max_count) continue;
     heap.push_back({loads[e] / static_cast<double>(counts[e]), counts[e], static_cast<int64_t>(e)});
   }
   std::make_heap(heap.begin(), heap.end(), before);
   for (int64_t added = 0; added < num_extra; ++added) {
+    if (heap.empty()) return num_extra - added;
     std::pop_heap(heap.begin(), heap.end(), before);
     Candidate& top = heap.back();
     const int64_t count = ++counts[top.expert];
+    if (count >= max_count) {
+      heap.pop_back();
+      continue;
+    }
     top = {loads[top.expert] / static_cast<double>(count), count, top.expert};
     std::push_heap(heap.begin(), heap.end(), before);
   }
+  return 0;
 }
 
 }  // namespace detail

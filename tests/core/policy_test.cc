@@ -6,6 +6,7 @@
 
 #include "eplb/error.h"
 #include "eplb/metrics.h"
+#include "eplb/packing.h"
 #include "support/check_plan.h"
 #include "support/generators.h"
 
@@ -52,6 +53,46 @@ TEST(PolicyTest, EveryPlanOfRandomRequestsIsValid) {
     }
   }
   EXPECT_GE(num_plans, 2000);
+}
+
+// Whether a plan of `policy` can avoid two replicas of one expert on one GPU: every level it
+// replicates within (a node, or the whole cluster) has no more slots than experts x GPUs.
+bool duplicates_avoidable(const Case& c, Policy policy) {
+  const bool hierarchical = policy == Policy::balanced && c.num_groups % c.num_nodes == 0;
+  const int64_t levels = hierarchical ? c.num_nodes : 1;
+  return c.num_replicas / levels <= (c.num_experts / levels) * (c.num_gpus / levels);
+}
+
+TEST(PolicyTest, SearchPoliciesNeverPutTwoReplicasOfAnExpertOnAGpuWhenAvoidable) {
+  std::mt19937_64 engine(77);
+  int64_t num_checked = 0;
+  for (int trial = 0; trial < 1500; ++trial) {
+    const Case c = random_case(engine);
+    const auto distribution = testing::all_distributions()[trial % 7];
+    const Loads loads = testing::make_loads(distribution, c.num_layers, c.num_experts, uint64_t(trial));
+    const Topology topology(c.num_replicas, c.num_groups, c.num_nodes, c.num_gpus);
+    for (Policy policy : {Policy::balanced, Policy::global}) {
+      if (!duplicates_avoidable(c, policy)) continue;
+      for (auto packer : {PackingStrategy::multistart, PackingStrategy::greedy, PackingStrategy::snake}) {
+        const Plan plan = rebalance_experts(loads.view(), topology, {.policy = policy, .packer = packer});
+        EXPECT_NO_THROW(validate(plan, topology, {.forbid_duplicates_on_gpu = true}))
+            << "trial " << trial << " " << to_string(policy) << " " << to_string(packer);
+        ++num_checked;
+      }
+    }
+  }
+  EXPECT_GE(num_checked, 1000);
+}
+
+TEST(PolicyTest, AllZeroLoadsSpreadExtraReplicasOverExpertsAndGpus) {
+  const Loads loads = testing::make_loads(testing::Distribution::all_zero, 2, 16, 0);
+  const Topology topology(32, 1, 1, 8);
+  for (Policy policy : {Policy::balanced, Policy::global}) {
+    const Plan plan = rebalance_experts(loads.view(), topology, {.policy = policy});
+    // 32 slots for 16 experts: every expert gets exactly two replicas, on two GPUs.
+    for (int64_t count : plan.logcnt) EXPECT_EQ(count, 2);
+    EXPECT_NO_THROW(validate(plan, topology, {.forbid_duplicates_on_gpu = true}));
+  }
 }
 
 TEST(PolicyTest, DeepseekV3ShapesGiveValidPlans) {

@@ -9,7 +9,8 @@
 namespace eplb {
 
 PackState PackState::from_assignment(std::span<const double> weights, int64_t num_packs,
-                                     std::span<const int32_t> pack_of_item) {
+                                     std::span<const int32_t> pack_of_item,
+                                     std::span<const int32_t> item_class) {
   PackState state;
   const auto num_items = static_cast<int64_t>(weights.size());
   state.num_packs = num_packs;
@@ -17,12 +18,14 @@ PackState PackState::from_assignment(std::span<const double> weights, int64_t nu
   state.item.resize(num_items);
   state.weight.resize(num_items);
   state.load.assign(num_packs, 0.0);
+  if (!item_class.empty()) state.item_class.resize(num_items);
   std::vector<int64_t> filled(num_packs, 0);
   for (int64_t i = 0; i < num_items; ++i) {
     const int32_t pack = pack_of_item[i];
     const int64_t entry = pack * state.items_per_pack + filled[pack]++;
     state.item[entry] = static_cast<int32_t>(i);
     state.weight[entry] = weights[i];
+    if (!item_class.empty()) state.item_class[entry] = item_class[i];
     state.load[pack] += weights[i];
   }
   for (int64_t p = 0; p < num_packs; ++p) state.sort_pack(p);
@@ -32,17 +35,44 @@ PackState PackState::from_assignment(std::span<const double> weights, int64_t nu
 void PackState::sort_pack(int64_t pack) {
   // Insertion sort: packs are small and at most two entries are out of place after a swap.
   const int64_t begin = pack * items_per_pack, end = begin + items_per_pack;
+  const bool classes = !item_class.empty();
   for (int64_t i = begin + 1; i < end; ++i) {
     const double w = weight[i];
     const int32_t it = item[i];
+    const int32_t c = classes ? item_class[i] : 0;
     int64_t j = i;
     for (; j > begin && (weight[j - 1] < w || (weight[j - 1] == w && item[j - 1] > it)); --j) {
       weight[j] = weight[j - 1];
       item[j] = item[j - 1];
+      if (classes) item_class[j] = item_class[j - 1];
     }
     weight[j] = w;
     item[j] = it;
+    if (classes) item_class[j] = c;
   }
+}
+
+bool PackState::pack_has_class(int64_t pack, int32_t cls, int64_t except) const {
+  for (int64_t j = pack * items_per_pack; j < (pack + 1) * items_per_pack; ++j) {
+    if (j != except && item_class[j] == cls) return true;
+  }
+  return false;
+}
+
+bool PackState::swap_allowed(int64_t a, int64_t b) const {
+  if (item_class.empty() || item_class[a] == item_class[b]) return true;
+  return !pack_has_class(b / items_per_pack, item_class[a], b) &&
+         !pack_has_class(a / items_per_pack, item_class[b], a);
+}
+
+bool PackState::has_duplicates() const {
+  if (item_class.empty()) return false;
+  for (int64_t p = 0; p < num_packs; ++p) {
+    for (int64_t j = p * items_per_pack; j < (p + 1) * items_per_pack; ++j) {
+      if (pack_has_class(p, item_class[j], j)) return true;
+    }
+  }
+  return false;
 }
 
 int64_t PackState::heaviest() const {
@@ -59,6 +89,7 @@ void PackState::swap_entries(int64_t a, int64_t b) {
   load[b / items_per_pack] += delta;
   std::swap(item[a], item[b]);
   std::swap(weight[a], weight[b]);
+  if (!item_class.empty()) std::swap(item_class[a], item_class[b]);
   sort_pack(a / items_per_pack);
   sort_pack(b / items_per_pack);
 }
@@ -100,12 +131,62 @@ void best_swap_between(const PackState& state, int64_t from, int64_t to, Swap& b
       const double d = wa[i] - wb[c];
       if (d <= 0 || d >= gap) continue;
       const double score = midpoint + std::abs(d - gap / 2);
-      if (score < best.score) best = {from * k + i, to * k + c, score};
+      if (score < best.score && state.swap_allowed(from * k + i, to * k + c)) {
+        best = {from * k + i, to * k + c, score};
+      }
     }
   }
 }
 
+// Whether swapping {a1, a2} (one pack) for {b1, b2} (another) keeps classes apart.
+bool pair_swap_allowed(const PackState& state, int64_t a1, int64_t a2, int64_t b1, int64_t b2) {
+  if (state.item_class.empty()) return true;
+  const auto& cls = state.item_class;
+  const int64_t k = state.items_per_pack;
+  const auto clashes = [&](int64_t pack, int64_t out1, int64_t out2, int32_t in) {
+    for (int64_t j = pack * k; j < pack * k + k; ++j) {
+      if (j != out1 && j != out2 && cls[j] == in) return true;
+    }
+    return false;
+  };
+  return !clashes(b1 / k, b1, b2, cls[a1]) && !clashes(b1 / k, b1, b2, cls[a2]) &&
+         !clashes(a1 / k, a1, a2, cls[b1]) && !clashes(a1 / k, a1, a2, cls[b2]);
+}
+
 }  // namespace
+
+bool separate_duplicates(PackState& state) {
+  if (state.item_class.empty()) return true;
+  const int64_t k = state.items_per_pack;
+  bool separated = true;
+  for (int64_t p = 0; p < state.num_packs; ++p) {
+    for (int64_t x = p * k; x < p * k + k; ++x) {
+      if (!state.pack_has_class(p, state.item_class[x], x)) continue;
+      // Entry x duplicates a class in pack p: swap it for an item of another pack, the swap that
+      // leaves the lighter maximum of the two packs.
+      int64_t best_y = -1;
+      double best_score = 0;
+      for (int64_t y = 0; y < static_cast<int64_t>(state.item.size()); ++y) {
+        if (y / k == p || state.item_class[y] == state.item_class[x] || !state.swap_allowed(x, y)) {
+          continue;
+        }
+        const double d = state.weight[x] - state.weight[y];
+        const double score = std::max(state.load[p] - d, state.load[y / k] + d);
+        if (best_y < 0 || score < best_score) {
+          best_y = y;
+          best_score = score;
+        }
+      }
+      if (best_y < 0) {
+        separated = false;
+        continue;
+      }
+      state.swap_entries(x, best_y);
+      x = p * k - 1;  // the pack was re-sorted: scan it again
+    }
+  }
+  return separated;
+}
 
 bool move_heaviest_lightest(PackState& state) {
   const int64_t heavy = state.heaviest();
@@ -180,7 +261,7 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
           const double d = out - w[b1] - w[b2];
           if (d <= 0 || d >= gap) continue;
           const double score = std::max(state.load[heavy] - d, state.load[light] + d);
-          if (score < best_score) {
+          if (score < best_score && pair_swap_allowed(state, a1, a2, b1, b2)) {
             best_score = score;
             best[0] = a1, best[1] = a2, best[2] = b1, best[3] = b2;
           }
@@ -194,6 +275,7 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
   for (int i = 0; i < 2; ++i) {
     std::swap(state.item[best[i]], state.item[best[i + 2]]);
     std::swap(state.weight[best[i]], state.weight[best[i + 2]]);
+    if (!state.item_class.empty()) std::swap(state.item_class[best[i]], state.item_class[best[i + 2]]);
   }
   state.load[heavy] -= d;
   state.load[light] += d;

@@ -22,8 +22,10 @@ class MultistartPacker final : public Packer {
  public:
   explicit MultistartPacker(const PackingOptions& options) : options_(options) {}
 
-  void pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
-            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) override;
+  using Packer::pack;
+  void pack(std::span<const double> weights, std::span<const int32_t> item_class,
+            int64_t num_packs, uint64_t stream, std::span<int32_t> pack_of_item,
+            std::span<int32_t> rank_in_pack) override;
 
  private:
   struct Start {
@@ -139,8 +141,9 @@ double MultistartPacker::build_start(int64_t index, std::span<const double> weig
   return assign_lpt(order_, weights, num_packs, assignment);
 }
 
-void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, uint64_t stream,
-                            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) {
+void MultistartPacker::pack(std::span<const double> weights, std::span<const int32_t> item_class,
+                            int64_t num_packs, uint64_t stream, std::span<int32_t> pack_of_item,
+                            std::span<int32_t> rank_in_pack) {
   const auto num_items = static_cast<int64_t>(weights.size());
   const int64_t per_pack = num_items / num_packs;
   if (per_pack == 1 || num_packs == 1) {
@@ -151,6 +154,7 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
     }
     return;
   }
+  rank_scratch_.resize(num_items);
   sorted_.resize(num_items);
   std::iota(sorted_.begin(), sorted_.end(), 0);
   std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) {
@@ -180,7 +184,7 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
         return;
       }
       if (start.index < 0) continue;
-      PackState state = PackState::from_assignment(weights, num_packs, starts_[start.index]);
+      PackState state = PackState::from_assignment(weights, num_packs, starts_[start.index], item_class);
       if (options_.num_refined > 0) {
         refine(state, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
       }
@@ -190,7 +194,18 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
     }
   };
   for (int64_t s = 0; s < num_starts; ++s) {
-    ranking_.push_back({build_start(s, weights, num_packs, random), s});
+    double max_load = build_start(s, weights, num_packs, random);
+    if (!item_class.empty()) {
+      // Starts ignore classes; separate them first, so that refinement (which keeps classes
+      // apart) starts from a packing without duplicates.
+      PackState state = PackState::from_assignment(weights, num_packs, starts_[s], item_class);
+      if (state.has_duplicates()) {
+        separate_duplicates(state);
+        state.write_assignment(starts_[s], rank_scratch_);
+        max_load = state.max_load();
+      }
+    }
+    ranking_.push_back({max_load, s});
     if (s == 0 || s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
     if (best && best->max_load() <= target) break;
     // With the refinement budget spent, only the greedy start (the baseline) is still worth
@@ -199,7 +214,7 @@ void MultistartPacker::pack(std::span<const double> weights, int64_t num_packs, 
   }
   for (const Start& start : ranking_) {
     if (start.index >= 0 && start.max_load < best->max_load()) {
-      best = PackState::from_assignment(weights, num_packs, starts_[start.index]);
+      best = PackState::from_assignment(weights, num_packs, starts_[start.index], item_class);
     }
   }
   best->write_assignment(pack_of_item, rank_in_pack);

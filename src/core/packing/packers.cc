@@ -49,11 +49,24 @@ void assign_snake(std::span<const int32_t> order, int64_t num_packs, std::span<i
   }
 }
 
+// Separates items of one class that a class-blind strategy put into one pack.
+void separate(std::span<const double> weights, std::span<const int32_t> item_class, int64_t num_packs,
+              std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) {
+  if (item_class.empty()) return;
+  PackState state = PackState::from_assignment(weights, num_packs, pack_of_item, item_class);
+  if (!state.has_duplicates()) return;
+  separate_duplicates(state);
+  state.write_assignment(pack_of_item, rank_in_pack);
+}
+
 class GreedyPacker final : public Packer {
  public:
-  void pack(std::span<const double> weights, int64_t num_packs, uint64_t,
-            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) override {
+  using Packer::pack;
+  void pack(std::span<const double> weights, std::span<const int32_t> item_class,
+            int64_t num_packs, uint64_t, std::span<int32_t> pack_of_item,
+            std::span<int32_t> rank_in_pack) override {
     detail::greedy_pack<double>(weights, num_packs, pack_of_item, rank_in_pack, order_);
+    separate(weights, item_class, num_packs, pack_of_item, rank_in_pack);
   }
 
  private:
@@ -62,13 +75,16 @@ class GreedyPacker final : public Packer {
 
 class SnakePacker final : public Packer {
  public:
-  void pack(std::span<const double> weights, int64_t num_packs, uint64_t,
-            std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) override {
+  using Packer::pack;
+  void pack(std::span<const double> weights, std::span<const int32_t> item_class,
+            int64_t num_packs, uint64_t, std::span<int32_t> pack_of_item,
+            std::span<int32_t> rank_in_pack) override {
     sort_descending(weights, order_);
     assign_snake(order_, num_packs, pack_of_item);
     for (size_t i = 0; i < order_.size(); ++i) {
       rank_in_pack[order_[i]] = static_cast<int32_t>(static_cast<int64_t>(i) / num_packs);
     }
+    separate(weights, item_class, num_packs, pack_of_item, rank_in_pack);
   }
 
  private:
