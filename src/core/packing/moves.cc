@@ -67,10 +67,13 @@ bool PackState::swap_allowed(int64_t a, int64_t b) const {
 
 bool PackState::has_duplicates() const {
   if (item_class.empty()) return false;
-  for (int64_t p = 0; p < num_packs; ++p) {
-    for (int64_t j = p * items_per_pack; j < (p + 1) * items_per_pack; ++j) {
-      if (pack_has_class(p, item_class[j], j)) return true;
-    }
+  // pack_of_class[c] = last pack seen holding class c; packs are scanned in order.
+  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
+  std::vector<int64_t> pack_of_class(num_classes, -1);
+  for (int64_t j = 0; j < static_cast<int64_t>(item_class.size()); ++j) {
+    int64_t& seen = pack_of_class[item_class[j]];
+    if (seen == j / items_per_pack) return true;
+    seen = j / items_per_pack;
   }
   return false;
 }
@@ -202,12 +205,18 @@ bool move_heaviest_any(PackState& state) {
   Swap best{-1, -1, state.load[heavy]};
   // Lightest partners first: a partner's best result is at least the midpoint of the two loads,
   // so once that midpoint reaches the best result so far, no heavier partner can beat it.
+  // Only the lightest kMaxPartners packs are tried: the best partner is almost always among
+  // them, and on large clusters sorting and scanning every pack would dominate the cost.
+  constexpr int64_t kMaxPartners = 16;
   std::vector<int32_t>& partners = state.scratch;
   partners.resize(state.num_packs);
   std::iota(partners.begin(), partners.end(), 0);
-  std::sort(partners.begin(), partners.end(), [&](int32_t a, int32_t b) {
+  const auto lighter = [&](int32_t a, int32_t b) {
     return state.load[a] < state.load[b] || (state.load[a] == state.load[b] && a < b);
-  });
+  };
+  const int64_t num_tried = std::min<int64_t>(state.num_packs, kMaxPartners + 1);
+  std::partial_sort(partners.begin(), partners.begin() + num_tried, partners.end(), lighter);
+  partners.resize(num_tried);
   for (const int32_t p : partners) {
     if (p == heavy) continue;
     if ((state.load[heavy] + state.load[p]) / 2 >= best.score) break;

@@ -15,6 +15,20 @@
 namespace eplb::detail {
 namespace {
 
+// Whether an assignment puts two items of one class into one pack: one mark per (class, pack).
+bool has_duplicates(std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class,
+                    int64_t num_packs) {
+  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
+  std::vector<uint8_t> seen(static_cast<size_t>(num_classes) * static_cast<size_t>(num_packs), 0);
+  for (size_t i = 0; i < pack_of_item.size(); ++i) {
+    uint8_t& mark = seen[static_cast<size_t>(item_class[i]) * static_cast<size_t>(num_packs) +
+                         static_cast<size_t>(pack_of_item[i])];
+    if (mark) return true;
+    mark = 1;
+  }
+  return false;
+}
+
 // Starts built before any refinement: differencing, LPT, layered LPT and snake.
 constexpr int64_t kNumDeterministicStarts = 4;
 
@@ -195,15 +209,13 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
   };
   for (int64_t s = 0; s < num_starts; ++s) {
     double max_load = build_start(s, weights, num_packs, random);
-    if (!item_class.empty()) {
+    if (!item_class.empty() && has_duplicates(starts_[s], item_class, num_packs)) {
       // Starts ignore classes; separate them first, so that refinement (which keeps classes
       // apart) starts from a packing without duplicates.
       PackState state = PackState::from_assignment(weights, num_packs, starts_[s], item_class);
-      if (state.has_duplicates()) {
-        separate_duplicates(state);
-        state.write_assignment(starts_[s], rank_scratch_);
-        max_load = state.max_load();
-      }
+      separate_duplicates(state);
+      state.write_assignment(starts_[s], rank_scratch_);
+      max_load = state.max_load();
     }
     ranking_.push_back({max_load, s});
     if (s == 0 || s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
