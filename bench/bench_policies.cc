@@ -36,6 +36,7 @@ struct Workload {
 struct Row {
   double ms = 0, in_sample = 0, next_window = 0, gap_own = 0, gap_global = 0;
   int64_t num_plans = 0;
+  std::vector<double> in_sample_per_window;
 };
 
 double median(std::vector<double> values) {
@@ -61,6 +62,7 @@ Row run(const Variant& variant, const Workload& workload, int repeats) {
     }
     const auto metrics = eplb::evaluate(plan, loads.view(), workload.topology);
     row.in_sample += metrics.gpu_balancedness;
+    row.in_sample_per_window.push_back(metrics.gpu_balancedness);
     row.gap_global += metrics.gap;
     // A strictly hierarchical plan is measured against the bound of its own node placement.
     row.gap_own += metrics.hierarchical_gap >= 0 ? metrics.hierarchical_gap : metrics.gap;
@@ -108,14 +110,19 @@ void print_table(const Workload& workload, const std::vector<Variant>& list, int
               (long long)workload.windows[0].num_experts, (long long)t.num_replicas(),
               (long long)t.num_groups(), (long long)t.num_nodes(), (long long)t.num_gpus(),
               workload.windows.size());
-  std::printf("| policy | ms/call | speed vs deepseek | in-sample bal. | next-window bal. | gap to own bound | gap to global bound |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
-  double deepseek_ms = 0;
+  std::printf("| policy | ms/call | speed vs deepseek | in-sample bal. | windows above deepseek | next-window bal. | gap to own bound | gap to global bound |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  Row deepseek;
   for (const auto& variant : list) {
     const Row row = run(variant, workload, repeats);
-    if (variant.options.policy == Policy::deepseek) deepseek_ms = row.ms;
-    std::printf("| %s | %.3f | %.2fx | %.4f | %s | %.3f %% | %.3f %% |\n", variant.name.c_str(), row.ms,
-                deepseek_ms > 0 ? deepseek_ms / row.ms : 1.0, row.in_sample,
+    if (variant.options.policy == Policy::deepseek) deepseek = row;
+    int64_t above = 0;
+    for (size_t w = 0; w < row.in_sample_per_window.size() && w < deepseek.in_sample_per_window.size(); ++w) {
+      above += row.in_sample_per_window[w] > deepseek.in_sample_per_window[w];
+    }
+    std::printf("| %s | %.3f | %.2fx | %.4f | %lld/%lld | %s | %.3f %% | %.3f %% |\n", variant.name.c_str(),
+                row.ms, deepseek.ms > 0 ? deepseek.ms / row.ms : 1.0, row.in_sample, (long long)above,
+                (long long)row.num_plans,
                 workload.windows.size() > 1 ? (std::to_string(row.next_window).substr(0, 6)).c_str() : "-",
                 100 * row.gap_own, 100 * row.gap_global);
     std::fflush(stdout);
