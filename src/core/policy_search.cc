@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "core/detail/check.h"
+#include "core/detail/joint.h"
 #include "core/detail/policies.h"
 #include "core/detail/replication.h"
+#include "eplb/bounds.h"
 #include "eplb/packing.h"
 
 namespace eplb::detail {
@@ -22,6 +24,39 @@ struct Worker {
       replica_rank;
   std::vector<int64_t> counts;
 };
+
+// On a small level, replaces the placement by the exact joint optimum over replica counts and
+// packing when the search finishes within its budget and finds a strictly lighter heaviest GPU.
+void improve_small_level(std::span<const int32_t> node_experts, int64_t num_slots, int64_t num_gpus,
+                         int64_t max_count, Worker& w, std::span<int64_t> slots) {
+  constexpr int64_t kMaxSearchNodes = 200'000;
+  const auto num_experts = static_cast<int64_t>(node_experts.size());
+  const int64_t slots_per_gpu = num_slots / num_gpus;
+  // Slots as local expert indices, and the incumbent's heaviest GPU.
+  std::vector<int32_t> local(num_slots);
+  std::vector<int64_t> count(num_experts, 0);
+  for (int64_t s = 0; s < num_slots; ++s) {
+    const auto it = std::find(node_experts.begin(), node_experts.end(), slots[s]);
+    local[s] = static_cast<int32_t>(it - node_experts.begin());
+    ++count[local[s]];
+  }
+  double incumbent = 0;
+  for (int64_t g = 0; g < num_gpus; ++g) {
+    double load = 0;
+    for (int64_t s = g * slots_per_gpu; s < (g + 1) * slots_per_gpu; ++s) {
+      load += w.node_loads[local[s]] / static_cast<double>(count[local[s]]);
+    }
+    incumbent = std::max(incumbent, load);
+  }
+  // Nothing to gain when the incumbent already meets the bound that holds for any counts.
+  const double total = std::accumulate(w.node_loads.begin(), w.node_loads.end(), 0.0);
+  const double bound = std::max(total / static_cast<double>(num_gpus),
+                                min_max_replica_load(w.node_loads, num_slots));
+  if (incumbent <= bound * (1 + 1e-12)) return;
+  exact_joint_placement(w.node_loads, num_slots, num_gpus, max_count, incumbent, local,
+                        kMaxSearchNodes);
+  for (int64_t s = 0; s < num_slots; ++s) slots[s] = node_experts[local[s]];
+}
 
 // Replicates `node_experts` into `num_slots` slots and packs the replicas onto `num_gpus` GPUs
 // of `slots_per_gpu` slots; writes the experts of the node's slots into `slots`.
@@ -51,6 +86,9 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   const int64_t slots_per_gpu = num_slots / num_gpus;
   for (int64_t r = 0; r < num_slots; ++r) {
     slots[w.replica_pack[r] * slots_per_gpu + w.replica_rank[r]] = w.replica_expert[r];
+  }
+  if (num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts && max_count != INT64_MAX) {
+    improve_small_level(node_experts, num_slots, num_gpus, max_count, w, slots);
   }
 }
 
