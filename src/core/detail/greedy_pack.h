@@ -9,6 +9,9 @@
 
 namespace eplb::detail {
 
+/// Up to this many packs greedy_pack() scans them linearly; beyond, it keeps a heap.
+inline constexpr int64_t kGreedyScanMaxPacks = 16;
+
 /// A weight with the index of its item, the unit greedy_pack() sorts.
 template <typename Weight>
 struct SortKey {
@@ -44,14 +47,37 @@ void greedy_pack(std::span<const Weight> weights, int64_t num_packs, std::span<i
             [](const SortKey<Weight>& a, const SortKey<Weight>& b) { return a.value > b.value; });
   std::vector<Weight> pack_weight(num_packs, Weight{0});
   std::vector<int32_t> pack_size(num_packs, 0);
-  for (const auto& [value, item] : order) {
-    int64_t best = -1;
-    for (int64_t p = 0; p < num_packs; ++p) {
-      if (pack_size[p] < per_pack && (best < 0 || pack_weight[p] < pack_weight[best])) best = p;
+  if (num_packs <= kGreedyScanMaxPacks) {
+    for (const auto& [value, item] : order) {
+      int64_t best = -1;
+      for (int64_t p = 0; p < num_packs; ++p) {
+        if (pack_size[p] < per_pack && (best < 0 || pack_weight[p] < pack_weight[best])) best = p;
+      }
+      pack_of_item[item] = static_cast<int32_t>(best);
+      rank_in_pack[item] = pack_size[best]++;
+      pack_weight[best] += value;
     }
-    pack_of_item[item] = static_cast<int32_t>(best);
+    return;
+  }
+  // Many packs: a min-heap on (weight, index) makes the same choice as the scan (the lightest
+  // pack, lowest index among equals) in O(log m); full packs leave the heap.
+  std::vector<int32_t> heap(num_packs);
+  for (int64_t p = 0; p < num_packs; ++p) heap[p] = static_cast<int32_t>(p);
+  const auto heavier = [&](int32_t a, int32_t b) {
+    return pack_weight[b] < pack_weight[a] || (pack_weight[b] == pack_weight[a] && b < a);
+  };
+  std::make_heap(heap.begin(), heap.end(), heavier);
+  for (const auto& [value, item] : order) {
+    std::pop_heap(heap.begin(), heap.end(), heavier);
+    const int32_t best = heap.back();
+    pack_of_item[item] = best;
     rank_in_pack[item] = pack_size[best]++;
     pack_weight[best] += value;
+    if (pack_size[best] == per_pack) {
+      heap.pop_back();
+    } else {
+      std::push_heap(heap.begin(), heap.end(), heavier);
+    }
   }
 }
 

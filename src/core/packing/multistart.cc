@@ -15,21 +15,29 @@
 namespace eplb::detail {
 namespace {
 
-// Whether an assignment puts two items of one class into one pack: one mark per (class, pack).
+// Whether an assignment puts two items of one class into one pack: items are bucketed by pack,
+// then each pack's classes are marked with the pack's index.
 bool has_duplicates(std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class,
                     int64_t num_packs) {
   const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
-  std::vector<uint8_t> seen(static_cast<size_t>(num_classes) * static_cast<size_t>(num_packs), 0);
-  for (size_t i = 0; i < pack_of_item.size(); ++i) {
-    uint8_t& mark = seen[static_cast<size_t>(item_class[i]) * static_cast<size_t>(num_packs) +
-                         static_cast<size_t>(pack_of_item[i])];
-    if (mark) return true;
-    mark = 1;
+  std::vector<int32_t> start(num_packs + 1, 0);
+  for (const int32_t pack : pack_of_item) ++start[pack + 1];
+  for (int64_t p = 0; p < num_packs; ++p) start[p + 1] += start[p];
+  std::vector<int32_t> by_pack(pack_of_item.size());
+  std::vector<int32_t> fill(start.begin(), start.end() - 1);
+  for (size_t i = 0; i < pack_of_item.size(); ++i) by_pack[fill[pack_of_item[i]]++] = static_cast<int32_t>(i);
+  std::vector<int64_t> pack_of_class(num_classes, -1);
+  for (int64_t p = 0; p < num_packs; ++p) {
+    for (int32_t j = start[p]; j < start[p + 1]; ++j) {
+      int64_t& seen = pack_of_class[item_class[by_pack[j]]];
+      if (seen == p) return true;
+      seen = p;
+    }
   }
   return false;
 }
 
-// Starts built before any refinement: differencing, LPT, layered LPT and snake.
+// Starts built before any refinement: differencing, greedy, layered LPT and snake.
 constexpr int64_t kNumDeterministicStarts = 4;
 
 class MultistartPacker final : public Packer {
