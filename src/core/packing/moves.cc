@@ -260,20 +260,43 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
   const int64_t light = state.lightest();
   const double gap = state.load[heavy] - state.load[light];
   const double* w = state.weight.data();
+  // Moving d = (w_a1 + w_a2) - (w_b1 + w_b2) leaves midpoint + |d - gap/2|: for each pair out of
+  // the heavy pack, the best pair out of the light one has the sum closest to sum_a - gap/2.
+  // Light pairs sorted by sum make that a binary search instead of a scan over all pairs.
+  struct PairSum {
+    double sum;
+    int64_t first, second;
+  };
+  std::vector<PairSum> light_pairs;
+  light_pairs.reserve(static_cast<size_t>(k * (k - 1) / 2));
+  for (int64_t b1 = light * k; b1 < light * k + k; ++b1) {
+    for (int64_t b2 = b1 + 1; b2 < light * k + k; ++b2) light_pairs.push_back({w[b1] + w[b2], b1, b2});
+  }
+  std::sort(light_pairs.begin(), light_pairs.end(), [](const PairSum& x, const PairSum& y) {
+    return x.sum < y.sum || (x.sum == y.sum && (x.first < y.first || (x.first == y.first && x.second < y.second)));
+  });
+  const double midpoint = state.load[light] + gap / 2;
   double best_score = state.load[heavy];
   int64_t best[4] = {-1, -1, -1, -1};
   for (int64_t a1 = heavy * k; a1 < heavy * k + k; ++a1) {
     for (int64_t a2 = a1 + 1; a2 < heavy * k + k; ++a2) {
       const double out = w[a1] + w[a2];
-      for (int64_t b1 = light * k; b1 < light * k + k; ++b1) {
-        for (int64_t b2 = b1 + 1; b2 < light * k + k; ++b2) {
-          const double d = out - w[b1] - w[b2];
-          if (d <= 0 || d >= gap) continue;
-          const double score = std::max(state.load[heavy] - d, state.load[light] + d);
-          if (score < best_score && pair_swap_allowed(state, a1, a2, b1, b2)) {
-            best_score = score;
-            best[0] = a1, best[1] = a2, best[2] = b1, best[3] = b2;
-          }
+      const double target = out - gap / 2;
+      auto it = std::lower_bound(light_pairs.begin(), light_pairs.end(), target,
+                                 [](const PairSum& x, double t) { return x.sum < t; });
+      // Walk outwards from the target while a candidate could still beat the best.
+      auto up = it;
+      auto down = it;
+      while (up != light_pairs.end() || down != light_pairs.begin()) {
+        const bool take_up = down == light_pairs.begin() ||
+                             (up != light_pairs.end() && up->sum - target <= target - (down - 1)->sum);
+        const PairSum& pair = take_up ? *up++ : *--down;
+        const double score = midpoint + std::abs(out - pair.sum - gap / 2);
+        if (score >= best_score) break;
+        if (pair_swap_allowed(state, a1, a2, pair.first, pair.second)) {
+          best_score = score;
+          best[0] = a1, best[1] = a2, best[2] = pair.first, best[3] = pair.second;
+          break;
         }
       }
     }
