@@ -13,6 +13,17 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
     detail::throw_invalid("plan_from_phy2log: shape [", num_layers, ", ", num_replicas,
                           "] with num_experts = ", num_experts, " must have positive sizes");
   }
+  // Limits first: the products below must not overflow, and nothing is allocated beyond them.
+  const auto check_limit = [](const char* name, int64_t value, int64_t limit) {
+    if (value > limit) {
+      detail::throw_invalid("plan_from_phy2log: ", name, " = ", value, " exceeds the limit of ", limit);
+    }
+  };
+  check_limit("num_layers", num_layers, kMaxLayers);
+  check_limit("num_experts", num_experts, kMaxExperts);
+  check_limit("num_replicas", num_replicas, kMaxReplicas);
+  check_limit("num_layers * num_replicas", num_layers * num_replicas, kMaxPlanEntries);
+  check_limit("num_layers * num_experts", num_layers * num_experts, kMaxPlanEntries);
   if (static_cast<int64_t>(phy2log.size()) != num_layers * num_replicas) {
     detail::throw_invalid("plan_from_phy2log: phy2log size = ", phy2log.size(),
                           " must equal num_layers * num_replicas = ", num_layers * num_replicas);
@@ -56,6 +67,10 @@ void check_shapes(const Plan& plan, const Topology& topology) {
   if (plan.num_layers <= 0 || plan.num_experts <= 0) {
     detail::throw_invalid("validate: plan shape [num_layers = ", plan.num_layers,
                           ", num_experts = ", plan.num_experts, "] must be positive");
+  }
+  if (plan.num_layers > kMaxLayers) {
+    detail::throw_invalid("validate: num_layers = ", plan.num_layers, " exceeds the limit of ",
+                          kMaxLayers);
   }
   if (plan.num_replicas != topology.num_replicas()) {
     detail::throw_invalid("validate: num_replicas = ", plan.num_replicas,
