@@ -66,5 +66,6 @@ def test_heaviest_gpu_is_at_least_the_lower_bound(problem):
     metrics = eplb.evaluate(phy2log, loads, sizes[3])
     bounds = eplb.lower_bounds(loads, sizes[0], sizes[3])
     np.testing.assert_array_equal(metrics.lower_bound, bounds)
-    assert (metrics.max_gpu_load >= bounds * (1 - 1e-12)).all()
+    # Shares of subnormal loads underflow (5e-324 / 2 == 0), hence the absolute slack.
+    assert (metrics.max_gpu_load >= bounds * (1 - 1e-12) - 1e-300).all()
     assert 0 <= metrics.gpu_balancedness <= 1 + 1e-12
