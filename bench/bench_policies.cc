@@ -169,7 +169,18 @@ int main(int argc, char** argv) {
   scale.num_experts = 1024;
   scale.seed = 3;
   const eplb::Trace scale_trace = eplb::generate_trace(scale);
-  print_table({"scale", Topology(1280, 32, 32, 256), windows_of(scale_trace, 100, 2)},
-              {list[0], list[1], list[5]}, quick ? 1 : 3);
+  const Workload scale_workload{"scale", Topology(1280, 32, 32, 256),
+                                windows_of(scale_trace, 100, 2)};
+  print_table(scale_workload, {list[0], list[1], list[5]}, quick ? 1 : 3);
+  // Memory of one plan, O(L * (R + E * X)) int64: phy2log L*R, log2phy L*E*X, logcnt L*E.
+  std::printf("\n");
+  for (const auto& variant : {list[0], list[1], list[5]}) {
+    const Plan plan = eplb::rebalance_experts(scale_workload.windows[0].view(),
+                                              scale_workload.topology, variant.options);
+    const int64_t entries = plan.num_layers * (plan.num_replicas + plan.num_experts *
+                                               (plan.max_replicas + 1));
+    std::printf("plan memory (scale, %s): %lld bytes = 8 * (L*R + L*E*X + L*E), X = %lld\n",
+                variant.name.c_str(), (long long)(8 * entries), (long long)plan.max_replicas);
+  }
   return 0;
 }

@@ -16,7 +16,7 @@ namespace eplb::cli {
 namespace {
 
 struct EvalOptions {
-  std::string plan_path;
+  PlanInputOptions plan;
   LoadsOptions loads;
 };
 
@@ -27,16 +27,16 @@ void check_shapes(const EvalOptions& options, const Plan& plan, const Loads& loa
                         std::to_string(loads.num_layers) + ", " +
                         std::to_string(loads.num_experts) + "] of " + options.loads.path +
                         " must equal the plan's [" + std::to_string(plan.num_layers) + ", " +
-                        std::to_string(plan.num_experts) + "] of " + options.plan_path);
+                        std::to_string(plan.num_experts) + "] of " + options.plan.path);
 }
 
 void run_eval(const EvalOptions& options) {
-  const io::PlanFile plan_file = io::read_plan_json(options.plan_path);
+  const io::PlanFile plan_file = read_plan(options.plan);
   const Loads loads = read_loads(options.loads);
   check_shapes(options, plan_file.plan, loads);
   const PlanMetrics metrics = evaluate(plan_file.plan, loads.view(), plan_file.topology);
 
-  print_field(std::cout, "plan", options.plan_path);
+  print_field(std::cout, "plan", options.plan.path);
   print_loads(std::cout, options.loads.path, options.loads.step_range(), loads.num_layers,
               loads.num_experts);
   print_topology(std::cout, plan_file.topology);
@@ -50,9 +50,7 @@ Command add_eval_command(CLI::App& parent) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* command =
       parent.add_subcommand("eval", "Score a saved plan on a load file and report its balance");
-  command->add_option("plan", options->plan_path, "Plan JSON written by `eplb plan -o`")
-      ->required()
-      ->type_name("PLAN.json");
+  add_plan_input_options(*command, options->plan, "--plan-format");
   add_loads_options(*command, options->loads);
   return {command, [options] { run_eval(*options); }};
 }

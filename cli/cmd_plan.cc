@@ -4,11 +4,13 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "eplb/io/io.h"
+#include "eplb/io/layers.h"
 #include "eplb/metrics.h"
 #include "eplb/policy.h"
 #include "eplb/topology.h"
@@ -26,7 +28,27 @@ struct PlanOptions {
   int64_t num_gpus = 0;
   std::string policy = std::string(to_string(RebalanceOptions{}.policy));
   std::string output;
+  std::string format = "eplb";
+  std::string dense_layers = "auto";
 };
+
+// Returns the dense layers: all-zero rows ("auto"), none, or the given list (checked).
+std::vector<int64_t> dense_layers_of(const std::string& spec, const LoadMatrix& loads) {
+  if (spec == "auto") return io::find_dense_layers(loads);
+  std::vector<int64_t> dense = io::parse_layer_list(spec);
+  io::check_dense_layers(loads, dense);
+  return dense;
+}
+
+// Plans the MoE layers only; dense layers keep the trivial placement so that rows still match
+// the model's layer numbering.
+Plan plan_layers(const Loads& loads, const std::vector<int64_t>& dense, const Topology& topology,
+                 Policy policy) {
+  if (dense.empty()) return rebalance_experts(loads.view(), topology, {.policy = policy});
+  const Loads moe_loads = io::remove_layers(loads, dense);
+  const Plan moe_plan = rebalance_experts(moe_loads.view(), topology, {.policy = policy});
+  return io::insert_dense_layers(moe_plan, dense);
+}
 
 void run_plan(const PlanOptions& options) {
   const Loads loads = read_loads(options.loads);
@@ -34,25 +56,33 @@ void run_plan(const PlanOptions& options) {
   const Topology topology(options.num_replicas, options.num_groups, options.num_nodes,
                           options.num_gpus);
   const Policy policy = parse_policy(options.policy);
+  const std::vector<int64_t> dense = dense_layers_of(options.dense_layers, view);
 
   const auto start = std::chrono::steady_clock::now();
-  const Plan plan = rebalance_experts(view, topology, {.policy = policy});
+  const Plan plan = plan_layers(loads, dense, topology, policy);
   const std::chrono::duration<double, std::milli> elapsed =
       std::chrono::steady_clock::now() - start;
   const PlanMetrics metrics = evaluate(plan, view, topology);
 
   print_loads(std::cout, options.loads.path, options.loads.step_range(), loads.num_layers,
               loads.num_experts);
+  if (!dense.empty()) {
+    print_field(std::cout, "dense layers", format_layer_list(dense) + " (trivial placement)");
+  }
   print_topology(std::cout, topology);
   print_field(std::cout, "policy", to_string(policy));
   print_metrics(std::cout, metrics);
   print_field(std::cout, "time", format_fixed(elapsed.count(), 3) + " ms");
   if (!options.output.empty()) {
-    io::write_plan_json(options.output,
-                        io::PlanFile{.plan = plan, .topology = topology,
-                                     .policy = std::string(to_string(policy))},
-                        metrics);
-    print_field(std::cout, "plan written to", options.output);
+    const io::PlanFormat format = io::parse_plan_format(options.format);
+    io::write_plan(options.output,
+                   io::PlanFile{.plan = plan,
+                                .topology = topology,
+                                .policy = std::string(to_string(policy)),
+                                .dense_layers = dense},
+                   format, metrics);
+    print_field(std::cout, "plan written to",
+                options.output + " (" + std::string(io::to_string(format)) + ")");
   }
 }
 
@@ -70,8 +100,14 @@ Command add_plan_command(CLI::App& parent) {
   command->add_option("--gpus", options->num_gpus, "GPUs over all nodes")->required();
   add_loads_options(*command, options->loads);
   add_policy_option(*command, options->policy);
-  command->add_option("-o,--output", options->output, "Write the plan (with its metrics) as JSON")
-      ->type_name("PLAN.json");
+  add_dense_layers_option(*command, options->dense_layers,
+                          "Layers without routed experts, kept with a trivial placement: auto "
+                          "(all-zero rows), none, or a list such as 0:3",
+                          /*allow_auto=*/true);
+  CLI::Option* output =
+      command->add_option("-o,--output", options->output, "Write the plan (see --format)")
+          ->type_name("FILE");
+  add_plan_format_option(*command, options->format)->needs(output);
   return {command, [options] { run_plan(*options); }};
 }
 

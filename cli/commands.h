@@ -16,10 +16,12 @@ struct Command {
   std::function<void()> run;
 };
 
-/// Adds `plan LOADFILE --replicas R --groups G --nodes N --gpus P [--policy] [-o]`.
+/// Adds `plan LOADFILE --replicas R --groups G --nodes N --gpus P [--policy] [-o] [--format]`.
 Command add_plan_command(CLI::App& parent);
-/// Adds `eval PLAN.json LOADFILE`.
+/// Adds `eval PLAN LOADFILE`.
 Command add_eval_command(CLI::App& parent);
+/// Adds `convert PLAN --format NAME -o FILE`.
+Command add_convert_command(CLI::App& parent);
 /// Adds `gen -o TRACE.json [--steps ...]`.
 Command add_gen_command(CLI::App& parent);
 

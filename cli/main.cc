@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const std::vector<eplb::cli::Command> commands = {eplb::cli::add_plan_command(app),
                                                     eplb::cli::add_eval_command(app),
+                                                    eplb::cli::add_convert_command(app),
                                                     eplb::cli::add_gen_command(app)};
   try {
     app.parse(argc, argv);

@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "eplb/error.h"
-#include "eplb/io/io.h"
+#include "eplb/io/layers.h"
 #include "eplb/policy.h"
 
 namespace eplb::cli {
@@ -35,7 +35,10 @@ StepRange LoadsOptions::step_range() const {
 }
 
 void add_loads_options(CLI::App& command, LoadsOptions& options) {
-  command.add_option("loads", options.path, "Load file: vLLM trace JSON, JSON matrix, CSV or .npy")
+  command
+      .add_option("loads", options.path,
+                  "Load file (vLLM, SGLang or JSON/CSV/NPY matrix, JSONL) or TensorRT-LLM "
+                  "statistics folder")
       ->required()
       ->type_name("LOADFILE");
   command
@@ -47,11 +50,22 @@ void add_loads_options(CLI::App& command, LoadsOptions& options) {
       ->capture_default_str()
       ->type_name("FORMAT")
       ->check(checked_by([](const std::string& name) { io::parse_load_format(name); },
-                         "auto|vllm|json|csv|npy"));
+                         "auto|vllm|json|csv|npy|sglang|counts|layer-jsonl|topk-jsonl|trtllm"));
+  command
+      .add_option("--layers", options.num_layers,
+                  "Layers per forward pass of a topk-jsonl trace (required there)")
+      ->check(CLI::PositiveNumber);
+  command
+      .add_option("--experts", options.num_experts,
+                  "Experts of a topk-jsonl trace (default: largest expert id + 1)")
+      ->check(CLI::PositiveNumber);
 }
 
 Loads read_loads(const LoadsOptions& options) {
-  return io::read_loads(options.path, options.step_range(), io::parse_load_format(options.format));
+  return io::read_loads(options.path, options.step_range(),
+                        {.format = io::parse_load_format(options.format),
+                         .num_layers = options.num_layers,
+                         .num_experts = options.num_experts});
 }
 
 void add_policy_option(CLI::App& command, std::string& policy) {
@@ -59,6 +73,71 @@ void add_policy_option(CLI::App& command, std::string& policy) {
       ->capture_default_str()
       ->type_name("NAME")
       ->check(checked_by([](const std::string& name) { parse_policy(name); }, ""));
+}
+
+void add_plan_input_options(CLI::App& command, PlanInputOptions& options,
+                            const std::string& format_flag) {
+  command.add_option("plan", options.path, "Plan file (eplb, sglang, trtllm or vllm-ascend)")
+      ->required()
+      ->type_name("PLAN");
+  command.add_option(format_flag, options.format, "Format of the plan file")
+      ->capture_default_str()
+      ->type_name("FORMAT")
+      ->check(checked_by([](const std::string& name) { io::parse_plan_format(name); },
+                         "auto|eplb|sglang|trtllm|vllm-ascend"));
+  command
+      .add_option("--gpus", options.num_gpus,
+                  "GPUs, when the plan does not record them (sglang, trtllm)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--groups", options.num_groups, "Expert groups (default: 1 when unrecorded)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--nodes", options.num_nodes, "Nodes (default: 1 when unrecorded)")
+      ->check(CLI::PositiveNumber);
+  add_dense_layers_option(
+      command, options.dense_layers,
+      "Dense layers of the model, e.g. 0:3 (rows a vllm-ascend plan leaves out)",
+      /*allow_auto=*/false);
+}
+
+void add_dense_layers_option(CLI::App& command, std::string& dense_layers,
+                             const std::string& description, bool allow_auto) {
+  CLI::Option* option = command.add_option("--dense-layers", dense_layers, description)
+                            ->type_name("LIST")
+                            ->check(checked_by(
+                                [allow_auto](const std::string& text) {
+                                  if (!(allow_auto && text == "auto")) io::parse_layer_list(text);
+                                },
+                                ""));
+  if (allow_auto) option->capture_default_str();
+}
+
+io::PlanFile read_plan(const PlanInputOptions& options) {
+  return io::read_plan(options.path, {.format = io::parse_plan_format(options.format),
+                                      .num_gpus = options.num_gpus,
+                                      .num_groups = options.num_groups,
+                                      .num_nodes = options.num_nodes,
+                                      .dense_layers = io::parse_layer_list(options.dense_layers)});
+}
+
+CLI::Option* add_plan_format_option(CLI::App& command, std::string& format) {
+  return command
+      .add_option("--format", format,
+                  "Plan format to write: eplb (with metrics), sglang, trtllm, vllm-ascend")
+      ->capture_default_str()
+      ->type_name("FORMAT")
+      ->check(checked_by(
+          [](const std::string& name) {
+            if (io::parse_plan_format(name) == io::PlanFormat::automatic) {
+              throw InvalidArgument("format = auto is for reading; name a plan format to write");
+            }
+          },
+          "eplb|sglang|trtllm|vllm-ascend"));
+}
+
+std::string format_layer_list(const std::vector<int64_t>& layers) {
+  std::string text;
+  for (const int64_t layer : layers) text += (text.empty() ? "" : ", ") + std::to_string(layer);
+  return text;
 }
 
 }  // namespace eplb::cli

@@ -1,13 +1,17 @@
 #pragma once
-// Command-line options shared by subcommands: which load file to read and how.
+// Command-line options shared by subcommands: which load or plan file to read and how.
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "eplb/io/io.h"
 #include "eplb/load_matrix.h"
 #include "eplb/trace.h"
 
 namespace CLI {
 class App;
+class Option;
 }  // namespace CLI
 
 namespace eplb::cli {
@@ -17,12 +21,15 @@ struct LoadsOptions {
   std::string path;
   std::string steps;
   std::string format = "auto";
+  int64_t num_layers = 0;
+  int64_t num_experts = 0;
 
   /// Returns the step range, StepRange{} when `--steps` was not given.
   StepRange step_range() const;
 };
 
-/// Adds the positional LOADFILE, `--steps A:B` and `--input-format` to `command`.
+/// Adds the positional LOADFILE, `--steps A:B`, `--input-format` and, for per-token traces,
+/// `--layers` and `--experts` to `command`.
 void add_loads_options(CLI::App& command, LoadsOptions& options);
 
 /// Reads and sums the loads that `options` describe (throws eplb::Error).
@@ -30,5 +37,33 @@ Loads read_loads(const LoadsOptions& options);
 
 /// Adds `--policy NAME`, checked by eplb::parse_policy() while parsing.
 void add_policy_option(CLI::App& command, std::string& policy);
+
+/// The arguments that say how to read a plan file, as typed.
+struct PlanInputOptions {
+  std::string path;
+  std::string format = "auto";
+  int64_t num_gpus = 0;
+  int64_t num_groups = 0;
+  int64_t num_nodes = 0;
+  std::string dense_layers;
+};
+
+/// Adds the positional PLAN, `format_flag` (the plan's format), `--gpus`, `--groups`, `--nodes`
+/// and `--dense-layers` (what a plan format may not record) to `command`.
+void add_plan_input_options(CLI::App& command, PlanInputOptions& options,
+                            const std::string& format_flag);
+
+/// Reads the plan file that `options` describe (throws eplb::Error).
+io::PlanFile read_plan(const PlanInputOptions& options);
+
+/// Adds `--format NAME` (a plan format to write, checked while parsing) to `command`.
+CLI::Option* add_plan_format_option(CLI::App& command, std::string& format);
+
+/// Adds `--dense-layers LIST` (checked by io::parse_layer_list(); "auto" too when `allow_auto`).
+void add_dense_layers_option(CLI::App& command, std::string& dense_layers,
+                             const std::string& description, bool allow_auto);
+
+/// Returns `layers` as "0, 1, 2".
+std::string format_layer_list(const std::vector<int64_t>& layers);
 
 }  // namespace eplb::cli

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -105,18 +106,14 @@ std::string bad_load_message(double value) {
 
 namespace {
 
-void append_integer(std::string& out, int64_t value) {
-  char buffer[24];
-  out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
-}
-
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-LoadFormat detect_format(std::string_view content) {
+LoadFormat detect_format(const std::string& content) {
   if (content.starts_with("\x93NUMPY")) return LoadFormat::npy;
+  if (detail::looks_like_safetensors(content)) return LoadFormat::trtllm;
   for (const char c : content) {
     if (is_json_space(c)) continue;
-    if (c == '{') return LoadFormat::vllm_trace;
+    if (c == '{') return detail::detect_json_object_format(content);
     if (c == '[') return LoadFormat::json_matrix;
     break;
   }
@@ -124,18 +121,33 @@ LoadFormat detect_format(std::string_view content) {
 }
 
 Trace read_trace_as(std::string_view function, const std::filesystem::path& path,
-                    LoadFormat format) {
+                    const ReadOptions& options) {
+  LoadFormat format = options.format;
+  std::error_code ignored;
+  // A statistics folder (TensorRT-LLM) is read file by file.
+  if (format == LoadFormat::trtllm ||
+      (format == LoadFormat::automatic && std::filesystem::is_directory(path, ignored))) {
+    return detail::read_trtllm_statistics(function, path);
+  }
   const std::string content = detail::read_file(function, path);
   if (format == LoadFormat::automatic) format = detect_format(content);
   switch (format) {
     case LoadFormat::vllm_trace:
-      return detail::parse_json_loads(function, path, content, /*vllm=*/true);
     case LoadFormat::json_matrix:
-      return detail::parse_json_loads(function, path, content, /*vllm=*/false);
+    case LoadFormat::sglang:
+    case LoadFormat::counts:
+      return detail::parse_json_loads(function, path, content, format);
+    case LoadFormat::layer_jsonl:
+      return detail::parse_layer_jsonl(function, path, content);
+    case LoadFormat::topk_jsonl:
+      return detail::parse_topk_jsonl(function, path, content, options.num_layers,
+                                      options.num_experts);
     case LoadFormat::csv:
       return detail::parse_csv_loads(function, path, content);
     case LoadFormat::npy:
       return detail::parse_npy_loads(function, path, content);
+    case LoadFormat::trtllm:
+      return detail::read_trtllm_statistics(function, path);
     case LoadFormat::automatic:
       break;
   }
@@ -164,94 +176,19 @@ void check_trace(const Trace& trace) {
   }
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
-// Writes `[a, b, ...]` of `count` integers starting at `values`.
-void append_int_row(std::string& out, const int64_t* values, int64_t count) {
-  out += '[';
-  for (int64_t i = 0; i < count; ++i) {
-    if (i > 0) out += ',';
-    append_integer(out, values[i]);
-  }
-  out += ']';
-}
-
-// Writes a `[rows, cols]` integer matrix, one row per line, rows indented by four spaces.
-void append_int_matrix(std::string& out, const std::vector<int64_t>& values, int64_t rows,
-                       int64_t cols) {
-  out += "[\n";
-  for (int64_t row = 0; row < rows; ++row) {
-    out += "    ";
-    append_int_row(out, values.data() + row * cols, cols);
-    out += row + 1 < rows ? ",\n" : "\n";
-  }
-  out += "  ]";
-}
-
-void append_double_or_null(std::string& out, double value) {
-  if (std::isfinite(value)) {
-    detail::append_number(out, value);
-  } else {
-    out += "null";
-  }
-}
-
-void append_metrics(std::string& out, const PlanMetrics& metrics) {
-  const auto append_field = [&](const char* name, double value) {
-    out += "    \"";
-    out += name;
-    out += "\": ";
-    append_double_or_null(out, value);
-    out += ",\n";
-  };
-  const auto append_list = [&](const char* name, const std::vector<double>& values, bool last) {
-    out += "    \"";
-    out += name;
-    out += "\": [";
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) out += ',';
-      append_double_or_null(out, values[i]);
-    }
-    out += last ? "]\n" : "],\n";
-  };
-  out += ",\n  \"metrics\": {\n";
-  append_field("gpu_balancedness", metrics.gpu_balancedness);
-  append_field("slot_balancedness", metrics.slot_balancedness);
-  append_field("gap", metrics.gap);
-  append_field("mean_layer_gap", metrics.mean_layer_gap);
-  const bool hierarchical = metrics.hierarchical_gap >= 0;
-  if (hierarchical) append_field("hierarchical_gap", metrics.hierarchical_gap);
-  append_list("max_gpu_load", metrics.max_gpu_load, false);
-  append_list("lower_bound", metrics.lower_bound, !hierarchical);
-  if (hierarchical) append_list("hierarchical_bound", metrics.hierarchical_bound, true);
-  out += "  }";
-}
-
-void check_plan_shape(const Plan& plan, const Topology& topology) {
-  const auto fail = [](const std::string& what) {
-    throw InvalidArgument("write_plan_json: " + what);
+// Writers index the arrays by the plan's sizes, so sizes must match before anything is written.
+void check_plan_file(std::string_view function, const PlanFile& plan_file) {
+  const Plan& plan = plan_file.plan;
+  const auto fail = [&](const std::string& what) {
+    throw InvalidArgument(std::string(function) + ": " + what);
   };
   if (plan.num_layers < 0 || plan.num_experts < 0 || plan.max_replicas < 0) {
     fail("plan sizes must be non-negative");
   }
-  if (plan.num_replicas != topology.num_replicas()) {
+  if (plan.num_replicas != plan_file.topology.num_replicas()) {
     fail("plan.num_replicas = " + std::to_string(plan.num_replicas) +
-         " must equal topology.num_replicas() = " + std::to_string(topology.num_replicas()));
+         " must equal topology.num_replicas() = " +
+         std::to_string(plan_file.topology.num_replicas()));
   }
   const auto check_size = [&](const char* name, size_t size, int64_t expected) {
     if (static_cast<int64_t>(size) != expected) {
@@ -263,26 +200,132 @@ void check_plan_shape(const Plan& plan, const Topology& topology) {
   check_size("log2phy", plan.log2phy.size(),
              plan.num_layers * plan.num_experts * plan.max_replicas);
   check_size("logcnt", plan.logcnt.size(), plan.num_layers * plan.num_experts);
+  const std::vector<int64_t>& dense = plan_file.dense_layers;
+  for (size_t i = 0; i < dense.size(); ++i) {
+    if (dense[i] < 0 || dense[i] >= plan.num_layers || (i > 0 && dense[i] <= dense[i - 1])) {
+      fail("dense_layers[" + std::to_string(i) + "] = " + std::to_string(dense[i]) +
+           " must be ascending and in [0, " + std::to_string(plan.num_layers) + ")");
+    }
+  }
+}
+
+void write_plan_as(std::string_view function, const std::filesystem::path& path,
+                   const PlanFile& plan_file, PlanFormat format, const PlanMetrics* metrics) {
+  check_plan_file(function, plan_file);
+  const bool moe_only = format == PlanFormat::trtllm || format == PlanFormat::vllm_ascend;
+  if (moe_only && plan_file.dense_layers.size() == static_cast<size_t>(plan_file.plan.num_layers)) {
+    throw InvalidArgument(std::string(function) + ": every layer is dense: a " +
+                          std::string(to_string(format)) + " plan needs MoE layers");
+  }
+  std::string content;
+  switch (format) {
+    case PlanFormat::eplb:
+      content = detail::format_plan_json(plan_file, metrics);
+      break;
+    case PlanFormat::sglang:
+      content = detail::format_sglang_plan(plan_file);
+      break;
+    case PlanFormat::trtllm:
+      content = detail::format_trtllm_plan(plan_file);
+      break;
+    case PlanFormat::vllm_ascend:
+      content = detail::format_vllm_ascend_plan(plan_file);
+      break;
+    case PlanFormat::automatic:
+      throw InvalidArgument(std::string(function) +
+                            ": format = auto must be a concrete plan format for writing");
+  }
+  detail::write_file_atomically(function, path, content);
+}
+
+PlanFile read_plan_as(std::string_view function, const std::filesystem::path& path,
+                      const PlanReadOptions& options) {
+  const std::string content = detail::read_file(function, path);
+  PlanFormat format = options.format;
+  if (format == PlanFormat::automatic) format = detail::detect_plan_format(function, path, content);
+  if (format == PlanFormat::trtllm) {
+    return detail::parse_plan_yaml(function, path, content, options);
+  }
+  return detail::parse_plan_json(function, path, content, format, options);
+}
+
+struct LoadFormatName {
+  LoadFormat format;
+  std::string_view name;
+};
+
+constexpr LoadFormatName kLoadFormats[] = {
+    {LoadFormat::automatic, "auto"},         {LoadFormat::vllm_trace, "vllm"},
+    {LoadFormat::json_matrix, "json"},       {LoadFormat::csv, "csv"},
+    {LoadFormat::npy, "npy"},                {LoadFormat::sglang, "sglang"},
+    {LoadFormat::counts, "counts"},          {LoadFormat::layer_jsonl, "layer-jsonl"},
+    {LoadFormat::topk_jsonl, "topk-jsonl"},  {LoadFormat::trtllm, "trtllm"},
+};
+
+struct PlanFormatName {
+  PlanFormat format;
+  std::string_view name;
+};
+
+constexpr PlanFormatName kPlanFormats[] = {
+    {PlanFormat::automatic, "auto"},  {PlanFormat::eplb, "eplb"},
+    {PlanFormat::sglang, "sglang"},   {PlanFormat::trtllm, "trtllm"},
+    {PlanFormat::vllm_ascend, "vllm-ascend"},
+};
+
+template <typename Names>
+std::string joined_names(const Names& names) {
+  std::string text;
+  for (const auto& entry : names) text += (text.empty() ? "" : ", ") + std::string(entry.name);
+  return text;
 }
 
 }  // namespace
 
 LoadFormat parse_load_format(std::string_view name) {
-  if (name == "auto") return LoadFormat::automatic;
-  if (name == "vllm") return LoadFormat::vllm_trace;
-  if (name == "json") return LoadFormat::json_matrix;
-  if (name == "csv") return LoadFormat::csv;
-  if (name == "npy") return LoadFormat::npy;
+  for (const LoadFormatName& entry : kLoadFormats) {
+    if (entry.name == name) return entry.format;
+  }
   throw InvalidArgument("parse_load_format: name = \"" + std::string(name) +
-                        "\" must be one of auto, vllm, json, csv, npy");
+                        "\" must be one of " + joined_names(kLoadFormats));
+}
+
+std::string_view to_string(LoadFormat format) {
+  for (const LoadFormatName& entry : kLoadFormats) {
+    if (entry.format == format) return entry.name;
+  }
+  return "unknown";
+}
+
+PlanFormat parse_plan_format(std::string_view name) {
+  for (const PlanFormatName& entry : kPlanFormats) {
+    if (entry.name == name) return entry.format;
+  }
+  throw InvalidArgument("parse_plan_format: name = \"" + std::string(name) +
+                        "\" must be one of " + joined_names(kPlanFormats));
+}
+
+std::string_view to_string(PlanFormat format) {
+  for (const PlanFormatName& entry : kPlanFormats) {
+    if (entry.format == format) return entry.name;
+  }
+  return "unknown";
+}
+
+Trace read_trace(const std::filesystem::path& path, const ReadOptions& options) {
+  return read_trace_as("read_trace", path, options);
 }
 
 Trace read_trace(const std::filesystem::path& path, LoadFormat format) {
-  return read_trace_as("read_trace", path, format);
+  return read_trace_as("read_trace", path, {.format = format});
+}
+
+Loads read_loads(const std::filesystem::path& path, StepRange steps, const ReadOptions& options) {
+  return read_trace_as("read_loads", path, options).sum_steps(steps);
 }
 
 Loads read_loads(const std::filesystem::path& path, StepRange steps, LoadFormat format) {
-  return read_trace_as("read_loads", path, format).sum_steps(steps);
+  return read_loads(path, steps, {.format = format});
 }
 
 void write_trace_json(const std::filesystem::path& path, const Trace& trace) {
@@ -309,43 +352,23 @@ void write_trace_json(const std::filesystem::path& path, const Trace& trace) {
   detail::write_file_atomically("write_trace_json", path, out);
 }
 
+void write_plan(const std::filesystem::path& path, const PlanFile& plan_file, PlanFormat format,
+                const std::optional<PlanMetrics>& metrics) {
+  write_plan_as("write_plan", path, plan_file, format, metrics ? &*metrics : nullptr);
+}
+
+PlanFile read_plan(const std::filesystem::path& path, const PlanReadOptions& options) {
+  return read_plan_as("read_plan", path, options);
+}
+
 void write_plan_json(const std::filesystem::path& path, const PlanFile& plan_file,
                      const std::optional<PlanMetrics>& metrics) {
-  const Plan& plan = plan_file.plan;
-  const Topology& topology = plan_file.topology;
-  check_plan_shape(plan, topology);
-  std::string out = "{\n  \"format\": \"eplb-plan\",\n  \"version\": 1,\n";
-  out += "  \"topology\": {\"num_replicas\": " + std::to_string(topology.num_replicas()) +
-         ", \"num_groups\": " + std::to_string(topology.num_groups()) +
-         ", \"num_nodes\": " + std::to_string(topology.num_nodes()) +
-         ", \"num_gpus\": " + std::to_string(topology.num_gpus()) + "},\n";
-  out += "  \"policy\": ";
-  append_json_string(out, plan_file.policy);
-  out += ",\n  \"num_layers\": " + std::to_string(plan.num_layers) +
-         ",\n  \"num_experts\": " + std::to_string(plan.num_experts) +
-         ",\n  \"max_replicas\": " + std::to_string(plan.max_replicas) + ",\n  \"phy2log\": ";
-  append_int_matrix(out, plan.phy2log, plan.num_layers, plan.num_replicas);
-  out += ",\n  \"log2phy\": [\n";
-  for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
-    out += "    [";
-    for (int64_t expert = 0; expert < plan.num_experts; ++expert) {
-      if (expert > 0) out += ',';
-      append_int_row(out,
-                     plan.log2phy.data() + (layer * plan.num_experts + expert) * plan.max_replicas,
-                     plan.max_replicas);
-    }
-    out += layer + 1 < plan.num_layers ? "],\n" : "]\n";
-  }
-  out += "  ],\n  \"logcnt\": ";
-  append_int_matrix(out, plan.logcnt, plan.num_layers, plan.num_experts);
-  if (metrics) append_metrics(out, *metrics);
-  out += "\n}\n";
-  detail::write_file_atomically("write_plan_json", path, out);
+  write_plan_as("write_plan_json", path, plan_file, PlanFormat::eplb,
+                metrics ? &*metrics : nullptr);
 }
 
 PlanFile read_plan_json(const std::filesystem::path& path) {
-  const std::string content = detail::read_file("read_plan_json", path);
-  return detail::parse_plan_json("read_plan_json", path, content);
+  return read_plan_as("read_plan_json", path, {.format = PlanFormat::eplb});
 }
 
 }  // namespace eplb::io

@@ -96,7 +96,8 @@ std::string library_message(int64_t num_replicas, int64_t num_groups, int64_t nu
 }
 
 TEST_F(CliTest, HelpExitsZeroEverywhere) {
-  for (const std::string args : {"--help", "plan --help", "eval --help", "gen --help", "-h"}) {
+  for (const std::string args :
+       {"--help", "plan --help", "eval --help", "convert --help", "gen --help", "-h"}) {
     const RunResult result = run(args);
     EXPECT_EQ(result.exit_code, 0) << args << "\n" << describe(result);
     EXPECT_NE(result.out.find("Usage"), std::string::npos) << describe(result);
@@ -248,6 +249,128 @@ TEST_F(CliTest, GenIsDeterministicAndValidatesOptions) {
   EXPECT_EQ(result.err, "eplb: error: generate_trace: top_k = 0 must be positive\n");
   EXPECT_FALSE(fs::exists(bad));
   EXPECT_EQ(run("gen -o " + quote(bad) + " --steps many").exit_code, 2);
+}
+
+std::string workload(const std::string& name) {
+  return std::string(EPLB_WORKLOADS_DIR) + "/" + name;
+}
+
+TEST_F(CliTest, PlansSglangDeepSeekStatsForSglang) {
+  const std::string loads = workload("sglang-deepseek-v3-ep-stats/prefill_in1024.json");
+  if (!fs::exists(loads)) GTEST_SKIP() << loads << " is not present";
+  const std::string output = path("plan.json");
+  const RunResult result =
+      run("plan " + quote(loads) +
+          " --replicas 288 --groups 8 --nodes 4 --gpus 32 --format sglang -o " + quote(output));
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  EXPECT_NE(result.out.find("dense layers        0, 1, 2 (trivial placement)"), std::string::npos)
+      << describe(result);
+  EXPECT_NE(result.out.find("plan written to     " + output + " (sglang)"), std::string::npos)
+      << describe(result);
+  EXPECT_EQ(read_file(output).rfind("{\"physical_to_logical_map\": [\n", 0), 0u);
+  const io::PlanFile plan_file = io::read_plan(output, {.num_gpus = 32});
+  EXPECT_EQ(plan_file.plan.num_layers, 61);
+  EXPECT_EQ(plan_file.plan.num_experts, 256);
+  EXPECT_EQ(plan_file.plan.num_replicas, 288);
+  for (int64_t slot = 0; slot < 288; ++slot) {
+    EXPECT_EQ(plan_file.plan.phy2log_row(0)[slot], slot % 256);  // dense: trivial placement
+  }
+}
+
+TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
+  const std::string trace = path("trace.json");
+  ASSERT_EQ(run("gen -o " + quote(trace) + " --steps 3 --layers 3 --experts 16").exit_code, 0);
+  const std::string original = path("plan.eplb");
+  ASSERT_EQ(run("plan " + quote(trace) + " --replicas 24 --groups 4 --nodes 2 --gpus 8 -o " +
+                quote(original))
+                .exit_code,
+            0);
+  const io::PlanFile expected = io::read_plan(original);
+  const std::string topology = " --gpus 8 --groups 4 --nodes 2";
+  for (const std::string from : {"eplb", "sglang", "trtllm", "vllm-ascend"}) {
+    const std::string source = path("from." + from);
+    const RunResult to_source =
+        run("convert " + quote(original) + " --format " + from + " -o " + quote(source));
+    ASSERT_EQ(to_source.exit_code, 0) << describe(to_source);
+    for (const std::string to : {"eplb", "sglang", "trtllm", "vllm-ascend"}) {
+      const std::string target = path("to." + to);
+      const RunResult converted = run("convert " + quote(source) + " --input-format " + from +
+                                      topology + " --format " + to + " -o " + quote(target));
+      ASSERT_EQ(converted.exit_code, 0) << from << " -> " << to << "\n" << describe(converted);
+      const io::PlanFile read = io::read_plan(
+          target, {.num_gpus = 8, .num_groups = 4, .num_nodes = 2});
+      EXPECT_EQ(read.plan, expected.plan) << from << " -> " << to;
+      EXPECT_EQ(read.topology, expected.topology) << from << " -> " << to;
+    }
+  }
+  // The converted plans score like the original.
+  const RunResult evaluated =
+      run("eval " + quote(path("to.trtllm")) + " " + quote(trace) + topology);
+  EXPECT_EQ(evaluated.exit_code, 0) << describe(evaluated);
+}
+
+TEST_F(CliTest, ConvertNeedsWhatTheFormatDoesNotRecord) {
+  const std::string plan = path("plan.json");
+  ASSERT_EQ(run("plan " + data("readme_loads.csv") +
+                " --replicas 16 --groups 4 --nodes 2 --gpus 8 --format sglang -o " + quote(plan))
+                .exit_code,
+            0);
+  const RunResult no_gpus = run("convert " + quote(plan) + " --format eplb -o " +
+                                quote(path("out.json")));
+  EXPECT_EQ(no_gpus.exit_code, 1) << describe(no_gpus);
+  EXPECT_EQ(no_gpus.err, "eplb: error: read_plan: num_gpus = 0 must be given: a sglang plan does "
+                         "not record the number of GPUs\n");
+  EXPECT_EQ(run("convert " + quote(plan) + " -o x.json").exit_code, 2);  // --format required
+  EXPECT_EQ(run("convert " + quote(plan) + " --format auto -o x.json").exit_code, 2);
+  EXPECT_EQ(run("convert " + quote(plan) + " --format xml -o x.json").exit_code, 2);
+  EXPECT_EQ(run("convert " + quote(plan) + " --format eplb -o x.json --dense-layers 3:1")
+                .exit_code,
+            2);
+  // --format only makes sense with -o.
+  EXPECT_EQ(run("plan " + data("readme_loads.csv") +
+                " --replicas 16 --groups 4 --nodes 2 --gpus 8 --format sglang")
+                .exit_code,
+            2);
+}
+
+TEST_F(CliTest, ConvertPointsAtRowsThatLookDense) {
+  const std::string loads = path("loads.csv");
+  {
+    std::ofstream(loads) << "0,0,0,0\n1,2,3,40\n90,1,1,1\n";
+  }
+  const std::string plan = path("plan.json");
+  ASSERT_EQ(run("plan " + quote(loads) + " --replicas 8 --groups 1 --nodes 1 --gpus 2 "
+                "--policy deepseek --format sglang -o " + quote(plan))
+                .exit_code,
+            0);
+  const std::string output = path("plan.yaml");
+  const RunResult hinted =
+      run("convert " + quote(plan) + " --gpus 2 --format trtllm -o " + quote(output));
+  EXPECT_EQ(hinted.exit_code, 0) << describe(hinted);
+  EXPECT_NE(hinted.err.find("eplb: note: layers 0 hold the trivial placement"), std::string::npos)
+      << describe(hinted);
+  const RunResult told = run("convert " + quote(plan) +
+                             " --gpus 2 --dense-layers 0 --format trtllm -o " + quote(output));
+  EXPECT_EQ(told.err, "") << describe(told);
+  EXPECT_EQ(read_file(output).find("  0: "), std::string::npos) << read_file(output);
+}
+
+TEST_F(CliTest, TopkTracesNeedTheLayerCount) {
+  const std::string trace = path("topk.jsonl");
+  {
+    std::ofstream(trace) << "{\"topk_ids\": [[0, 1]]}\n{\"topk_ids\": [[1, 2]]}\n";
+  }
+  const RunResult missing =
+      run("plan " + quote(trace) + " --replicas 4 --groups 1 --nodes 1 --gpus 2");
+  EXPECT_EQ(missing.exit_code, 1) << describe(missing);
+  EXPECT_NE(missing.err.find("read_loads: num_layers = 0 must be in [1, 65536]"),
+            std::string::npos)
+      << describe(missing);
+  const RunResult planned =
+      run("plan " + quote(trace) +
+          " --layers 2 --experts 4 --replicas 4 --groups 1 --nodes 1 --gpus 2");
+  EXPECT_EQ(planned.exit_code, 0) << describe(planned);
+  EXPECT_NE(planned.out.find("2 layers x 4 experts"), std::string::npos) << describe(planned);
 }
 
 }  // namespace

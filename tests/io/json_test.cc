@@ -119,9 +119,17 @@ TEST(JsonTest, ParseLoadFormatNamesEveryFormat) {
   EXPECT_EQ(parse_load_format("json"), LoadFormat::json_matrix);
   EXPECT_EQ(parse_load_format("csv"), LoadFormat::csv);
   EXPECT_EQ(parse_load_format("npy"), LoadFormat::npy);
+  EXPECT_EQ(parse_load_format("sglang"), LoadFormat::sglang);
+  EXPECT_EQ(parse_load_format("counts"), LoadFormat::counts);
+  EXPECT_EQ(parse_load_format("layer-jsonl"), LoadFormat::layer_jsonl);
+  EXPECT_EQ(parse_load_format("topk-jsonl"), LoadFormat::topk_jsonl);
+  EXPECT_EQ(parse_load_format("trtllm"), LoadFormat::trtllm);
+  for (const LoadFormat format : {LoadFormat::automatic, LoadFormat::csv, LoadFormat::trtllm}) {
+    EXPECT_EQ(parse_load_format(to_string(format)), format);
+  }
   EXPECT_THROW_MESSAGE(parse_load_format("yaml"), InvalidArgument,
                        "parse_load_format: name = \"yaml\" must be one of auto, vllm, json, csv, "
-                       "npy");
+                       "npy, sglang, counts, layer-jsonl, topk-jsonl, trtllm");
 }
 
 TEST(JsonTest, ReadLoadsSumsAllStepsByDefault) {
@@ -167,9 +175,14 @@ TEST(JsonTest, MissingFileIsIoError) {
                        "read_trace: " + path.string() + ": No such file or directory");
 }
 
-TEST(JsonTest, DirectoryIsIoError) {
+TEST(JsonTest, DirectoryWithoutStatisticsIsParseError) {
+  // A folder is read as TensorRT-LLM expert statistics (rank<N>.safetensors files).
   const TempDir dir;
-  EXPECT_THROW_MESSAGE(read_trace(dir.path()), IoError,
+  EXPECT_THROW_MESSAGE(read_trace(dir.path()), ParseError,
+                       "read_trace: " + dir.path().string() +
+                           ": no rank<N>.safetensors files (TensorRT-LLM expert statistics) in "
+                           "the folder");
+  EXPECT_THROW_MESSAGE(read_trace(dir.path(), LoadFormat::json_matrix), IoError,
                        "read_trace: " + dir.path().string() + ": Is a directory");
 }
 

@@ -239,6 +239,21 @@ TEST(PlanFormatsTest, ParsePlanFormatNamesEveryFormat) {
                        "write_plan: format = auto must be a concrete plan format for writing");
 }
 
+TEST(PlanFormatsTest, ReadsFilesInTheServersOwnLayouts) {
+  // The same plan as written by each server's tool; layers 0 to 2 are dense.
+  const fs::path dir = fs::path(EPLB_TEST_DATA_DIR) / "servers";
+  const std::vector<int64_t> dense{0, 1, 2};
+  const PlanFile trtllm = read_plan(dir / "trtllm_generate_eplb_config.yaml", {.num_gpus = 2});
+  EXPECT_EQ(trtllm.dense_layers, dense);
+  EXPECT_EQ(trtllm.topology, Topology(4, 1, 1, 2));
+  const PlanFile ascend = read_plan(dir / "vllm_ascend_expert_map.json", {.dense_layers = dense});
+  const PlanFile sglang =
+      read_plan(dir / "sglang_init_expert_location.json", {.num_gpus = 2, .dense_layers = dense});
+  EXPECT_EQ(ascend.plan, trtllm.plan);
+  EXPECT_EQ(sglang.plan, trtllm.plan);
+  EXPECT_EQ(sglang.plan.num_layers, 5);
+}
+
 // Expects reading `content` to throw ParseError `read_plan: <path>: <what>`.
 void expect_parse_error(const TempDir& dir, std::string_view content, const std::string& what,
                         const PlanReadOptions& options = {.num_gpus = 2}) {
@@ -250,7 +265,8 @@ void expect_parse_error(const TempDir& dir, std::string_view content, const std:
 TEST(PlanFormatsTest, DetectionNamesWhatItFound) {
   const TempDir dir;
   expect_parse_error(dir, " \n", "empty file");
-  expect_parse_error(dir, "[[0, 1]]", "not a plan file: expected a JSON object or TensorRT-LLM YAML");
+  expect_parse_error(dir, "[[0, 1]]",
+                     "not a plan file: expected a JSON object or TensorRT-LLM YAML");
   expect_parse_error(dir, "{\"logical_count\": [[1, 2]]}",
                      "holds loads (logical_count), not a plan: plan it with `eplb plan`");
   expect_parse_error(dir, "{\"x\": 1}",
@@ -268,7 +284,12 @@ TEST(PlanFormatsTest, MalformedSglangNamesThePointer) {
                      "/physical_to_logical_map/0/1: expected an integer");
   expect_parse_error(dir, "{\"physical_to_logical_map\": []}",
                      "/physical_to_logical_map: empty map");
-  const fs::path path = dir.write("plan", "{\"physical_to_logical_map\": [[0, -1]]}");
+  expect_parse_error(dir, "{\"physical_to_logical_map\": [[0, 1], [1, -1]]}",
+                     "row 1, slot 1: expert -1 must be in [0, 65536)");
+  expect_parse_error(dir, "{\"physical_to_logical_map\": [[0, 99999999]]}",
+                     "row 0, slot 1: expert 99999999 must be in [0, 65536)");
+  // An expert without a replica (2 is placed, 1 is not) fails validation.
+  const fs::path path = dir.write("plan", "{\"physical_to_logical_map\": [[0, 2]]}");
   EXPECT_THROW(read_plan(path, {.num_gpus = 1}), InvalidArgument);
 }
 
@@ -282,7 +303,9 @@ TEST(PlanFormatsTest, MalformedVllmAscendNamesThePointer) {
                      "/layer_list/0/device_list/1/device_expert: expected 2 entries, got 1", {});
   expect_parse_error(dir, layer("{\"device_expert\": [0, 1]}"),
                      "/layer_list/0/device_count: expected the 1 devices of device_list", {});
-  expect_parse_error(dir, layer("{\"device_id\": 1, \"device_expert\": [0]}, {\"device_expert\": [1]}"),
+  expect_parse_error(dir,
+                     layer("{\"device_id\": 1, \"device_expert\": [0]}, "
+                           "{\"device_expert\": [1]}"),
                      "/layer_list/0/device_list/0/device_id: expected 0 (entries are read in "
                      "list order)", {});
   expect_parse_error(dir, "{\"moe_layer_count\": 2, \"layer_list\": []}",
@@ -305,13 +328,15 @@ TEST(PlanFormatsTest, MalformedTrtllmNamesTheLine) {
                      "line 3: expected an integer layer index, got \"x\"");
   expect_parse_error(dir, head + "  1: [0, a, 2, 0]\n",
                      "line 3: expected an integer expert id, got \"a\"");
-  expect_parse_error(dir, head + "  1: [0, -1, 2, 0]\n", "line 3: expert id -1 must be non-negative");
+  expect_parse_error(dir, head + "  1: [0, -1, 2, 0]\n",
+                     "line 3: expert id -1 must be non-negative");
   expect_parse_error(dir, head + "  1: [0, 1, 2, 0\n", "line 3: expected a list [e, e, ...] of "
                      "the expert in every slot");
   expect_parse_error(dir, "num_slots: 4\nlayer_updates_per_iter: 2\n",
                      "no initial_global_assignments (a config for the online balancer holds no "
                      "plan)");
-  expect_parse_error(dir, "num_slots: four\n", "line 1: expected an integer num_slots, got \"four\"");
+  expect_parse_error(dir, "num_slots: four\n",
+                     "line 1: expected an integer num_slots, got \"four\"");
   expect_parse_error(dir, "initial_global_assignments: {1: [0]}\n",
                      "line 1: expected one \"layer: [experts]\" line per layer under "
                      "initial_global_assignments (flow mappings are not supported)");

@@ -54,8 +54,9 @@ TEST(SglangLoadsTest, ReadsOneMatrixAsOneStep) {
 
 TEST(SglangLoadsTest, ReadsStepsAndSumsARange) {
   const TempDir dir;
-  const fs::path path = dir.write(
-      "loads.json", R"({"logical_count": [[[1, 2], [3, 4]], [[10, 20], [30, 40]], [[0, 0], [0, 7]]]})");
+  const fs::path path = dir.write("loads.json", R"({"logical_count": [[[1, 2], [3, 4]],
+                                                                      [[10, 20], [30, 40]],
+                                                                      [[0, 0], [0, 7]]]})");
   const Trace trace = read_trace(path, LoadFormat::sglang);
   EXPECT_EQ(trace.num_steps, 3);
   EXPECT_EQ(trace.num_layers, 2);
@@ -88,8 +89,8 @@ TEST(SglangLoadsTest, ErrorsNameTheRow) {
 
 TEST(CountsLoadsTest, ReadsRecorderSumsAndChecksTheirShape) {
   const TempDir dir;
-  const Trace trace = read_text(
-      dir, R"({"counts": [[1, 2], [3, 4], [5, 6]], "num_layers": 3, "num_experts": 2, "src": "a.pt"})");
+  const Trace trace = read_text(dir, R"({"counts": [[1, 2], [3, 4], [5, 6]],
+                                         "num_layers": 3, "num_experts": 2, "src": "a.pt"})");
   EXPECT_EQ(trace.num_layers, 3);
   EXPECT_EQ(trace.values, (std::vector<double>{1, 2, 3, 4, 5, 6}));
   // Keys in another order are found by looking at every key.
@@ -99,7 +100,8 @@ TEST(CountsLoadsTest, ReadsRecorderSumsAndChecksTheirShape) {
             "/num_layers: 2 does not match the 1 rows of /counts");
   EXPECT_EQ(parse_error(dir, R"({"counts": [[1, 2]], "num_experts": 3})"),
             "/num_experts: 3 does not match the 2 columns of /counts");
-  EXPECT_EQ(parse_error(dir, R"({"counts": [[1, 2], [1]]})"), "/counts/1: expected 2 values, got 1");
+  EXPECT_EQ(parse_error(dir, R"({"counts": [[1, 2], [1]]})"),
+            "/counts/1: expected 2 values, got 1");
   EXPECT_EQ(parse_error(dir, R"({"counts": [[1, 2]], "num_layers": "1"})"),
             "/num_layers: expected an integer");
   EXPECT_EQ(parse_error(dir, R"({"num_layers": 1})", {.format = LoadFormat::counts}),
@@ -203,6 +205,29 @@ TEST(TopkJsonlTest, ErrorsNameTheLineAndId) {
             "line 1: truncated JSON (unclosed array, object or string)");
   EXPECT_EQ(parse_error(dir, "{\"topk_ids\": []}\n", {.num_layers = 1}),
             "no expert ids in the file; num_experts must be given");
+}
+
+TEST(ServerLoadsTest, DetectsJsonlByAnyKeyOfTheFirstLine) {
+  const TempDir dir;
+  EXPECT_EQ(read_text(dir, "{\"src\": \"a\", \"counts\": [1, 2], \"layer\": 0}\n"
+                           "{\"src\": \"b\", \"counts\": [3, 4], \"layer\": 1}\n")
+                .values,
+            (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(read_text(dir, "{\"num_tokens\": 1, \"topk_ids\": [[1, 0]]}\n", {.num_layers = 1})
+                .values,
+            (std::vector<double>{1, 1}));
+}
+
+TEST(ServerLoadsTest, SmallFilesCannotAskForHugeTraces) {
+  const TempDir dir;
+  std::string zeros = "0";
+  for (int i = 1; i < 2000; ++i) zeros += ",0";
+  EXPECT_EQ(parse_error(dir, "{\"layer\": 65535, \"counts\": [" + zeros + "]}\n"),
+            "too large: 65536 layers x 2000 experts is more than 67108864 values");
+  std::string lines;
+  for (int i = 0; i < 1100; ++i) lines += "{\"topk_ids\": [65535]}\n";
+  EXPECT_EQ(parse_error(dir, lines, {.num_layers = 1}),
+            "too large: 1100 lines x 65536 experts is more than 67108864 values");
 }
 
 TEST(ServerLoadsTest, ParseLoadFormatRoundTripsEveryName) {

@@ -44,10 +44,10 @@ std::string safetensors(const std::vector<Tensor>& tensors) {
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   std::string data;
   for (const Tensor& tensor : tensors) {
+    const size_t end = data.size() + tensor.bytes.size();
     header += ",\"" + tensor.name + "\":{\"dtype\":\"" + tensor.dtype + "\",\"shape\":[" +
               std::to_string(tensor.length) + "],\"data_offsets\":[" +
-              std::to_string(data.size()) + "," + std::to_string(data.size() + tensor.bytes.size()) +
-              "]}";
+              std::to_string(data.size()) + "," + std::to_string(end) + "]}";
     data += tensor.bytes;
   }
   header += "}";

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -11,6 +12,11 @@ namespace eplb::io::detail {
 
 /// Spare capacity read_file() leaves after the content; json.cc checks it covers simdjson's.
 inline constexpr size_t kReadPadding = 64;
+
+/// Most values (steps x layers x experts) a reader builds that the file does not spell out one
+/// by one: zero rows of unrecorded (dense) layers, counted top-k ids. Keeps a small hostile file
+/// from asking for gigabytes.
+inline constexpr int64_t kMaxBuiltValues = int64_t{1} << 26;
 
 /// Throws IoError `<function>: <path>: <strerror(error_number)>`.
 [[noreturn]] void throw_io_error(std::string_view function, const std::filesystem::path& path,

@@ -1,0 +1,71 @@
+// `eplb convert`: rewrite a plan file in another server's format.
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "eplb/io/io.h"
+#include "eplb/io/layers.h"
+#include "options.h"
+#include "report.h"
+
+namespace eplb::cli {
+namespace {
+
+struct ConvertOptions {
+  PlanInputOptions input;
+  std::string format;
+  std::string output;
+};
+
+// trtllm and vllm-ascend list MoE layers only; a plan that does not mark its dense layers
+// would give them every row, so point at rows that look dense (the library does not guess).
+void hint_dense_layers(const io::PlanFile& plan_file, io::PlanFormat format) {
+  if (!plan_file.dense_layers.empty() ||
+      (format != io::PlanFormat::trtllm && format != io::PlanFormat::vllm_ascend)) {
+    return;
+  }
+  const std::vector<int64_t> trivial = io::find_trivial_layers(plan_file.plan);
+  if (trivial.empty()) return;
+  std::cerr << "eplb: note: layers " << format_layer_list(trivial)
+            << " hold the trivial placement; if they are dense layers, pass --dense-layers so "
+            << "that the " << io::to_string(format) << " plan lists MoE layers only\n";
+}
+
+void run_convert(const ConvertOptions& options) {
+  const io::PlanFile plan_file = read_plan(options.input);
+  const io::PlanFormat format = io::parse_plan_format(options.format);
+  hint_dense_layers(plan_file, format);
+  io::write_plan(options.output, plan_file, format);
+  const Plan& plan = plan_file.plan;
+  print_field(std::cout, "plan", options.input.path);
+  print_field(std::cout, "shape",
+              std::to_string(plan.num_layers) + " layers x " + std::to_string(plan.num_experts) +
+                  " experts");
+  if (!plan_file.dense_layers.empty()) {
+    print_field(std::cout, "dense layers", format_layer_list(plan_file.dense_layers));
+  }
+  print_topology(std::cout, plan_file.topology);
+  print_field(std::cout, "plan written to",
+              options.output + " (" + std::string(io::to_string(format)) + ")");
+}
+
+}  // namespace
+
+Command add_convert_command(CLI::App& parent) {
+  auto options = std::make_shared<ConvertOptions>();
+  CLI::App* command =
+      parent.add_subcommand("convert", "Rewrite a plan file in another format (server)");
+  add_plan_input_options(*command, options->input, "--input-format");
+  add_plan_format_option(*command, options->format)->required();
+  command->add_option("-o,--output", options->output, "Plan file to write")
+      ->required()
+      ->type_name("FILE");
+  return {command, [options] { run_convert(*options); }};
+}
+
+}  // namespace eplb::cli
