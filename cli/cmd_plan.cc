@@ -12,6 +12,8 @@
 #include "eplb/io/io.h"
 #include "eplb/io/layers.h"
 #include "eplb/metrics.h"
+#include "eplb/error.h"
+#include "eplb/packing.h"
 #include "eplb/policy.h"
 #include "eplb/topology.h"
 #include "options.h"
@@ -30,6 +32,18 @@ struct PlanOptions {
   std::string output;
   std::string format = "eplb";
   std::string dense_layers = "auto";
+  std::string packer = std::string(to_string(RebalanceOptions{}.packer));
+  int64_t effort = RebalanceOptions{}.effort;
+  uint64_t seed = RebalanceOptions{}.seed;
+  int64_t threads = RebalanceOptions{}.threads;
+
+  RebalanceOptions rebalance_options() const {
+    return {.policy = parse_policy(policy),
+            .packer = parse_packing_strategy(packer),
+            .effort = effort,
+            .seed = seed,
+            .threads = threads};
+  }
 };
 
 // Returns the dense layers: all-zero rows ("auto"), none, or the given list (checked).
@@ -43,10 +57,10 @@ std::vector<int64_t> dense_layers_of(const std::string& spec, const LoadMatrix& 
 // Plans the MoE layers only; dense layers keep the trivial placement so that rows still match
 // the model's layer numbering.
 Plan plan_layers(const Loads& loads, const std::vector<int64_t>& dense, const Topology& topology,
-                 Policy policy) {
-  if (dense.empty()) return rebalance_experts(loads.view(), topology, {.policy = policy});
+                 const RebalanceOptions& rebalance) {
+  if (dense.empty()) return rebalance_experts(loads.view(), topology, rebalance);
   const Loads moe_loads = io::remove_layers(loads, dense);
-  const Plan moe_plan = rebalance_experts(moe_loads.view(), topology, {.policy = policy});
+  const Plan moe_plan = rebalance_experts(moe_loads.view(), topology, rebalance);
   return io::insert_dense_layers(moe_plan, dense);
 }
 
@@ -55,11 +69,12 @@ void run_plan(const PlanOptions& options) {
   const LoadMatrix view = loads.view();
   const Topology topology(options.num_replicas, options.num_groups, options.num_nodes,
                           options.num_gpus);
-  const Policy policy = parse_policy(options.policy);
+  const RebalanceOptions rebalance = options.rebalance_options();
+  const Policy policy = rebalance.policy;
   const std::vector<int64_t> dense = dense_layers_of(options.dense_layers, view);
 
   const auto start = std::chrono::steady_clock::now();
-  const Plan plan = plan_layers(loads, dense, topology, policy);
+  const Plan plan = plan_layers(loads, dense, topology, rebalance);
   const std::chrono::duration<double, std::milli> elapsed =
       std::chrono::steady_clock::now() - start;
   const PlanMetrics metrics = evaluate(plan, view, topology);
@@ -100,6 +115,24 @@ Command add_plan_command(CLI::App& parent) {
   command->add_option("--gpus", options->num_gpus, "GPUs over all nodes")->required();
   add_loads_options(*command, options->loads);
   add_policy_option(*command, options->policy);
+  command->add_option("--packer", options->packer, "Packing strategy of balanced and global")
+      ->type_name("greedy|snake|multistart")
+      ->capture_default_str()
+      ->check([](const std::string& name) {
+        try {
+          parse_packing_strategy(name);
+          return std::string();
+        } catch (const Error& error) {
+          return std::string(error.what());
+        }
+      });
+  command->add_option("--effort", options->effort, "Search effort, 1 to 1000 (higher: slower)")
+      ->capture_default_str();
+  command->add_option("--seed", options->seed, "Seed of the randomized search")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--threads", options->threads, "Threads planning layers in parallel")
+      ->capture_default_str();
   add_dense_layers_option(*command, options->dense_layers,
                           "Layers without routed experts, kept with a trivial placement: auto "
                           "(all-zero rows), none, or a list such as 0:3",

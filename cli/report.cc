@@ -43,8 +43,14 @@ void print_topology(std::ostream& out, const Topology& topology) {
 void print_metrics(std::ostream& out, const PlanMetrics& metrics) {
   print_field(out, "GPU balancedness", format_fixed(metrics.gpu_balancedness, 4));
   print_field(out, "slot balancedness", format_fixed(metrics.slot_balancedness, 4));
-  print_field(out, "gap to lower bound", format_fixed(100 * metrics.gap, 2) + " %");
-  print_field(out, "mean layer gap", format_fixed(100 * metrics.mean_layer_gap, 2) + " %");
+  print_field(out, "gap to lower bound",
+              format_fixed(100 * metrics.gap, 3) + " % (global bound: any counts, any nodes)");
+  if (metrics.hierarchical_gap >= 0) {
+    print_field(out, "gap to node bound",
+                format_fixed(100 * metrics.hierarchical_gap, 3) +
+                    " % (best plan keeping this placement of groups on nodes)");
+  }
+  print_field(out, "mean layer gap", format_fixed(100 * metrics.mean_layer_gap, 3) + " %");
 }
 
 std::string format_fixed(double value, int digits) {

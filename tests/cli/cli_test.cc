@@ -157,6 +157,23 @@ TEST_F(CliTest, BadTopologyExitsOneWithTheLibraryMessage) {
   EXPECT_FALSE(fs::exists(output));
 }
 
+TEST_F(CliTest, PlanSearchOptionsAreCheckedAndDeterministic) {
+  const std::string base = "plan " + data("readme_loads.csv") + " --replicas 16 --groups 4 --nodes 2 --gpus 8";
+  RunResult result = run(base + " --packer best");
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("parse_packing_strategy: packer = \"best\" is not one of: greedy, snake, "
+                            "multistart"),
+            std::string::npos)
+      << describe(result);
+  result = run(base + " --effort 0");
+  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_EQ(result.err, "eplb: error: rebalance_experts: effort = 0 must be in [1, 1000]\n");
+  const std::string one = path("one.json"), two = path("two.json");
+  ASSERT_EQ(run(base + " --effort 3 --seed 9 --threads 1 -o " + quote(one)).exit_code, 0);
+  ASSERT_EQ(run(base + " --effort 3 --seed 9 --threads 2 -o " + quote(two)).exit_code, 0);
+  EXPECT_EQ(eplb::io::read_plan_json(one).plan, eplb::io::read_plan_json(two).plan);
+}
+
 TEST_F(CliTest, UnwritableOutputExitsOneWithoutPartialFile) {
   const std::string output = path("missing_dir/plan.json");
   const RunResult result = run("plan " + data("readme_loads.csv") +
