@@ -96,6 +96,77 @@ void print_group(const std::filesystem::path& root, const Group& group, int repe
   }
 }
 
+std::string format_percent(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f %%", value);
+  return text;
+}
+
+// Node-level balancedness: sum over layers of the mean node load / the heaviest node.
+double node_balancedness(const Plan& plan, const LoadMatrix& loads, const Topology& topology) {
+  double sum_mean = 0, sum_max = 0;
+  for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+    const std::vector<double> gpu = gpu_loads(plan, loads, topology, layer);
+    std::vector<double> node(topology.num_nodes(), 0.0);
+    for (int64_t g = 0; g < topology.num_gpus(); ++g) node[g / topology.gpus_per_node()] += gpu[g];
+    double total = 0;
+    for (double load : node) total += load;
+    sum_mean += total / static_cast<double>(topology.num_nodes());
+    sum_max += *std::max_element(node.begin(), node.end());
+  }
+  return sum_max > 0 ? sum_mean / sum_max : 1;
+}
+
+// The locality/balance curve: balanced with 0 to 32 cross-node replicas per layer, and global.
+void print_cross_node_curve(const std::filesystem::path& root, const Group& group, int repeats) {
+  std::vector<Loads> files;
+  for (const auto& file : group.files) files.push_back(moe_loads(root / file, group.read));
+  const Topology topology(files[0].num_experts + 32, group.num_groups, 4, 32);
+  std::printf("\n### %s: node locality against balance (cross_node_replicas = N)\n\n", group.name.c_str());
+  std::printf("| policy | ms/call | GPU bal. | node bal. | off-node load | cross-workload GPU bal. |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  struct Row {
+    std::string name;
+    RebalanceOptions options;
+  };
+  std::vector<Row> rows{{"deepseek", {.policy = Policy::deepseek}}};
+  for (int64_t n : {0, 4, 8, 16, 32}) {
+    rows.push_back({"balanced N=" + std::to_string(n), {.policy = Policy::balanced, .cross_node_replicas = n}});
+  }
+  rows.push_back({"global", {.policy = Policy::global}});
+  for (const Row& row : rows) {
+    double ms = 0, gpu = 0, node = 0, off = 0, cross = 0;
+    int64_t num_cross = 0;
+    for (size_t f = 0; f < files.size(); ++f) {
+      std::vector<double> times;
+      Plan plan;
+      for (int r = 0; r < repeats; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        plan = rebalance_experts(files[f].view(), topology, row.options);
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      }
+      if (!testing::check_plan(plan, topology, files[f].num_experts).empty()) std::abort();
+      std::sort(times.begin(), times.end());
+      ms += times[times.size() / 2];
+      const PlanMetrics metrics = evaluate(plan, files[f].view(), topology);
+      gpu += metrics.gpu_balancedness;
+      node += node_balancedness(plan, files[f].view(), topology);
+      off += metrics.off_node_load_fraction;
+      for (size_t other = 0; other < files.size(); ++other) {
+        if (other == f) continue;
+        cross += evaluate(plan, files[other].view(), topology).gpu_balancedness;
+        ++num_cross;
+      }
+    }
+    const auto n = static_cast<double>(files.size());
+    const std::string off_node = off < 0 ? "- (no home nodes)" : format_percent(100 * off / n);
+    std::printf("| %s | %.3f | %.4f | %.4f | %s | %s |\n", row.name.c_str(), ms / n, gpu / n, node / n,
+                off_node.c_str(),
+                num_cross > 0 ? std::to_string(cross / static_cast<double>(num_cross)).substr(0, 6).c_str() : "-");
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 void print_real_workloads(const std::filesystem::path& root, int repeats) {
@@ -104,7 +175,10 @@ void print_real_workloads(const std::filesystem::path& root, int repeats) {
     return;
   }
   std::printf("\n## Real workloads (%s)\n", root.string().c_str());
-  for (const Group& group : groups()) print_group(root, group, repeats);
+  const std::vector<Group> all = groups();
+  for (const Group& group : all) print_group(root, group, repeats);
+  print_cross_node_curve(root, all[0], repeats);
+  print_cross_node_curve(root, all[1], repeats);
 }
 
 }  // namespace eplb::bench

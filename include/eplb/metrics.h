@@ -32,6 +32,11 @@ struct PlanMetrics {
   /// Sum of heaviest GPUs / sum of hierarchical bounds - 1, or -1 when there is no hierarchical
   /// bound. How far the plan is from the best plan that keeps its node placement of groups.
   double hierarchical_gap = -1;
+  /// On a hierarchical topology: the share of the load carried by replicas outside their group's
+  /// home node, the node that holds a replica of every expert of the group (the one carrying most
+  /// of the group's load if several do); 0 for a strictly hierarchical plan. -1 when the topology
+  /// is not hierarchical or some group has no home node.
+  double off_node_load_fraction = -1;
 };
 
 /// Scores `plan` on `loads` (which may differ from the loads it was planned on, e.g. the next

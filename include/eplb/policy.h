@@ -45,6 +45,11 @@ struct RebalanceOptions {
   int64_t effort = 1;
   /// Seed of the randomized starts; the same seed gives the same plan.
   uint64_t seed = 0;
+  /// `balanced` on a hierarchical topology: how many replicas per layer may sit outside their
+  /// group's node (every expert keeps one replica at home, so group-limited routing still finds
+  /// it there). 0 is the strict hierarchy; more trades node locality for balance (PlanMetrics
+  /// reports the off-node load fraction). Ignored by `global`; `deepseek` accepts only 0.
+  int64_t cross_node_replicas = 0;
   /// Threads planning layers in parallel (layers are independent); 1 plans on the caller's
   /// thread. The plan does not depend on it.
   int64_t threads = 1;

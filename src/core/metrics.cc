@@ -33,6 +33,49 @@ void fill_slot_loads(const Plan& plan, const LoadMatrix& loads, int64_t layer,
   }
 }
 
+// See PlanMetrics::off_node_load_fraction.
+double off_node_fraction(const Plan& plan, const LoadMatrix& loads, const Topology& topology) {
+  if (!topology.is_hierarchical() || plan.num_experts % topology.num_groups() != 0) return -1;
+  const int64_t num_nodes = topology.num_nodes();
+  const int64_t group_size = plan.num_experts / topology.num_groups();
+  std::vector<int64_t> on_node(plan.num_experts * num_nodes);
+  std::vector<double> group_node_load(topology.num_groups() * num_nodes);
+  double off_node = 0, total = 0;
+  for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+    std::fill(on_node.begin(), on_node.end(), 0);
+    std::fill(group_node_load.begin(), group_node_load.end(), 0.0);
+    const auto phy2log = plan.phy2log_row(layer);
+    const auto logcnt = plan.logcnt_row(layer);
+    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      const int64_t expert = phy2log[slot];
+      const int64_t node = topology.node_of_slot(slot);
+      ++on_node[expert * num_nodes + node];
+      group_node_load[(expert / group_size) * num_nodes + node] +=
+          loads.at(layer, expert) / static_cast<double>(logcnt[expert]);
+    }
+    for (int64_t group = 0; group < topology.num_groups(); ++group) {
+      int64_t home = -1;
+      for (int64_t node = 0; node < num_nodes; ++node) {
+        bool covers = true;
+        for (int64_t e = group * group_size; e < (group + 1) * group_size; ++e) {
+          covers &= on_node[e * num_nodes + node] > 0;
+        }
+        if (covers && (home < 0 || group_node_load[group * num_nodes + node] >
+                                       group_node_load[group * num_nodes + home])) {
+          home = node;
+        }
+      }
+      if (home < 0) return -1;
+      for (int64_t node = 0; node < num_nodes; ++node) {
+        const double load = group_node_load[group * num_nodes + node];
+        total += load;
+        if (node != home) off_node += load;
+      }
+    }
+  }
+  return total > 0 ? off_node / total : 0;
+}
+
 }  // namespace
 
 std::vector<double> gpu_loads(const Plan& plan, const LoadMatrix& loads, const Topology& topology,
@@ -93,6 +136,7 @@ PlanMetrics evaluate(const Plan& plan, const LoadMatrix& loads, const Topology& 
   } else {
     metrics.hierarchical_bound.clear();
   }
+  metrics.off_node_load_fraction = off_node_fraction(plan, loads, topology);
   return metrics;
 }
 

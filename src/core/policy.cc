@@ -36,7 +36,12 @@ Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,
                           " * ", topology.num_replicas(), " exceeds the limit of ", kMaxPlanEntries);
   }
   switch (options.policy) {
-    case Policy::deepseek: return detail::rebalance_deepseek(loads, topology);
+    case Policy::deepseek:
+      if (options.cross_node_replicas != 0) {
+        detail::throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
+                              " needs policy balanced; deepseek keeps the strict hierarchy");
+      }
+      return detail::rebalance_deepseek(loads, topology);
     case Policy::balanced:
       return detail::rebalance_search(loads, topology, options, topology.is_hierarchical());
     case Policy::global: return detail::rebalance_search(loads, topology, options, false);

@@ -8,6 +8,7 @@
 
 #include "core/detail/check.h"
 #include "core/detail/joint.h"
+#include "core/detail/search_worker.h"
 #include "core/detail/policies.h"
 #include "core/detail/replication.h"
 #include "eplb/bounds.h"
@@ -15,15 +16,6 @@
 
 namespace eplb::detail {
 namespace {
-
-/// Per-thread state: a packer and scratch reused across layers.
-struct Worker {
-  std::unique_ptr<Packer> packer;
-  std::vector<double> row, group_loads, node_loads, replica_weights;
-  std::vector<int32_t> group_pack, group_rank, node_experts, replica_expert, replica_pack,
-      replica_rank;
-  std::vector<int64_t> counts;
-};
 
 // On a small level, replaces the placement by the exact joint optimum over replica counts and
 // packing when the search finishes within its budget and finds a strictly lighter heaviest GPU.
@@ -79,21 +71,14 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
       w.replica_weights.push_back(share);
     }
   }
-  w.replica_pack.resize(num_slots);
-  w.replica_rank.resize(num_slots);
-  w.packer->pack(w.replica_weights, w.replica_expert, num_gpus, stream, w.replica_pack,
-                 w.replica_rank);
-  const int64_t slots_per_gpu = num_slots / num_gpus;
-  for (int64_t r = 0; r < num_slots; ++r) {
-    slots[w.replica_pack[r] * slots_per_gpu + w.replica_rank[r]] = w.replica_expert[r];
-  }
+  pack_replicas(num_gpus, stream, w, slots);
   if (num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts && max_count != INT64_MAX) {
     improve_small_level(node_experts, num_slots, num_gpus, max_count, w, slots);
   }
 }
 
 void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarchical,
-                int64_t layer, Worker& w, std::span<int64_t> phy2log) {
+                int64_t max_off_node, int64_t layer, Worker& w, std::span<int64_t> phy2log) {
   const int64_t num_experts = loads.num_experts();
   w.row.resize(num_experts);
   loads.copy_row(layer, std::span<double>(w.row));
@@ -120,6 +105,10 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
     w.node_experts[(w.group_pack[g] * groups_per_node + w.group_rank[g]) * group_size + e % group_size] =
         static_cast<int32_t>(e);
   }
+  if (max_off_node > 0 && num_nodes > 1) {
+    place_cross_node(topology, max_off_node, stream(1), w, phy2log);
+    return;
+  }
   const int64_t slots_per_node = topology.num_replicas() / num_nodes;
   for (int64_t node = 0; node < num_nodes; ++node) {
     place_node(std::span<const int32_t>(w.node_experts).subspan(node * experts_per_node, experts_per_node),
@@ -130,6 +119,18 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
 
 }  // namespace
 
+void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots) {
+  const auto num_slots = static_cast<int64_t>(w.replica_expert.size());
+  w.replica_pack.resize(num_slots);
+  w.replica_rank.resize(num_slots);
+  w.packer->pack(w.replica_weights, w.replica_expert, num_gpus, stream, w.replica_pack,
+                 w.replica_rank);
+  const int64_t slots_per_gpu = num_slots / num_gpus;
+  for (int64_t r = 0; r < num_slots; ++r) {
+    slots[w.replica_pack[r] * slots_per_gpu + w.replica_rank[r]] = w.replica_expert[r];
+  }
+}
+
 Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
                       const RebalanceOptions& options, bool hierarchical) {
   if (options.effort < 1 || options.effort > 1000) {
@@ -137,6 +138,10 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   }
   if (options.threads < 1 || options.threads > 1024) {
     throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, 1024]");
+  }
+  if (options.cross_node_replicas < 0 || options.cross_node_replicas > topology.num_replicas()) {
+    throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
+                  " must be in [0, num_replicas = ", topology.num_replicas(), "]");
   }
   // Effort 1 is tuned for speed: the all-pairs move costs O(m^2 k) per call and gains about
   // 0.005 % of balance on DeepSeek-V3 shapes (docs/benchmarks.md); higher efforts use every move
@@ -158,7 +163,7 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   // Layers are dealt round-robin; each layer's result depends only on its own index.
   const auto run = [&](int64_t thread_idx) {
     for (int64_t layer = thread_idx; layer < num_layers; layer += num_threads) {
-      plan_layer(loads, topology, hierarchical, layer, workers[thread_idx],
+      plan_layer(loads, topology, hierarchical, options.cross_node_replicas, layer, workers[thread_idx],
                  std::span(phy2log).subspan(layer * num_replicas, num_replicas));
     }
   };

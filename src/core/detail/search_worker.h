@@ -1,0 +1,35 @@
+#pragma once
+// Per-thread state of the search policies and the steps they share.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "eplb/packing.h"
+#include "eplb/topology.h"
+
+namespace eplb::detail {
+
+/// Per-thread state: a packer and scratch reused across layers.
+struct Worker {
+  std::unique_ptr<Packer> packer;
+  std::vector<double> row, group_loads, node_loads, replica_weights;
+  std::vector<int32_t> group_pack, group_rank, node_experts, replica_expert, replica_pack,
+      replica_rank;
+  std::vector<int64_t> counts;
+};
+
+/// Packs the replicas `replica_expert` / `replica_weights` of `w` (one entry per replica, its
+/// expert and share) onto `num_gpus` GPUs and writes each slot's expert into `slots`
+/// (`replica_expert.size()` slots, GPU-major).
+void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots);
+
+/// Places a hierarchical layer with up to `max_off_node` replicas outside their group's node:
+/// starts from per-node replication and moves replicas between nodes while that lowers the
+/// heaviest node. `w.row` holds the layer's loads and `w.node_experts` the experts of each node
+/// (node-major, `num_experts / num_nodes` each). See docs/algorithms.md#cross-node-replicas.
+void place_cross_node(const Topology& topology, int64_t max_off_node, uint64_t stream_base,
+                      Worker& w, std::span<int64_t> phy2log);
+
+}  // namespace eplb::detail
