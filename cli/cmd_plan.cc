@@ -36,12 +36,14 @@ struct PlanOptions {
   int64_t effort = RebalanceOptions{}.effort;
   uint64_t seed = RebalanceOptions{}.seed;
   int64_t threads = RebalanceOptions{}.threads;
+  int64_t cross_node_replicas = 0;
 
   RebalanceOptions rebalance_options() const {
     return {.policy = parse_policy(policy),
             .packer = parse_packing_strategy(packer),
             .effort = effort,
             .seed = seed,
+            .cross_node_replicas = cross_node_replicas,
             .threads = threads};
   }
 };
@@ -132,6 +134,10 @@ Command add_plan_command(CLI::App& parent) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   command->add_option("--threads", options->threads, "Threads planning layers in parallel")
+      ->capture_default_str();
+  command->add_option("--cross-node-replicas", options->cross_node_replicas,
+                      "balanced, hierarchical: replicas per layer allowed outside their group's "
+                      "node (0 = strict hierarchy)")
       ->capture_default_str();
   add_dense_layers_option(*command, options->dense_layers,
                           "Layers without routed experts, kept with a trivial placement: auto "

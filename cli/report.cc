@@ -51,6 +51,10 @@ void print_metrics(std::ostream& out, const PlanMetrics& metrics) {
                     " % (best plan keeping this placement of groups on nodes)");
   }
   print_field(out, "mean layer gap", format_fixed(100 * metrics.mean_layer_gap, 3) + " %");
+  if (metrics.off_node_load_fraction >= 0) {
+    print_field(out, "off-node load", format_fixed(100 * metrics.off_node_load_fraction, 2) +
+                                          " % (served outside the group's home node)");
+  }
 }
 
 std::string format_fixed(double value, int digits) {

@@ -101,6 +101,8 @@ std::optional<SpanningGroup> node_lower_bounds(const Plan& plan, const LoadMatri
   std::vector<int64_t> node_of_group(topology.num_groups());
   std::vector<std::vector<double>> node_loads(topology.num_nodes());
   for (int64_t layer = 0; layer < loads.num_layers(); ++layer) {
+    // A layer without load needs no placement rule: its bound is 0 whatever its plan.
+    if (loads.is_zero_row(layer)) continue;
     std::fill(node_of_group.begin(), node_of_group.end(), -1);
     const auto phy2log = plan.phy2log_row(layer);
     for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {

@@ -42,6 +42,9 @@ double off_node_fraction(const Plan& plan, const LoadMatrix& loads, const Topolo
   std::vector<double> group_node_load(topology.num_groups() * num_nodes);
   double off_node = 0, total = 0;
   for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+    // Layers without load (dense layers of a recording) carry nothing off-node, whatever their
+    // placement.
+    if (loads.is_zero_row(layer)) continue;
     std::fill(on_node.begin(), on_node.end(), 0);
     std::fill(group_node_load.begin(), group_node_load.end(), 0.0);
     const auto phy2log = plan.phy2log_row(layer);

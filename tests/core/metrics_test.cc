@@ -67,6 +67,17 @@ TEST(MetricsTest, ReportsTheHierarchicalGapOfStrictlyHierarchicalPlans) {
   EXPECT_EQ(mixed.hierarchical_gap, -1);
 }
 
+TEST(MetricsTest, ZeroLayersDoNotBreakTheNodeMetrics) {
+  // Layer 0 is dense (all zero) with groups spread over nodes; layer 1 keeps groups at home.
+  const Topology topology(4, 2, 2, 2);
+  const std::vector<double> values{0, 0, 0, 0, 6, 2, 1, 1};
+  const LoadMatrix loads(std::span<const double>(values), 2, 4);
+  const Plan plan = plan_from_phy2log(std::vector<int64_t>{0, 2, 1, 3, 0, 1, 2, 3}, 2, 4, 4);
+  const PlanMetrics metrics = evaluate(plan, loads, topology);
+  EXPECT_DOUBLE_EQ(metrics.hierarchical_gap, 0.0);
+  EXPECT_DOUBLE_EQ(metrics.off_node_load_fraction, 0.0);
+}
+
 TEST(MetricsTest, RejectsMismatchedShapes) {
   const std::vector<double> values{1, 2, 3, 4};
   EXPECT_THROW_MESSAGE(evaluate(small_plan(), LoadMatrix(std::span<const double>(values), 1, 4), Topology(4, 1, 1, 2)),
