@@ -32,6 +32,8 @@ class ByteReader {
     const int64_t value = hi - lo < 256 ? byte() : byte() << 8 | byte();
     return lo + value % (hi - lo + 1);
   }
+  /// Returns 0, or rarely -1 or 1: added to a size, it makes some requests invalid.
+  int64_t rarely_off_by_one() { return pick(0, 31) == 0 ? pick(-1, 1) : 0; }
   /// Returns a valid load: mostly small integers (many ties), else fractions, and rarely the
   /// extremes (the largest double, 1e300, 1e-300, the smallest subnormal).
   double load() {
@@ -62,7 +64,8 @@ class FuzzLoads {
     }
     for (const double value : values) {
       f64_.push_back(value);
-      f32_.push_back(static_cast<float>(std::isfinite(value) ? std::min(value, double{FLT_MAX}) : value));
+      const double in_float_range = std::isfinite(value) ? std::min(value, double{FLT_MAX}) : value;
+      f32_.push_back(static_cast<float>(in_float_range));
       i32_.push_back(to_integer<int32_t>(value));
       i64_.push_back(to_integer<int64_t>(value));
     }

@@ -1,5 +1,5 @@
-// Fuzzes read_trace() on a plain JSON matrix files (LoadFormat::json_matrix): it either throws eplb::Error or
-// returns a well-formed trace.
+// Fuzzes read_trace() on plain JSON matrix files (LoadFormat::json_matrix): it either throws
+// eplb::Error or returns a well-formed trace.
 
 #include <cstddef>
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "eplb/error.h"
 #include "eplb/io/io.h"
@@ -33,16 +34,42 @@ inline bool is_well_formed(const Trace& trace) {
   return true;
 }
 
-/// Writes `data` to a scratch file of this process (so parallel jobs do not clash) and reads it
-/// with read_trace() as `format`. Aborts unless the read throws eplb::Error or returns a
-/// well-formed Trace whose steps sum to loads (or to an overflow that throws eplb::Error).
-inline int fuzz_read_trace(const uint8_t* data, size_t size, io::LoadFormat format) {
-  static const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("eplb_fuzz_" + std::to_string(getpid()));
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr || std::fwrite(data, 1, size, file) != size || std::fclose(file) != 0) {
-    fail("cannot write " + path.string());
+/// A file of this process (so parallel jobs do not clash), in memory when /dev/shm exists: a
+/// file rewritten on disk every run costs more than parsing it. Removed at exit.
+class ScratchFile {
+ public:
+  ScratchFile() {
+    std::error_code error;
+    const std::filesystem::path folder = std::filesystem::is_directory("/dev/shm", error)
+                                             ? std::filesystem::path("/dev/shm")
+                                             : std::filesystem::temp_directory_path();
+    path_ = folder / ("eplb_fuzz_" + std::to_string(getpid()));
   }
+  ~ScratchFile() {
+    std::error_code error;
+    std::filesystem::remove(path_, error);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Writes `data` to this process's scratch file and returns its path.
+inline const std::filesystem::path& write_scratch_file(const uint8_t* data, size_t size) {
+  static const ScratchFile scratch;
+  std::FILE* file = std::fopen(scratch.path().c_str(), "wb");
+  if (file == nullptr || std::fwrite(data, 1, size, file) != size || std::fclose(file) != 0) {
+    fail("cannot write " + scratch.path().string());
+  }
+  return scratch.path();
+}
+
+/// Reads `data` as a file with read_trace() as `format`. Aborts unless the read throws
+/// eplb::Error or returns a well-formed Trace whose steps sum to loads (or to an overflow that
+/// throws eplb::Error).
+inline int fuzz_read_trace(const uint8_t* data, size_t size, io::LoadFormat format) {
+  const std::filesystem::path& path = write_scratch_file(data, size);
   try {
     const Trace trace = io::read_trace(path, format);
     if (!is_well_formed(trace)) fail("read_trace returned a malformed trace");

@@ -15,8 +15,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   eplb::fuzz::ByteReader in(data, size);
   const int64_t num_nodes = in.pick(1, 4);
-  const int64_t num_gpus = num_nodes * in.pick(1, 8) + (in.pick(0, 31) == 0 ? in.pick(-1, 1) : 0);
-  const int64_t num_replicas = num_gpus * in.pick(1, 4) + (in.pick(0, 31) == 0 ? in.pick(-1, 1) : 0);
+  const int64_t num_gpus = num_nodes * in.pick(1, 8) + in.rarely_off_by_one();
+  const int64_t num_replicas = num_gpus * in.pick(1, 4) + in.rarely_off_by_one();
   const int64_t num_groups = in.pick(1, 8);
   int64_t num_experts = in.pick(1, std::max<int64_t>(num_replicas, 0) + 1);
   // Mostly experts that the groups divide, so that the hierarchical path runs.

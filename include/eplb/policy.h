@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eplb/load_matrix.h"
 #include "eplb/packing.h"
@@ -50,10 +51,21 @@ struct RebalanceOptions {
   /// it there). 0 is the strict hierarchy; more trades node locality for balance (PlanMetrics
   /// reports the off-node load fraction). Ignored by `global`; `deepseek` accepts only 0.
   int64_t cross_node_replicas = 0;
+  /// One flag per GPU, or empty for all: the healthy GPUs to plan onto (`balanced` and `global`).
+  /// Slots of excluded GPUs hold -1 in `phy2log`, and `log2phy` / `logcnt` never refer to them.
+  /// `balanced` keeps the hierarchy when every node keeps enough GPUs for its experts (nodes
+  /// then differ in capacity, and the heaviest groups go to the fullest nodes); otherwise it
+  /// plans globally on the healthy GPUs (see uses_hierarchy()).
+  std::vector<bool> active_gpus = {};
   /// Threads planning layers in parallel (layers are independent); 1 plans on the caller's
   /// thread. The plan does not depend on it.
   int64_t threads = 1;
 };
+
+/// Returns whether `rebalance_experts(loads with num_experts experts, topology, options)` keeps the
+/// hierarchy (groups packed onto nodes): `deepseek` and `balanced` on a hierarchical topology,
+/// unless `active_gpus` leaves some node too few GPUs for its experts.
+bool uses_hierarchy(const Topology& topology, int64_t num_experts, const RebalanceOptions& options);
 
 /// Plans a placement of `loads` `[num_layers, num_experts]` on `topology`.
 ///

@@ -2,45 +2,20 @@
 
 #include <cstdint>
 #include <span>
-#include <sstream>
 
 #include <nanobind/stl/tuple.h>
 
 #include "bindings.h"
-#include "eplb/error.h"
 #include "eplb/plan.h"
 #include "eplb/topology.h"
 
 namespace eplb::python {
 namespace {
 
-void check_dim(const IndexArray& array, size_t dim, int64_t expected, const char* name,
-               const char* what) {
-  if (static_cast<int64_t>(array.shape(dim)) != expected) {
-    std::ostringstream message;
-    message << "validate: " << name << ".shape[" << dim << "] = " << array.shape(dim)
-            << " must equal " << what << " = " << expected;
-    throw InvalidArgument(message.str());
-  }
-}
-
 void validate_arrays(const IndexArray& phy2log, const IndexArray& log2phy,
                      const IndexArray& logcnt, int64_t num_replicas, int64_t num_groups,
                      int64_t num_nodes, int64_t num_gpus, bool forbid_duplicates_on_gpu) {
-  check_ndim(phy2log, 2, "validate", "phy2log");
-  check_ndim(log2phy, 3, "validate", "log2phy");
-  check_ndim(logcnt, 2, "validate", "logcnt");
-  Plan plan;
-  plan.num_layers = static_cast<int64_t>(phy2log.shape(0));
-  plan.num_replicas = static_cast<int64_t>(phy2log.shape(1));
-  plan.num_experts = static_cast<int64_t>(logcnt.shape(1));
-  plan.max_replicas = static_cast<int64_t>(log2phy.shape(2));
-  check_dim(logcnt, 0, plan.num_layers, "logcnt", "num_layers");
-  check_dim(log2phy, 0, plan.num_layers, "log2phy", "num_layers");
-  check_dim(log2phy, 1, plan.num_experts, "log2phy", "num_experts");
-  plan.phy2log = to_vector(phy2log);
-  plan.log2phy = to_vector(log2phy);
-  plan.logcnt = to_vector(logcnt);
+  const Plan plan = to_plan(phy2log, log2phy, logcnt, "validate");
   nb::gil_scoped_release release;
   validate(plan, Topology(num_replicas, num_groups, num_nodes, num_gpus),
            {.forbid_duplicates_on_gpu = forbid_duplicates_on_gpu});

@@ -35,6 +35,13 @@ void check_ndim(const IndexArray& array, size_t ndim, const char* function, cons
 /// Returns the elements of `array` as a vector (a copy).
 std::vector<int64_t> to_vector(const IndexArray& array);
 
+/// Returns a Plan holding copies of `phy2log` `[num_layers, num_replicas]`, `log2phy`
+/// `[num_layers, num_experts, max_replicas]` and `logcnt` `[num_layers, num_experts]`. Throws
+/// InvalidArgument naming `function` when the ranks or shapes disagree, e.g.
+/// `validate: logcnt.shape[0] = 3 must equal num_layers = 2`; does not validate the placement.
+Plan to_plan(const IndexArray& phy2log, const IndexArray& log2phy, const IndexArray& logcnt,
+             const char* function);
+
 /// A NumPy array returned to Python.
 template <typename T>
 using NumpyArray = nb::ndarray<nb::numpy, T, nb::c_contig>;
@@ -57,5 +64,6 @@ void bind_plan(nb::module_& m);
 void bind_policy(nb::module_& m);
 void bind_metrics(nb::module_& m);
 void bind_io(nb::module_& m);
+void bind_formats(nb::module_& m);
 
 }  // namespace eplb::python

@@ -29,6 +29,17 @@ std::string dtype_name(nb::dlpack::dtype dtype) {
   return kind + std::to_string(dtype.bits);
 }
 
+// The shapes of the three arrays must agree before their sizes are trusted.
+void check_dim(const IndexArray& array, size_t dim, int64_t expected, const char* function,
+               const char* name, const char* what) {
+  if (static_cast<int64_t>(array.shape(dim)) != expected) {
+    std::ostringstream message;
+    message << function << ": " << name << ".shape[" << dim << "] = " << array.shape(dim)
+            << " must equal " << what << " = " << expected;
+    throw InvalidArgument(message.str());
+  }
+}
+
 }  // namespace
 
 LoadMatrix to_load_matrix(const InputArray& loads, const char* function) {
@@ -70,6 +81,25 @@ PlanArrays to_numpy(Plan&& plan) {
 
 std::vector<int64_t> to_vector(const IndexArray& array) {
   return std::vector<int64_t>(array.data(), array.data() + array.size());
+}
+
+Plan to_plan(const IndexArray& phy2log, const IndexArray& log2phy, const IndexArray& logcnt,
+             const char* function) {
+  check_ndim(phy2log, 2, function, "phy2log");
+  check_ndim(log2phy, 3, function, "log2phy");
+  check_ndim(logcnt, 2, function, "logcnt");
+  Plan plan;
+  plan.num_layers = static_cast<int64_t>(phy2log.shape(0));
+  plan.num_replicas = static_cast<int64_t>(phy2log.shape(1));
+  plan.num_experts = static_cast<int64_t>(logcnt.shape(1));
+  plan.max_replicas = static_cast<int64_t>(log2phy.shape(2));
+  check_dim(logcnt, 0, plan.num_layers, function, "logcnt", "num_layers");
+  check_dim(log2phy, 0, plan.num_layers, function, "log2phy", "num_layers");
+  check_dim(log2phy, 1, plan.num_experts, function, "log2phy", "num_experts");
+  plan.phy2log = to_vector(phy2log);
+  plan.log2phy = to_vector(log2phy);
+  plan.logcnt = to_vector(logcnt);
+  return plan;
 }
 
 }  // namespace eplb::python

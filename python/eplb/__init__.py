@@ -8,10 +8,13 @@ EPLB returns it::
 
 `rebalance_experts` accepts torch tensors, NumPy arrays and nested lists and is a drop-in for
 DeepSeek's function of the same name; `policy="deepseek"` reproduces it bit for bit.
+`read_loads` reads the servers' load recordings and `save_plan` writes a plan in the format a
+server loads (docs/python.md).
 """
 
 from ._api import (
     evaluate,
+    find_dense_layers,
     lower_bounds,
     plan_from_phy2log,
     read_loads,
@@ -20,19 +23,25 @@ from ._api import (
     validate,
 )
 from ._eplb import Error, InvalidArgument, IoError, ParseError, PlanMetrics, __version__
+from ._plan_files import PlanFile, insert_dense_layers, load_plan, save_plan
 
 __all__ = [
     "Error",
     "InvalidArgument",
     "IoError",
     "ParseError",
+    "PlanFile",
     "PlanMetrics",
     "__version__",
     "evaluate",
+    "find_dense_layers",
+    "insert_dense_layers",
+    "load_plan",
     "lower_bounds",
     "plan_from_phy2log",
     "read_loads",
     "read_trace",
     "rebalance_experts",
+    "save_plan",
     "validate",
 ]

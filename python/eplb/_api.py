@@ -2,11 +2,11 @@
 compiled core (_eplb) and converts the result back. No planning logic lives here."""
 
 import os
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _convert, _eplb
+from . import _convert, _eplb, _torch_files
 
 
 def rebalance_experts(
@@ -203,32 +203,70 @@ def _steps_text(steps: StepsArg) -> Optional[str]:
     return f"{begin_text}:{end_text}"
 
 
+#: The load formats of read_loads and read_trace: the core's, and "torch" (read here).
+LOAD_FORMATS = ("auto", "vllm", "json", "csv", "npy", "sglang", "counts", "layer-jsonl",
+                "topk-jsonl", "trtllm", "torch")
+
+
+def _is_torch_dump(path: str, format: str) -> bool:
+    """Returns true when `path` is read as a PyTorch file: format "torch", or a `.pt`/`.pth`
+    file whose format is "auto" or "sglang" (SGLang's recorder dumps are such files)."""
+    return format == "torch" or (format in ("auto", "sglang") and _torch_files.is_torch_file(path))
+
+
 def read_loads(
-    path: Union[str, "os.PathLike[str]"], steps: StepsArg = None, format: str = "auto"
+    path: Union[str, "os.PathLike[str]"],
+    steps: StepsArg = None,
+    format: str = "auto",
+    num_layers: int = 0,
+    num_experts: int = 0,
 ) -> np.ndarray:
-    """Reads a load file and sums its steps into one load matrix.
+    """Reads a load file (or TensorRT-LLM statistics folder) and sums its steps into one load
+    matrix.
 
     Arguments:
-        path: a vLLM load-history JSON (`{"load_history": [{"logical_expert_load": ...}]}`), a
-            JSON matrix, a CSV file (one row per layer) or a `.npy` file (2-D, or 3-D = steps).
+        path: the file or folder; docs/formats.md describes each format.
         steps: the steps to sum: None for all, "A:B" / "A:" / ":B" (half-open, 0-based), a
             slice or a pair `(begin, end)` (None for an open end).
-        format: "auto" (from the content), "vllm", "json", "csv" or "npy".
+        format: "auto" (from the content; `.pt`/`.pth` files are "torch"), "vllm" (vLLM load
+            history), "json" (a matrix), "csv", "npy", "sglang" (`{"logical_count": ...}`),
+            "counts" (`{"counts": ...}`), "layer-jsonl", "topk-jsonl" (per-token routing),
+            "trtllm" (a statistics folder) or "torch" (an SGLang expert distribution dump,
+            `torch.save` of a dict holding `logical_count` `[steps, layers, experts]` or
+            `[layers, experts]`; needs torch).
+        num_layers: layers per forward pass of a "topk-jsonl" file (required there, which does
+            not record it); ignored by the other formats.
+        num_experts: experts of a "topk-jsonl" file; 0 means the largest id + 1.
 
     Returns:
-        float64 NumPy array `[num_layers, num_experts]`.
+        float64 NumPy array `[num_layers, num_experts]`. Rows are the model's layers where the
+        file numbers them so (SGLang, TensorRT-LLM): dense layers are all-zero rows.
 
     Raises:
         IoError (an OSError): the file cannot be read.
         ParseError (a ValueError): malformed content, naming the file and the location.
-        InvalidArgument (a ValueError): a step range out of bounds.
+        InvalidArgument (a ValueError): an unknown format, a bad option or a step range out of
+            bounds.
+        ImportError: a "torch" file without torch installed.
     """
-    return _eplb.read_loads(
-        os.fspath(path), _steps_text(steps), _convert.as_str(format, "read_loads", "format"))
+    function = "read_loads"
+    path_text = os.fspath(path)
+    format = _convert.as_choice(format, LOAD_FORMATS, function, "format")
+    steps_text = _steps_text(steps)
+    if _is_torch_dump(path_text, format):
+        return _eplb.sum_steps(_torch_files.read_sglang_dump(path_text, function), steps_text)
+    return _eplb.read_loads(path_text, steps_text, format,
+                            _convert.as_int(num_layers, function, "num_layers"),
+                            _convert.as_int(num_experts, function, "num_experts"))
 
 
-def read_trace(path: Union[str, "os.PathLike[str]"], format: str = "auto") -> np.ndarray:
-    """Reads every step of a load file.
+def read_trace(
+    path: Union[str, "os.PathLike[str]"],
+    format: str = "auto",
+    num_layers: int = 0,
+    num_experts: int = 0,
+) -> np.ndarray:
+    """Reads every step of a load file; the arguments are those of read_loads.
 
     Returns:
         float64 NumPy array `[num_steps, num_layers, num_experts]`; a file holding one matrix is
@@ -236,4 +274,21 @@ def read_trace(path: Union[str, "os.PathLike[str]"], format: str = "auto") -> np
 
     Raises like read_loads.
     """
-    return _eplb.read_trace(os.fspath(path), _convert.as_str(format, "read_trace", "format"))
+    function = "read_trace"
+    path_text = os.fspath(path)
+    format = _convert.as_choice(format, LOAD_FORMATS, function, "format")
+    if _is_torch_dump(path_text, format):
+        return _torch_files.read_sglang_dump(path_text, function)
+    return _eplb.read_trace(path_text, format,
+                            _convert.as_int(num_layers, function, "num_layers"),
+                            _convert.as_int(num_experts, function, "num_experts"))
+
+
+def find_dense_layers(weight: Any) -> List[int]:
+    """Returns the all-zero rows of `weight` `[num_layers, num_experts]`, ascending: the dense
+    layers a recording marks (rows 0 to 2 of SGLang's DeepSeek-V3 files). Returns `[]` when
+    every row is zero (such a file recorded no tokens).
+
+    Raises InvalidArgument (a ValueError) for loads rebalance_experts refuses.
+    """
+    return _eplb.find_dense_layers(_convert.as_loads(weight, "find_dense_layers"))

@@ -8,7 +8,7 @@ caller's framework and on the caller's device.
 
 import operator
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 
@@ -81,6 +81,11 @@ def as_loads(weight: Any, function: str, name: str = "weight") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def shape_of(value: Any) -> Tuple[int, ...]:
+    """Returns the shape of a torch tensor, NumPy array or nested list without converting it."""
+    return tuple(value.shape) if _is_tensor(value) else np.shape(value)
+
+
 def as_index_array(value: Any, function: str, name: str) -> np.ndarray:
     """Returns integer `value` (phy2log, log2phy or logcnt) as a C-contiguous CPU int64 NumPy
     array; raises TypeError when its elements are not integers."""
@@ -132,6 +137,34 @@ def as_str(value: Any, function: str, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{function}: {name} = {value!r} must be a str")
     return value
+
+
+def as_choice(value: Any, choices: Sequence[str], function: str, name: str) -> str:
+    """Returns `value` if it is one of `choices`; raises InvalidArgument (TypeError for a
+    non-str) naming them, e.g. `save_plan: format = "yaml" must be one of eplb, sglang`."""
+    text = as_str(value, function, name)
+    if text not in choices:
+        raise _eplb.InvalidArgument(
+            f'{function}: {name} = "{text}" must be one of {", ".join(choices)}')
+    return text
+
+
+def as_layer_list(value: Any, function: str, name: str) -> List[int]:
+    """Returns `value` (None, or an iterable of ints such as a list, a range or a 1-D array) as a
+    list of ints; the core checks order and range."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{function}: {name} = {value!r} must be a sequence of ints")
+    if _is_tensor(value) or isinstance(value, np.ndarray):
+        value = value.tolist()
+    try:
+        items = list(value)
+    except TypeError:
+        raise TypeError(
+            f"{function}: {name} = {value!r} must be a sequence of ints, not "
+            f"{type(value).__name__}") from None
+    return [as_int(item, function, f"{name}[{i}]") for i, item in enumerate(items)]
 
 
 def output_like(template: Any) -> Callable[[np.ndarray], Any]:

@@ -2,6 +2,7 @@
 eplb's compiled core: an expert-parallelism load balancer for Mixture-of-Experts inference. Use the `eplb` package, which accepts torch tensors, NumPy arrays and lists.
 """
 
+from collections.abc import Sequence
 import os
 from typing import Annotated
 
@@ -101,16 +102,49 @@ def lower_bounds(loads: Annotated[NDArray, dict(order='C', device='cpu', writabl
     Raises InvalidArgument (a ValueError) for bad sizes. Releases the GIL.
     """
 
-def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto') -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto', num_layers: int = 0, num_experts: int = 0) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
-    Reads a load file and sums the steps of `steps` ("A:B", "A:" or ":B", half-open and 0-based; None for all) into float64 loads `[num_layers, num_experts]`.
+    Reads a load file (or TensorRT-LLM statistics folder) and sums the steps of `steps` ("A:B", "A:" or ":B", half-open and 0-based; None for all) into float64 loads `[num_layers, num_experts]`.
 
-    `format` is "auto" (from the content), "vllm", "json", "csv" or "npy". Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad range.
+    `format` is "auto" (from the content), "vllm", "json", "csv", "npy", "sglang", "counts", "layer-jsonl", "topk-jsonl" or "trtllm". `num_layers` (required there) and `num_experts` (0: the largest id + 1) apply to "topk-jsonl" only. Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad format, option or range.
     """
 
-def read_trace(path: str | os.PathLike, format: str = 'auto') -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def read_trace(path: str | os.PathLike, format: str = 'auto', num_layers: int = 0, num_experts: int = 0) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
     Reads every step of a load file into float64 loads `[num_steps, num_layers, num_experts]`; a file holding one matrix is a trace of one step.
 
     Raises like read_loads().
+    """
+
+def sum_steps(trace: Annotated[NDArray[numpy.float64], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], steps: str | None = None) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+    """
+    Sums the steps of `steps` (as for read_loads()) of `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) into `[num_layers, num_experts]`.
+
+    Raises InvalidArgument when the range is malformed, empty or out of bounds.
+    """
+
+def write_plan(path: str | os.PathLike, phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, format: str, policy: str = '', dense_layers: Sequence[int] = [], metrics: PlanMetrics | None = None) -> None:
+    """
+    Writes the plan `(phy2log, log2phy, logcnt)` (C-contiguous int64, as validate() takes them) for the topology in `format` ("eplb", "sglang", "trtllm" or "vllm-ascend"). `dense_layers` (ascending rows) are written as given (eplb, sglang) or left out (trtllm, vllm-ascend); `metrics` are written by the eplb format only. The file is written to a temporary name and renamed.
+
+    Raises InvalidArgument for a bad format, topology or inconsistent sizes (the plan is not validated here) and IoError (an OSError) when the file cannot be written.
+    """
+
+def read_plan(path: str | os.PathLike, format: str = 'auto', num_gpus: int = 0, num_groups: int = 0, num_nodes: int = 0, dense_layers: Sequence[int] = []) -> tuple[tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]], tuple[int, int, int, int], str, list[int]]:
+    """
+    Reads a plan file of any format ("auto": from the content) and validates it.
+
+    Returns `((phy2log, log2phy, logcnt), (num_replicas, num_groups, num_nodes, num_gpus), policy, dense_layers)`. 0 means not given: `num_gpus` is required for sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not recorded, and given values must match recorded ones. Raises IoError, ParseError naming the file and location, and InvalidArgument.
+    """
+
+def find_dense_layers(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)]) -> list[int]:
+    """
+    Returns the all-zero rows of `loads` `[num_layers, num_experts]`, ascending: the layers a recording marks as dense. Returns nothing when every row is zero.
+    """
+
+def insert_dense_layers(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], dense_layers: Sequence[int]) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+    """
+    Returns the plan of the MoE layers with the trivial placement (slot `s` holds expert `s % num_experts`) inserted so that rows `dense_layers` of the result hold it.
+
+    Raises InvalidArgument unless `dense_layers` is ascending, unique and less than `num_layers + len(dense_layers)`.
     """

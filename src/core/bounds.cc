@@ -42,9 +42,7 @@ std::vector<double> global_lower_bounds(const LoadMatrix& loads, const Topology&
   std::vector<double> row(loads.num_experts());
   for (int64_t layer = 0; layer < loads.num_layers(); ++layer) {
     loads.copy_row(layer, row);
-    const double total = std::accumulate(row.begin(), row.end(), 0.0);
-    bounds[layer] = std::max(total / static_cast<double>(topology.num_gpus()),
-                             min_max_replica_load(row, topology.num_replicas()));
+    bounds[layer] = detail::global_lower_bound(row, topology.num_gpus(), topology.num_replicas());
   }
   return bounds;
 }
@@ -68,6 +66,11 @@ std::vector<double> hierarchical_lower_bounds(const Plan& plan, const LoadMatrix
 }  // namespace eplb
 
 namespace eplb::detail {
+
+double global_lower_bound(std::span<const double> row, int64_t num_gpus, int64_t num_slots) {
+  const double total = std::accumulate(row.begin(), row.end(), 0.0);
+  return std::max(total / static_cast<double>(num_gpus), min_max_replica_load(row, num_slots));
+}
 
 double packing_lower_bound_sorted(std::span<const double> sorted, int64_t num_packs) {
   const auto num_items = static_cast<int64_t>(sorted.size());
@@ -105,9 +108,12 @@ std::optional<SpanningGroup> node_lower_bounds(const Plan& plan, const LoadMatri
     if (loads.is_zero_row(layer)) continue;
     std::fill(node_of_group.begin(), node_of_group.end(), -1);
     const auto phy2log = plan.phy2log_row(layer);
+    std::vector<int64_t> used_slots(topology.num_nodes(), 0);
     for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      if (phy2log[slot] < 0) continue;
       const int64_t group = phy2log[slot] / group_size;
       const int64_t node = topology.node_of_slot(slot);
+      ++used_slots[node];
       if (node_of_group[group] >= 0 && node_of_group[group] != node) {
         return SpanningGroup{layer, group};
       }
@@ -117,11 +123,12 @@ std::optional<SpanningGroup> node_lower_bounds(const Plan& plan, const LoadMatri
     for (int64_t expert = 0; expert < num_experts; ++expert) {
       node_loads[node_of_group[expert / group_size]].push_back(loads.at(layer, expert));
     }
-    for (const auto& node_load : node_loads) {
+    for (int64_t node = 0; node < topology.num_nodes(); ++node) {
+      const auto& node_load = node_loads[node];
       if (node_load.empty()) continue;
-      const double total = std::accumulate(node_load.begin(), node_load.end(), 0.0);
-      bounds[layer] = std::max({bounds[layer], total / static_cast<double>(topology.gpus_per_node()),
-                                min_max_replica_load(node_load, topology.slots_per_node())});
+      bounds[layer] = std::max(bounds[layer],
+                               global_lower_bound(node_load, used_slots[node] / topology.slots_per_gpu(),
+                                                  used_slots[node]));
     }
   }
   return std::nullopt;

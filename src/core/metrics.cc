@@ -22,15 +22,19 @@ void check_compatible(const Plan& plan, const LoadMatrix& loads, const Topology&
   }
 }
 
-// Fills `slot_loads` [num_replicas] with each slot's share of its expert's load.
-void fill_slot_loads(const Plan& plan, const LoadMatrix& loads, int64_t layer,
-                     std::vector<double>& slot_loads) {
+// Fills `slot_loads` [num_replicas] with each slot's share of its expert's load (0 for an unused
+// slot) and returns the number of used slots.
+int64_t fill_slot_loads(const Plan& plan, const LoadMatrix& loads, int64_t layer,
+                        std::vector<double>& slot_loads) {
   const auto phy2log = plan.phy2log_row(layer);
   const auto logcnt = plan.logcnt_row(layer);
+  int64_t used = 0;
   for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
     const int64_t expert = phy2log[slot];
-    slot_loads[slot] = loads.at(layer, expert) / static_cast<double>(logcnt[expert]);
+    slot_loads[slot] = expert < 0 ? 0.0 : loads.at(layer, expert) / static_cast<double>(logcnt[expert]);
+    used += expert >= 0;
   }
+  return used;
 }
 
 // See PlanMetrics::off_node_load_fraction.
@@ -51,6 +55,7 @@ double off_node_fraction(const Plan& plan, const LoadMatrix& loads, const Topolo
     const auto logcnt = plan.logcnt_row(layer);
     for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
       const int64_t expert = phy2log[slot];
+      if (expert < 0) continue;
       const int64_t node = topology.node_of_slot(slot);
       ++on_node[expert * num_nodes + node];
       group_node_load[(expert / group_size) * num_nodes + node] +=
@@ -90,7 +95,7 @@ std::vector<double> gpu_loads(const Plan& plan, const LoadMatrix& loads, const T
   }
   std::vector<double> slot_loads(plan.num_replicas);
   fill_slot_loads(plan, loads, layer_idx, slot_loads);
-  std::vector<double> result(topology.num_gpus(), 0.0);
+  std::vector<double> result(topology.num_gpus(), 0.0);  // 0 on excluded GPUs
   for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
     result[topology.gpu_of_slot(slot)] += slot_loads[slot];
   }
@@ -101,24 +106,29 @@ PlanMetrics evaluate(const Plan& plan, const LoadMatrix& loads, const Topology& 
   check_compatible(plan, loads, topology, "evaluate");
   PlanMetrics metrics;
   metrics.max_gpu_load.resize(plan.num_layers);
-  metrics.lower_bound = global_lower_bounds(loads, topology);
+  metrics.lower_bound.resize(plan.num_layers);
+  std::vector<double> row(plan.num_experts);
   std::vector<double> slot_loads(plan.num_replicas);
   std::vector<double> gpu(topology.num_gpus());
   double sum_mean_gpu = 0, sum_max_gpu = 0, sum_mean_slot = 0, sum_max_slot = 0, sum_bound = 0;
   double sum_layer_gap = 0;
   int64_t num_loaded_layers = 0;
   for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
-    fill_slot_loads(plan, loads, layer, slot_loads);
+    // Means and the bound count only the GPUs the plan uses (excluded GPUs hold -1 slots).
+    const int64_t used_slots = fill_slot_loads(plan, loads, layer, slot_loads);
+    const int64_t used_gpus = used_slots / topology.slots_per_gpu();
     std::fill(gpu.begin(), gpu.end(), 0.0);
     for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
       gpu[topology.gpu_of_slot(slot)] += slot_loads[slot];
     }
+    loads.copy_row(layer, std::span<double>(row));
+    metrics.lower_bound[layer] = detail::global_lower_bound(row, used_gpus, used_slots);
     const double total = std::accumulate(slot_loads.begin(), slot_loads.end(), 0.0);
     const double max_gpu = *std::max_element(gpu.begin(), gpu.end());
     metrics.max_gpu_load[layer] = max_gpu;
-    sum_mean_gpu += total / static_cast<double>(topology.num_gpus());
+    sum_mean_gpu += total / static_cast<double>(used_gpus);
     sum_max_gpu += max_gpu;
-    sum_mean_slot += total / static_cast<double>(plan.num_replicas);
+    sum_mean_slot += total / static_cast<double>(used_slots);
     sum_max_slot += *std::max_element(slot_loads.begin(), slot_loads.end());
     sum_bound += metrics.lower_bound[layer];
     if (metrics.lower_bound[layer] > 0) {

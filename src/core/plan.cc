@@ -36,9 +36,10 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
   plan.logcnt.assign(num_layers * num_experts, 0);
   for (int64_t i = 0; i < num_layers * num_replicas; ++i) {
     const int64_t expert = phy2log[i];
+    if (expert == -1) continue;
     if (expert < 0 || expert >= num_experts) {
       detail::throw_invalid("plan_from_phy2log: phy2log[", i / num_replicas, "][", i % num_replicas,
-                            "] = ", expert, " must be in [0, ", num_experts, ")");
+                            "] = ", expert, " must be -1 or in [0, ", num_experts, ")");
     }
     int64_t& count = plan.logcnt[(i / num_replicas) * num_experts + expert];
     ++count;
@@ -55,6 +56,7 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
     std::fill(filled.begin(), filled.end(), 0);
     for (int64_t slot = 0; slot < num_replicas; ++slot) {
       const int64_t expert = phy2log[layer * num_replicas + slot];
+      if (expert == -1) continue;
       plan.log2phy[(layer * num_experts + expert) * plan.max_replicas + filled[expert]++] = slot;
     }
   }
@@ -128,15 +130,35 @@ void check_layer(const Plan& plan, const Topology& topology, int64_t layer,
       slot_listed[slot] = 1;
     }
   }
-  if (total != plan.num_replicas) {
+  // Unused slots come in whole GPUs: an excluded GPU has every slot -1, the others none.
+  int64_t used = 0;
+  const int64_t slots_per_gpu = topology.slots_per_gpu();
+  for (int64_t gpu = 0; gpu < topology.num_gpus(); ++gpu) {
+    const int64_t first = plan.phy2log[layer * plan.num_replicas + gpu * slots_per_gpu];
+    const bool excluded = first == -1;
+    if (!options.active_gpus.empty() && options.active_gpus[gpu] == excluded) {
+      detail::throw_invalid("validate: gpu ", gpu, " of layer ", layer, " is ",
+                            excluded ? "unused but active" : "used but excluded", " in active_gpus");
+    }
+    for (int64_t s = gpu * slots_per_gpu; s < (gpu + 1) * slots_per_gpu; ++s) {
+      if ((plan.phy2log[layer * plan.num_replicas + s] == -1) != excluded) {
+        detail::throw_invalid("validate: phy2log[", layer, "][", s, "] = ",
+                              plan.phy2log[layer * plan.num_replicas + s],
+                              " mixes used and unused slots on gpu ", gpu);
+      }
+    }
+    if (!excluded) used += slots_per_gpu;
+  }
+  if (total != used) {
     detail::throw_invalid("validate: logcnt[", layer, "] sums to ", total,
-                          ", must equal num_replicas = ", plan.num_replicas);
+                          ", must equal the used slots = ", used);
   }
   // The counts sum to num_replicas and each listed slot is distinct and holds its expert, so
   // every slot is listed exactly once: phy2log and log2phy describe the same placement.
   std::fill(seen_on_gpu.begin(), seen_on_gpu.end(), -1);
   for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
     const int64_t expert = plan.phy2log[layer * plan.num_replicas + slot];
+    if (expert == -1) continue;
     if (expert < 0 || expert >= num_experts) {
       detail::throw_invalid("validate: phy2log[", layer, "][", slot, "] = ", expert,
                             " must be in [0, ", num_experts, ")");
@@ -156,6 +178,11 @@ void check_layer(const Plan& plan, const Topology& topology, int64_t layer,
 
 void validate(const Plan& plan, const Topology& topology, const ValidateOptions& options) {
   check_shapes(plan, topology);
+  if (!options.active_gpus.empty() &&
+      static_cast<int64_t>(options.active_gpus.size()) != topology.num_gpus()) {
+    detail::throw_invalid("validate: active_gpus has ", options.active_gpus.size(),
+                          " entries, must have num_gpus = ", topology.num_gpus());
+  }
   std::vector<int64_t> seen_on_gpu(plan.num_experts);
   std::vector<char> slot_listed(plan.num_replicas);
   for (int64_t layer = 0; layer < plan.num_layers; ++layer) {

@@ -28,6 +28,42 @@ Policy parse_policy(std::string_view name) {
   detail::throw_invalid("parse_policy: policy = \"", name, "\" is not one of: ", names);
 }
 
+namespace {
+
+void check_active_gpus(int64_t num_experts, const Topology& topology, const RebalanceOptions& options) {
+  if (options.active_gpus.empty()) return;
+  if (static_cast<int64_t>(options.active_gpus.size()) != topology.num_gpus()) {
+    detail::throw_invalid("rebalance_experts: active_gpus has ", options.active_gpus.size(),
+                          " entries, must have num_gpus = ", topology.num_gpus());
+  }
+  const auto active = std::count(options.active_gpus.begin(), options.active_gpus.end(), true);
+  if (active == 0) detail::throw_invalid("rebalance_experts: active_gpus excludes every GPU");
+  if (active * topology.slots_per_gpu() < num_experts) {
+    detail::throw_invalid("rebalance_experts: active_gpus leaves ", active * topology.slots_per_gpu(),
+                          " slots on ", active, " GPUs, fewer than num_experts = ", num_experts);
+  }
+  if (active < topology.num_gpus() && options.cross_node_replicas > 0) {
+    detail::throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
+                          " cannot be combined with excluded GPUs yet");
+  }
+}
+
+}  // namespace
+
+bool uses_hierarchy(const Topology& topology, int64_t num_experts, const RebalanceOptions& options) {
+  if (options.policy == Policy::global || !topology.is_hierarchical()) return false;
+  if (options.active_gpus.empty()) return true;
+  const int64_t experts_per_node = num_experts / topology.num_nodes();
+  for (int64_t node = 0; node < topology.num_nodes(); ++node) {
+    int64_t active = 0;
+    for (int64_t g = node * topology.gpus_per_node(); g < (node + 1) * topology.gpus_per_node(); ++g) {
+      active += options.active_gpus[g];
+    }
+    if (active * topology.slots_per_gpu() < experts_per_node) return false;
+  }
+  return true;
+}
+
 Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,
                        const RebalanceOptions& options) {
   topology.check_experts(loads.num_experts(), "rebalance_experts");
@@ -35,15 +71,21 @@ Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,
     detail::throw_invalid("rebalance_experts: num_layers * num_replicas = ", loads.num_layers(),
                           " * ", topology.num_replicas(), " exceeds the limit of ", kMaxPlanEntries);
   }
+  check_active_gpus(loads.num_experts(), topology, options);
   switch (options.policy) {
     case Policy::deepseek:
+      if (!options.active_gpus.empty()) {
+        detail::throw_invalid("rebalance_experts: active_gpus needs policy balanced or global; "
+                              "deepseek plans onto every GPU");
+      }
       if (options.cross_node_replicas != 0) {
         detail::throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
                               " needs policy balanced; deepseek keeps the strict hierarchy");
       }
       return detail::rebalance_deepseek(loads, topology);
     case Policy::balanced:
-      return detail::rebalance_search(loads, topology, options, topology.is_hierarchical());
+      return detail::rebalance_search(loads, topology, options,
+                                      uses_hierarchy(topology, loads.num_experts(), options));
     case Policy::global: return detail::rebalance_search(loads, topology, options, false);
   }
   detail::throw_invalid("rebalance_experts: policy = ", static_cast<int>(options.policy),

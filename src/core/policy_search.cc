@@ -77,8 +77,29 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   }
 }
 
+// With unequal nodes (excluded GPUs), gives the heaviest pack of groups to the node with the most
+// healthy GPUs, the next to the next, and so on (ties by index): node loads then roughly follow
+// node capacities.
+void assign_packs_by_capacity(const std::vector<std::vector<int64_t>>& node_gpus, Worker& w) {
+  const auto num_nodes = static_cast<int64_t>(node_gpus.size());
+  std::vector<double> pack_load(num_nodes, 0.0);
+  for (size_t g = 0; g < w.group_loads.size(); ++g) pack_load[w.group_pack[g]] += w.group_loads[g];
+  std::vector<int32_t> packs(num_nodes), nodes(num_nodes);
+  std::iota(packs.begin(), packs.end(), 0);
+  std::iota(nodes.begin(), nodes.end(), 0);
+  std::stable_sort(packs.begin(), packs.end(), [&](int32_t a, int32_t b) { return pack_load[a] > pack_load[b]; });
+  std::stable_sort(nodes.begin(), nodes.end(), [&](int32_t a, int32_t b) {
+    return node_gpus[a].size() > node_gpus[b].size();
+  });
+  std::vector<int32_t> node_of_pack(num_nodes);
+  for (int64_t i = 0; i < num_nodes; ++i) node_of_pack[packs[i]] = nodes[i];
+  for (auto& pack : w.group_pack) pack = node_of_pack[pack];
+}
+
+// `node_gpus`, when not empty, lists each node's healthy GPUs (some GPUs are excluded).
 void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarchical,
-                int64_t max_off_node, int64_t layer, Worker& w, std::span<int64_t> phy2log) {
+                int64_t max_off_node, const std::vector<std::vector<int64_t>>& node_gpus,
+                int64_t layer, Worker& w, std::span<int64_t> phy2log) {
   const int64_t num_experts = loads.num_experts();
   w.row.resize(num_experts);
   loads.copy_row(layer, std::span<double>(w.row));
@@ -94,6 +115,7 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
     w.group_loads.assign(num_groups, 0.0);
     for (int64_t e = 0; e < num_experts; ++e) w.group_loads[e / group_size] += w.row[e];
     w.packer->pack(w.group_loads, num_nodes, stream(0), w.group_pack, w.group_rank);
+    if (!node_gpus.empty()) assign_packs_by_capacity(node_gpus, w);
   } else {
     std::iota(w.group_rank.begin(), w.group_rank.end(), 0);
   }
@@ -110,6 +132,22 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
     return;
   }
   const int64_t slots_per_node = topology.num_replicas() / num_nodes;
+  if (!node_gpus.empty()) {
+    // Each node plans onto its healthy GPUs; excluded GPUs keep -1 in every slot.
+    const int64_t slots_per_gpu = topology.slots_per_gpu();
+    std::fill(phy2log.begin(), phy2log.end(), -1);
+    std::vector<int64_t> local;
+    for (int64_t node = 0; node < num_nodes; ++node) {
+      const auto num_gpus = static_cast<int64_t>(node_gpus[node].size());
+      local.assign(num_gpus * slots_per_gpu, -1);
+      place_node(std::span<const int32_t>(w.node_experts).subspan(node * experts_per_node, experts_per_node),
+                 num_gpus * slots_per_gpu, num_gpus, stream(1 + node), w, local);
+      for (int64_t s = 0; s < num_gpus * slots_per_gpu; ++s) {
+        phy2log[node_gpus[node][s / slots_per_gpu] * slots_per_gpu + s % slots_per_gpu] = local[s];
+      }
+    }
+    return;
+  }
   for (int64_t node = 0; node < num_nodes; ++node) {
     place_node(std::span<const int32_t>(w.node_experts).subspan(node * experts_per_node, experts_per_node),
                slots_per_node, topology.num_gpus() / num_nodes, stream(1 + node), w,
@@ -118,6 +156,31 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
 }
 
 }  // namespace
+
+// Plans globally on the healthy GPUs alone (a smaller topology), then spreads the result over the
+// full slot range with -1 on the excluded GPUs.
+Plan rebalance_on_active_gpus(const LoadMatrix& loads, const Topology& topology,
+                              const RebalanceOptions& options) {
+  std::vector<int64_t> active;
+  for (int64_t g = 0; g < topology.num_gpus(); ++g) {
+    if (options.active_gpus[g]) active.push_back(g);
+  }
+  const int64_t slots_per_gpu = topology.slots_per_gpu();
+  const auto num_active = static_cast<int64_t>(active.size());
+  const Topology healthy(num_active * slots_per_gpu, 1, 1, num_active);
+  RebalanceOptions healthy_options = options;
+  healthy_options.active_gpus.clear();
+  const Plan compact = rebalance_search(loads, healthy, healthy_options, false);
+  const int64_t num_replicas = topology.num_replicas();
+  std::vector<int64_t> phy2log(loads.num_layers() * num_replicas, -1);
+  for (int64_t layer = 0; layer < loads.num_layers(); ++layer) {
+    for (int64_t s = 0; s < healthy.num_replicas(); ++s) {
+      phy2log[layer * num_replicas + active[s / slots_per_gpu] * slots_per_gpu + s % slots_per_gpu] =
+          compact.phy2log[layer * healthy.num_replicas() + s];
+    }
+  }
+  return plan_from_phy2log(phy2log, loads.num_layers(), num_replicas, loads.num_experts());
+}
 
 void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots) {
   const auto num_slots = static_cast<int64_t>(w.replica_expert.size());
@@ -156,6 +219,15 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
       .seed = options.seed};
   const int64_t num_layers = loads.num_layers();
   const int64_t num_replicas = topology.num_replicas();
+  const bool excluded = std::count(options.active_gpus.begin(), options.active_gpus.end(), false) > 0;
+  if (excluded && !hierarchical) return rebalance_on_active_gpus(loads, topology, options);
+  std::vector<std::vector<int64_t>> node_gpus;
+  if (excluded) {
+    node_gpus.resize(topology.num_nodes());
+    for (int64_t g = 0; g < topology.num_gpus(); ++g) {
+      if (options.active_gpus[g]) node_gpus[g / topology.gpus_per_node()].push_back(g);
+    }
+  }
   std::vector<int64_t> phy2log(num_layers * num_replicas);
   const int64_t num_threads = std::min(options.threads, num_layers);
   std::vector<Worker> workers(num_threads);
@@ -163,7 +235,8 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   // Layers are dealt round-robin; each layer's result depends only on its own index.
   const auto run = [&](int64_t thread_idx) {
     for (int64_t layer = thread_idx; layer < num_layers; layer += num_threads) {
-      plan_layer(loads, topology, hierarchical, options.cross_node_replicas, layer, workers[thread_idx],
+      plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
+                 workers[thread_idx],
                  std::span(phy2log).subspan(layer * num_replicas, num_replicas));
     }
   };

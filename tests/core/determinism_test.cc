@@ -49,7 +49,8 @@ TEST(DeterminismTest, SamePlanForEveryThreadCountAndRun) {
   for (const Shape& shape : kShapes) {
     const Topology topology(shape.num_replicas, shape.num_groups, shape.num_nodes, shape.num_gpus);
     for (const auto distribution : distributions) {
-      const Loads loads = testing::make_loads(distribution, shape.num_layers, shape.num_experts, 17);
+      const Loads loads =
+          testing::make_loads(distribution, shape.num_layers, shape.num_experts, 17);
       for (Policy policy : kAllPolicies) {
         for (PackingStrategy packer : kStrategies) {
           // deepseek packs greedily whatever the packer option says.

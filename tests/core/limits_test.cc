@@ -192,19 +192,32 @@ TEST(LimitsTest, ValidateRefusesExpertsBeyondTheLimit) {
                        "validate: num_experts = 65537 exceeds the limit of 65536");
 }
 
-TEST(LimitsTest, PlanFromPhy2logRefusesSizesBeyondTheLimits) {
+TEST(LimitsTest, PlanFromPhy2logRefusesSizesBeyondTheLimitsBeforeMultiplying) {
+  // Sizes whose products overflow int64 or claim far more than the (empty or tiny) phy2log.
   const std::vector<int64_t> one_slot{0};
-  EXPECT_THROW(plan_from_phy2log(one_slot, 1, 1, int64_t{1} << 40), InvalidArgument);
-  EXPECT_THROW(plan_from_phy2log({}, int64_t{1} << 32, int64_t{1} << 32, 1), InvalidArgument);
+  const size_t largest = largest_allocation_of([&] {
+    EXPECT_THROW_MESSAGE(plan_from_phy2log(one_slot, 1, 1, int64_t{1} << 40), InvalidArgument,
+                         "plan_from_phy2log: num_experts = 1099511627776 exceeds the limit of "
+                         "65536");
+    EXPECT_THROW_MESSAGE(plan_from_phy2log({}, int64_t{1} << 32, int64_t{1} << 32, 1),
+                         InvalidArgument,
+                         "plan_from_phy2log: num_layers = 4294967296 exceeds the limit of 65536");
+    EXPECT_THROW_MESSAGE(plan_from_phy2log({}, 512, kMaxReplicas, 1), InvalidArgument,
+                         "plan_from_phy2log: num_layers * num_replicas = 536870912 exceeds the "
+                         "limit of 268435456");
+  });
+  EXPECT_LT(largest, kSmall);
 }
 
-TEST(LimitsTest, ValidateRefusesLayersBeyondTheLimit) {
+TEST(LimitsTest, ValidateRefusesLayersBeyondTheLimitBeforeMultiplying) {
+  // Unchecked, 2^62 * 4 would wrap to 0 and let the empty arrays pass the size checks.
   Plan plan;
   plan.num_layers = int64_t{1} << 62;
   plan.num_experts = 4;
   plan.num_replicas = 4;
   plan.max_replicas = 1;
-  EXPECT_THROW(validate(plan, Topology(4, 1, 1, 1)), InvalidArgument);
+  EXPECT_THROW_MESSAGE(validate(plan, Topology(4, 1, 1, 1)), InvalidArgument,
+                       "validate: num_layers = 4611686018427387904 exceeds the limit of 65536");
 }
 
 }  // namespace

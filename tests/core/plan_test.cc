@@ -22,7 +22,7 @@ TEST(PlanTest, BuildsCountsAndSlotListsFromPhy2log) {
 
 TEST(PlanTest, RejectsOutOfRangeExperts) {
   EXPECT_THROW_MESSAGE(plan_from_phy2log(std::vector<int64_t>{0, 5}, 1, 2, 2), InvalidArgument,
-                       "plan_from_phy2log: phy2log[0][1] = 5 must be in [0, 2)");
+                       "plan_from_phy2log: phy2log[0][1] = 5 must be -1 or in [0, 2)");
 }
 
 TEST(PlanTest, ValidateRejectsExpertWithoutReplica) {

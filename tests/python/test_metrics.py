@@ -62,7 +62,7 @@ def test_evaluate_rejects_invalid_plans(readme_case):
     message = "validate: logcnt[0][1] = 0 must be in [1, max_replicas = 16]"
     with raises(eplb.InvalidArgument, message):
         eplb.evaluate(phy2log, readme_case["weight"], 8)
-    with raises(eplb.InvalidArgument, "plan_from_phy2log: phy2log[0][14] = 12 must be in [0, 12)"):
+    with raises(eplb.InvalidArgument, "plan_from_phy2log: phy2log[0][14] = 12 must be -1 or in [0, 12)"):
         eplb.evaluate(readme_case["phy2log"] + 1, readme_case["weight"], 8)
     message = "evaluate: loads shape [1, 12] must match the plan's [2, 12]"
     with raises(eplb.InvalidArgument, message):

@@ -24,6 +24,7 @@ std::string check_plan(const Plan& plan, const Topology& topology, int64_t num_e
     std::vector<int64_t> occurrences(num_experts, 0);
     for (int64_t slot = 0; slot < num_replicas; ++slot) {
       const int64_t expert = plan.phy2log[layer * num_replicas + slot];
+      if (expert == -1) continue;  // a slot of an excluded GPU (validate() checks whole GPUs)
       if (expert < 0 || expert >= num_experts) {
         problem << "layer " << layer << " slot " << slot << " holds " << expert;
         return problem.str();

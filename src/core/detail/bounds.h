@@ -12,6 +12,10 @@
 
 namespace eplb::detail {
 
+/// max(total / num_gpus, min_max_replica_load(row, num_slots)): no plan of `row` on `num_gpus`
+/// GPUs with `num_slots` slots has a lighter heaviest GPU, whatever its replica counts.
+double global_lower_bound(std::span<const double> row, int64_t num_gpus, int64_t num_slots);
+
 /// packing_lower_bound() of items already sorted by descending weight.
 double packing_lower_bound_sorted(std::span<const double> sorted_desc, int64_t num_packs);
 

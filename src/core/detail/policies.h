@@ -16,4 +16,8 @@ Plan rebalance_deepseek(const LoadMatrix& loads, const Topology& topology);
 Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
                       const RebalanceOptions& options, bool hierarchical);
 
+/// The global search on the GPUs that `options.active_gpus` keeps; excluded GPUs get -1 slots.
+Plan rebalance_on_active_gpus(const LoadMatrix& loads, const Topology& topology,
+                              const RebalanceOptions& options);
+
 }  // namespace eplb::detail
