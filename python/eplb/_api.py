@@ -21,6 +21,8 @@ def rebalance_experts(
     effort: int = 1,
     threads: int = 1,
     packer: str = "multistart",
+    cross_node_replicas: int = 0,
+    active_gpus: Any = None,
 ) -> Tuple[Any, Any, Any]:
     """Plans which GPU slots hold which experts; a drop-in for DeepSeek EPLB's function of the
     same name.
@@ -41,6 +43,12 @@ def rebalance_experts(
         effort: search effort of the packer, in [1, 1000].
         threads: threads planning layers in parallel; the plan does not depend on it.
         packer: packing strategy of "balanced" and "global": "multistart", "greedy" or "snake".
+        cross_node_replicas: "balanced" on a hierarchical topology: how many replicas per layer
+            may sit outside their group's node (every expert keeps one at home); 0 (default) is
+            the strict hierarchy.
+        active_gpus: one bool per GPU (list, NumPy or torch), or None for all: plan onto the
+            healthy GPUs only. Slots of excluded GPUs hold -1 in `phy2log`; `log2phy` and
+            `logcnt` never refer to them. Not with policy "deepseek".
 
     Returns:
         phy2log: the logical expert held by each slot, `[num_layers, num_replicas]`.
@@ -68,6 +76,8 @@ def rebalance_experts(
         effort=_convert.as_int(effort, function, "effort"),
         seed=_convert.as_seed(seed, function),
         threads=_convert.as_int(threads, function, "threads"),
+        cross_node_replicas=_convert.as_int(cross_node_replicas, function, "cross_node_replicas"),
+        active_gpus=_convert.as_bool_list(active_gpus, function, "active_gpus"),
     )
     like = _convert.output_like(weight)
     return like(phy2log), like(log2phy), like(logcnt)

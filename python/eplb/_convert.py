@@ -178,3 +178,19 @@ def output_like(template: Any) -> Callable[[np.ndarray], Any]:
     if device.type == "cpu":
         return torch.from_numpy
     return lambda array: torch.from_numpy(array).to(device)
+
+
+def as_bool_list(value: Any, function: str, name: str) -> List[bool]:
+    """Returns `value` (None, or a 1-D sequence, NumPy array or torch tensor of bools) as a list
+    of bools; None gives the empty list (every GPU active)."""
+    if value is None:
+        return []
+    if hasattr(value, "detach"):  # a torch tensor, on any device
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.ndim != 1 or array.dtype != np.bool_:
+        raise TypeError(
+            f"{function}: {name} must be a 1-D sequence of bools, got {array.dtype} "
+            f"with shape {tuple(array.shape)}"
+        )
+    return [bool(flag) for flag in array]

@@ -44,11 +44,11 @@ def plan_from_phy2log(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', d
     Raises InvalidArgument (a ValueError) when an entry is not in `[0, num_experts)`; does not check that every expert has a replica (validate() does).
     """
 
-def rebalance_experts(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+def rebalance_experts(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1, cross_node_replicas: int = 0, active_gpus: Sequence[bool] = []) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
     """
     Plans a placement of `loads` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
 
-    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.
+    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". `cross_node_replicas` lets "balanced" put that many replicas per layer outside their group's node; `active_gpus` (one bool per GPU, empty for all) plans onto the healthy GPUs only, -1 in the others' slots. Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.
     """
 
 class PlanMetrics:
