@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -37,13 +38,26 @@ struct PlanOptions {
   uint64_t seed = RebalanceOptions{}.seed;
   int64_t threads = RebalanceOptions{}.threads;
   int64_t cross_node_replicas = 0;
+  std::vector<int64_t> excluded_gpus;
 
   RebalanceOptions rebalance_options() const {
+    std::vector<bool> active;
+    if (!excluded_gpus.empty()) {
+      active.assign(static_cast<size_t>(num_gpus), true);
+      for (const int64_t gpu : excluded_gpus) {
+        if (gpu < 0 || gpu >= num_gpus) {
+          throw InvalidArgument("--exclude-gpus: gpu " + std::to_string(gpu) + " must be in [0, " +
+                                std::to_string(num_gpus) + ")");
+        }
+        active[static_cast<size_t>(gpu)] = false;
+      }
+    }
     return {.policy = parse_policy(policy),
             .packer = parse_packing_strategy(packer),
             .effort = effort,
             .seed = seed,
             .cross_node_replicas = cross_node_replicas,
+            .active_gpus = std::move(active),
             .threads = threads};
   }
 };
@@ -88,6 +102,16 @@ void run_plan(const PlanOptions& options) {
   }
   print_topology(std::cout, topology);
   print_field(std::cout, "policy", to_string(policy));
+  if (!options.excluded_gpus.empty()) {
+    print_field(std::cout, "excluded GPUs", format_layer_list(options.excluded_gpus));
+    if (policy == Policy::balanced && topology.is_hierarchical()) {
+      print_field(std::cout, "hierarchy",
+                  uses_hierarchy(topology, view.num_experts(), rebalance)
+                      ? std::string("kept (nodes differ in capacity)")
+                      : std::string("dropped: a node keeps too few GPUs for its experts, "
+                                    "planned on all healthy GPUs as one level"));
+    }
+  }
   print_metrics(std::cout, metrics);
   print_field(std::cout, "time", format_fixed(elapsed.count(), 3) + " ms");
   if (!options.output.empty()) {
@@ -135,6 +159,10 @@ Command add_plan_command(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber);
   command->add_option("--threads", options->threads, "Threads planning layers in parallel")
       ->capture_default_str();
+  command->add_option("--exclude-gpus", options->excluded_gpus,
+                      "Failed or drained GPUs to plan around, e.g. 3,17 (their slots get -1)")
+      ->delimiter(',')
+      ->type_name("LIST");
   command->add_option("--cross-node-replicas", options->cross_node_replicas,
                       "balanced, hierarchical: replicas per layer allowed outside their group's "
                       "node (0 = strict hierarchy)")

@@ -174,6 +174,28 @@ TEST_F(CliTest, PlanSearchOptionsAreCheckedAndDeterministic) {
   EXPECT_EQ(eplb::io::read_plan_json(one).plan, eplb::io::read_plan_json(two).plan);
 }
 
+TEST_F(CliTest, ExcludedGpusGetEmptySlotsAndTheReportSaysWhetherTheHierarchyHeld) {
+  const std::string output = path("plan.json");
+  const RunResult result = run("plan " + data("readme_loads.csv") +
+                               " --replicas 16 --groups 4 --nodes 2 --gpus 8 --exclude-gpus 1,6 -o " +
+                               quote(output));
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  EXPECT_NE(result.out.find("excluded GPUs       1, 6"), std::string::npos) << result.out;
+  // Each node keeps 3 GPUs = 6 slots for its 6 experts: the hierarchy holds.
+  EXPECT_NE(result.out.find("hierarchy           kept"), std::string::npos) << result.out;
+  const eplb::io::PlanFile plan_file = eplb::io::read_plan_json(output);
+  for (int64_t layer = 0; layer < plan_file.plan.num_layers; ++layer) {
+    const auto row = plan_file.plan.phy2log_row(layer);
+    for (int64_t slot = 0; slot < 16; ++slot) {
+      EXPECT_EQ(row[slot] == -1, slot / 2 == 1 || slot / 2 == 6) << "slot " << slot;
+    }
+  }
+  const RunResult bad = run("plan " + data("readme_loads.csv") +
+                            " --replicas 16 --groups 4 --nodes 2 --gpus 8 --exclude-gpus 9");
+  EXPECT_EQ(bad.exit_code, 1) << describe(bad);
+  EXPECT_EQ(bad.err, "eplb: error: --exclude-gpus: gpu 9 must be in [0, 8)\n");
+}
+
 TEST_F(CliTest, UnwritableOutputExitsOneWithoutPartialFile) {
   const std::string output = path("missing_dir/plan.json");
   const RunResult result = run("plan " + data("readme_loads.csv") +
