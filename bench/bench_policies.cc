@@ -130,6 +130,45 @@ void print_table(const Workload& workload, const std::vector<Variant>& list, int
   }
 }
 
+// Failed GPUs: the gap is measured against the bound of the healthy GPUs, so it shows what
+// excluding costs beyond the lost capacity.
+void print_excluded_gpus(int repeats) {
+  eplb::SyntheticTraceOptions options;
+  options.num_steps = 100;
+  options.seed = 1;
+  const Loads loads = eplb::generate_trace(options).sum_steps();
+  std::printf("\n### Excluded GPUs: synthetic DeepSeek-V3 window, 8 groups, 4 nodes, 32 GPUs\n\n");
+  std::printf("| R | excluded | policy | hierarchy | ms/call | GPU bal. (healthy GPUs) | gap to bound on healthy GPUs |\n");
+  std::printf("|---:|---|---|---|---:|---:|---:|\n");
+  for (const int64_t replicas : {288, 320}) {
+    const Topology topology(replicas, 8, 4, 32);
+    for (const std::vector<int64_t>& excluded : {std::vector<int64_t>{}, {3}, {3, 17}}) {
+      std::vector<bool> active(32, true);
+      std::string names = excluded.empty() ? "none" : "";
+      for (int64_t g : excluded) {
+        active[g] = false;
+        if (!names.empty()) names += ',';
+        names += std::to_string(g);
+      }
+      for (Policy policy : {Policy::balanced, Policy::global}) {
+        const RebalanceOptions rebalance{.policy = policy, .active_gpus = excluded.empty() ? std::vector<bool>() : active};
+        std::vector<double> times;
+        Plan plan;
+        for (int r = 0; r < repeats; ++r) {
+          const auto start = std::chrono::steady_clock::now();
+          plan = eplb::rebalance_experts(loads.view(), topology, rebalance);
+          times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        }
+        const auto metrics = eplb::evaluate(plan, loads.view(), topology);
+        std::printf("| %lld | %s | %s | %s | %.3f | %.4f | %.3f %% |\n", (long long)replicas, names.c_str(),
+                    std::string(eplb::to_string(policy)).c_str(),
+                    eplb::uses_hierarchy(topology, loads.num_experts, rebalance) ? "kept" : "one level",
+                    median(times), metrics.gpu_balancedness, 100 * metrics.gap);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -163,6 +202,7 @@ int main(int argc, char** argv) {
     const eplb::Trace trace = eplb::io::read_trace(path);
     print_table({path, Topology(288, 8, 4, 32), windows_of(trace, 100, max_windows + 1)}, list, repeats);
   }
+  print_excluded_gpus(quick ? 1 : 5);
   eplb::bench::print_real_workloads(EPLB_WORKLOADS_DIR, quick ? 1 : 5);
   // Scale row: 1024 experts, 128 layers, R = 1280 on 256 GPUs in 32 nodes (32 groups).
   eplb::SyntheticTraceOptions scale;
