@@ -12,6 +12,7 @@
 #include "eplb/eplb.h"
 #include "eplb/io/io.h"
 #include "support/check_plan.h"
+#include "timing.h"
 #include "workloads.h"
 
 namespace {
@@ -50,12 +51,9 @@ Row run(const Variant& variant, const Workload& workload, int repeats) {
   std::vector<double> times;
   for (size_t w = 0; w < workload.windows.size(); ++w) {
     const Loads& loads = workload.windows[w];
-    Plan plan;
-    for (int r = 0; r < repeats; ++r) {
-      const auto start = std::chrono::steady_clock::now();
-      plan = eplb::rebalance_experts(loads.view(), workload.topology, variant.options);
-      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    }
+    double ms = 0;
+    const Plan plan = eplb::bench::plan_timed(loads.view(), workload.topology, variant.options, repeats, ms);
+    times.push_back(ms);
     const std::string problem = eplb::testing::check_plan(plan, workload.topology, loads.num_experts);
     if (!problem.empty()) {
       std::fprintf(stderr, "invalid plan from %s: %s\n", variant.name.c_str(), problem.c_str());
@@ -152,18 +150,13 @@ void print_excluded_gpus(int repeats) {
       }
       for (Policy policy : {Policy::balanced, Policy::global}) {
         const RebalanceOptions rebalance{.policy = policy, .active_gpus = excluded.empty() ? std::vector<bool>() : active};
-        std::vector<double> times;
-        Plan plan;
-        for (int r = 0; r < repeats; ++r) {
-          const auto start = std::chrono::steady_clock::now();
-          plan = eplb::rebalance_experts(loads.view(), topology, rebalance);
-          times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-        }
+        double ms = 0;
+        const Plan plan = eplb::bench::plan_timed(loads.view(), topology, rebalance, repeats, ms);
         const auto metrics = eplb::evaluate(plan, loads.view(), topology);
         std::printf("| %lld | %s | %s | %s | %.3f | %.4f | %.3f %% |\n", (long long)replicas, names.c_str(),
                     std::string(eplb::to_string(policy)).c_str(),
                     eplb::uses_hierarchy(topology, loads.num_experts, rebalance) ? "kept" : "one level",
-                    median(times), metrics.gpu_balancedness, 100 * metrics.gap);
+                    ms, metrics.gpu_balancedness, 100 * metrics.gap);
       }
     }
   }

@@ -1,7 +1,6 @@
 #include "workloads.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "eplb/io/io.h"
 #include "eplb/io/layers.h"
 #include "support/check_plan.h"
+#include "timing.h"
 
 namespace eplb::bench {
 namespace {
@@ -68,16 +68,10 @@ void print_group(const std::filesystem::path& root, const Group& group, int repe
     double ms = 0, in_sample = 0, own_gap = 0, global_gap = 0, cross = 0;
     int64_t num_cross = 0;
     for (size_t f = 0; f < files.size(); ++f) {
-      std::vector<double> times;
-      Plan plan;
-      for (int r = 0; r < repeats; ++r) {
-        const auto start = std::chrono::steady_clock::now();
-        plan = rebalance_experts(files[f].view(), topology, {.policy = policy});
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-      }
+      double call_ms = 0;
+      const Plan plan = plan_timed(files[f].view(), topology, {.policy = policy}, repeats, call_ms);
       if (!testing::check_plan(plan, topology, num_experts).empty()) std::abort();
-      std::sort(times.begin(), times.end());
-      ms += times[times.size() / 2];
+      ms += call_ms;
       const PlanMetrics metrics = evaluate(plan, files[f].view(), topology);
       in_sample += metrics.gpu_balancedness;
       global_gap += metrics.gap;
@@ -138,16 +132,10 @@ void print_cross_node_curve(const std::filesystem::path& root, const Group& grou
     double ms = 0, gpu = 0, node = 0, off = 0, cross = 0;
     int64_t num_cross = 0;
     for (size_t f = 0; f < files.size(); ++f) {
-      std::vector<double> times;
-      Plan plan;
-      for (int r = 0; r < repeats; ++r) {
-        const auto start = std::chrono::steady_clock::now();
-        plan = rebalance_experts(files[f].view(), topology, row.options);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-      }
+      double call_ms = 0;
+      const Plan plan = plan_timed(files[f].view(), topology, row.options, repeats, call_ms);
       if (!testing::check_plan(plan, topology, files[f].num_experts).empty()) std::abort();
-      std::sort(times.begin(), times.end());
-      ms += times[times.size() / 2];
+      ms += call_ms;
       const PlanMetrics metrics = evaluate(plan, files[f].view(), topology);
       gpu += metrics.gpu_balancedness;
       node += node_balancedness(plan, files[f].view(), topology);
