@@ -2,53 +2,23 @@
 #include "eplb/io/io.h"
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>  // getpid
 
 #include "eplb/error.h"
 #include "support/check_plan.h"  // EXPECT_THROW_MESSAGE
+#include "temp_dir.h"
 
 namespace eplb::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory per test (named after it and the process), removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / (std::string("eplb_io_") + info->test_suite_name() + "_" +
-                                         info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path write(const std::string& name, std::string_view content) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << content;
-    return file;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(stream), {});
-}
+using testing::read_text;
+using testing::TempDir;
 
 constexpr std::string_view kTrace = R"({"load_history": [
   {"logical_expert_load": [[1, 2, 3], [4, 5, 6]]},

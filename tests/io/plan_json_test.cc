@@ -3,55 +3,25 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>  // getpid
 
 #include "eplb/error.h"
 #include "eplb/metrics.h"
 #include "eplb/plan.h"
 #include "eplb/topology.h"
 #include "support/check_plan.h"  // EXPECT_THROW_MESSAGE, check_plan
+#include "temp_dir.h"
 
 namespace eplb::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory per test (named after it and the process), removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / (std::string("eplb_io_") + info->test_suite_name() + "_" +
-                                         info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path write(const std::string& name, std::string_view content) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << content;
-    return file;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(stream), {});
-}
+using testing::read_text;
+using testing::TempDir;
 
 // What write_plan_json() writes for small_plan_file(): the layout is part of the format.
 constexpr std::string_view kPlan = R"({
@@ -124,7 +94,7 @@ TEST(PlanJsonTest, WriteThenReadRoundTrips) {
                                      0, 1, 2, 3, 4, 5, 3, 4};
   const PlanFile written{plan_from_phy2log(phy2log, 3, 8, 6), topology,
                          "hierarchical \"snake\"\\\n\x01"};
-  ASSERT_EQ(testing::check_plan(written.plan, topology, 6), "");
+  ASSERT_EQ(eplb::testing::check_plan(written.plan, topology, 6), "");
   const fs::path path = dir.path() / "plan.json";
   write_plan_json(path, written);
   const PlanFile read = read_plan_json(path);
