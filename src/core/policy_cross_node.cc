@@ -40,15 +40,14 @@ struct Move {
 // Best move into `target`: one more replica of `expert` (from the heaviest node's experts) on
 // `target`, one fewer of a `donor` expert there. Loads of every node shift with the new shares.
 void best_move_into(const NodePlacement& p, std::span<const double> loads,
-                    std::span<const int32_t> candidates, int64_t target, int64_t off_node,
-                    int64_t max_off_node, int64_t max_per_node, int64_t max_count,
-                    std::vector<double>& trial, Move& best) {
-  const auto num_experts = static_cast<int64_t>(p.count.size());
+                    std::span<const int32_t> candidates, std::span<const int32_t> on_target,
+                    int64_t target, int64_t off_node, int64_t max_off_node, int64_t max_per_node,
+                    int64_t max_count, std::vector<double>& trial, Move& best) {
   for (const int32_t e : candidates) {
     if (p.at(e, target) >= max_per_node || p.count[e] >= max_count) continue;
     const double gain_e = loads[e] / static_cast<double>(p.count[e] + 1) - loads[e] / static_cast<double>(p.count[e]);
-    for (int64_t f = 0; f < num_experts; ++f) {
-      if (f == e || p.at(f, target) == 0 || p.count[f] < 2) continue;
+    for (const int32_t f : on_target) {
+      if (f == e || p.count[f] < 2) continue;
       if (p.home[f] == target && p.at(f, target) < 2) continue;  // f keeps its home replica
       const int64_t new_off = off_node + (p.home[e] != target) - (p.home[f] != target);
       if (new_off > max_off_node) continue;
@@ -99,7 +98,7 @@ void place_cross_node(const Topology& topology, int64_t max_off_node, uint64_t s
   // off-node budget. Candidates are the heaviest node's experts with the largest shares.
   constexpr size_t kCandidates = 16;
   const int64_t max_count = topology.num_gpus();
-  std::vector<int32_t> candidates;
+  std::vector<int32_t> candidates, on_target;
   std::vector<double> trial(num_nodes);
   int64_t off_node = 0;
   for (int64_t step = 0; step < 4 * max_off_node + num_nodes; ++step) {
@@ -116,8 +115,12 @@ void place_cross_node(const Topology& topology, int64_t max_off_node, uint64_t s
     Move best{.max_load = p.load[heavy] * (1 - 1e-12)};
     for (int64_t target = 0; target < num_nodes; ++target) {
       if (target == heavy) continue;
-      best_move_into(p, w.row, candidates, target, off_node, max_off_node, max_per_node, max_count,
-                     trial, best);
+      on_target.clear();
+      for (int64_t f = 0; f < num_experts; ++f) {
+        if (p.at(f, target) > 0) on_target.push_back(static_cast<int32_t>(f));
+      }
+      best_move_into(p, w.row, candidates, on_target, target, off_node, max_off_node, max_per_node,
+                     max_count, trial, best);
     }
     if (best.expert < 0) break;
     ++p.at(best.expert, best.target);
