@@ -1,6 +1,7 @@
 #pragma once
-// Shared by the fuzzers that build requests from bytes: small integers and load matrices.
+// Shared by the fuzzers: requests built from bytes (sizes, options, loads) and the checks.
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -11,7 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "eplb/error.h"
 #include "eplb/load_matrix.h"
+#include "eplb/metrics.h"
+#include "eplb/packing.h"
+#include "eplb/plan.h"
+#include "eplb/policy.h"
 
 namespace eplb::fuzz {
 
@@ -96,5 +102,45 @@ class FuzzLoads {
   std::vector<int32_t> i32_;
   std::vector<int64_t> i64_;
 };
+
+/// Returns options of rebalance_experts(): any policy and packer, effort 1 to 3, 1 to 3 threads;
+/// a quarter of them exclude GPUs (`active_gpus`, now and then of the wrong length), a quarter
+/// allow cross-node replicas.
+inline RebalanceOptions read_options(ByteReader& in, int64_t num_gpus) {
+  RebalanceOptions options{.policy = kAllPolicies[in.pick(0, 2)],
+                           .packer = static_cast<PackingStrategy>(in.pick(0, 2)),
+                           .effort = in.pick(1, 3),
+                           .seed = in.byte(),
+                           .threads = in.pick(1, 3)};
+  if (in.pick(0, 3) == 0) options.cross_node_replicas = in.pick(0, 16);
+  if (in.pick(0, 3) == 0) {
+    const int64_t size = std::max<int64_t>(num_gpus + in.rarely_off_by_one(), 0);
+    for (int64_t gpu = 0; gpu < size; ++gpu) options.active_gpus.push_back(in.pick(0, 3) != 0);
+  }
+  return options;
+}
+
+/// Aborts unless validate() accepts `plan` with `options`.
+inline void require_valid(const Plan& plan, const Topology& topology,
+                          const ValidateOptions& options) {
+  try {
+    validate(plan, topology, options);
+  } catch (const Error& error) {
+    fail(std::string("validate() rejected the plan: ") + error.what());
+  }
+}
+
+/// Aborts when some layer's heaviest GPU is lighter than its global lower bound, beyond
+/// rounding: relative for normal loads, absolute for subnormal ones (5e-324 / 2 is 0). A bound
+/// that overflows to inf (a layer's total beyond DBL_MAX) is not checked.
+inline void require_lower_bound_holds(const PlanMetrics& metrics) {
+  for (size_t layer = 0; layer < metrics.lower_bound.size(); ++layer) {
+    const double bound = metrics.lower_bound[layer];
+    const double slack = std::max(bound * 1e-9, 1e-300);
+    if (std::isfinite(bound) && !(metrics.max_gpu_load[layer] >= bound - slack)) {
+      fail("layer " + std::to_string(layer) + ": heaviest GPU below the lower bound");
+    }
+  }
+}
 
 }  // namespace eplb::fuzz
