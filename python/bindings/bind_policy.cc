@@ -1,5 +1,7 @@
 // rebalance_experts(): loads in, DeepSeek's three arrays out.
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 #include <utility>
@@ -38,9 +40,33 @@ PlanArrays rebalance(const InputArray& loads, int64_t num_replicas, int64_t num_
   return to_numpy(std::move(plan));
 }
 
+// The same call timed inside C++ (median of `repeats`), so that bench/bench_python.py can measure
+// what the Python layer adds in one process.
+double time_rebalance_ms(const InputArray& loads, int64_t num_replicas, int64_t num_groups,
+                         int64_t num_nodes, int64_t num_gpus, std::string_view policy,
+                         int64_t repeats) {
+  const RebalanceOptions options{.policy = parse_policy(policy)};
+  const Topology topology(num_replicas, num_groups, num_nodes, num_gpus);
+  const LoadMatrix matrix = to_load_matrix(loads, "time_rebalance_ms");
+  nb::gil_scoped_release release;
+  std::vector<double> times;
+  for (int64_t r = 0; r < std::max<int64_t>(repeats, 1); ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    const Plan plan = rebalance_experts(matrix, topology, options);
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
 }  // namespace
 
 void bind_policy(nb::module_& m) {
+  m.def("_time_rebalance_ms", &time_rebalance_ms, nb::arg("loads").noconvert(),
+        nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"),
+        nb::arg("policy"), nb::arg("repeats"),
+        "Returns the median milliseconds of `repeats` rebalance_experts calls timed inside C++ "
+        "(for bench/bench_python.py).");
   m.def("rebalance_experts", &rebalance, nb::arg("loads").noconvert(), nb::arg("num_replicas"),
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::kw_only(),
         nb::arg("policy") = "balanced", nb::arg("packer") = "multistart", nb::arg("effort") = 1,
