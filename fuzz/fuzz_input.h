@@ -130,14 +130,15 @@ inline void require_valid(const Plan& plan, const Topology& topology,
   }
 }
 
-/// Aborts when some layer's heaviest GPU is lighter than its global lower bound, beyond
-/// rounding: relative for normal loads, absolute for subnormal ones (5e-324 / 2 is 0). A bound
-/// that overflows to inf (a layer's total beyond DBL_MAX) is not checked.
+/// Aborts when some layer's bound is not finite (LoadMatrix refuses layers whose sum overflows)
+/// or its heaviest GPU is lighter than the bound, beyond rounding: relative for normal loads,
+/// absolute for subnormal ones (5e-324 / 2 is 0).
 inline void require_lower_bound_holds(const PlanMetrics& metrics) {
   for (size_t layer = 0; layer < metrics.lower_bound.size(); ++layer) {
     const double bound = metrics.lower_bound[layer];
     const double slack = std::max(bound * 1e-9, 1e-300);
-    if (std::isfinite(bound) && !(metrics.max_gpu_load[layer] >= bound - slack)) {
+    if (!std::isfinite(bound)) fail("layer " + std::to_string(layer) + ": lower bound not finite");
+    if (!(metrics.max_gpu_load[layer] >= bound - slack)) {
       fail("layer " + std::to_string(layer) + ": heaviest GPU below the lower bound");
     }
   }

@@ -45,6 +45,18 @@ LoadMatrix::LoadMatrix(Data data, int64_t num_layers, int64_t num_experts)
                                   " must be finite and non-negative");
           }
         }
+        // Every metric and bound sums a layer; a sum beyond the largest double would turn them
+        // into inf and NaN, so such loads are refused here.
+        for (int64_t layer = 0; layer < num_layers; ++layer) {
+          double total = 0;
+          for (int64_t e = 0; e < num_experts; ++e) {
+            total += static_cast<double>(values[static_cast<size_t>(layer * num_experts + e)]);
+          }
+          if (!std::isfinite(total)) {
+            detail::throw_invalid("loads: layer ", layer, " sums to ", total,
+                                  ", beyond the largest finite double");
+          }
+        }
       },
       data_);
 }

@@ -4,19 +4,28 @@
 #include <vector>
 
 #include "core/detail/check.h"
+#include "core/detail/plan_builder.h"
 
 namespace eplb {
 
 Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int64_t num_replicas,
                        int64_t num_experts) {
+  return detail::plan_from_phy2log_as("plan_from_phy2log", phy2log, num_layers, num_replicas,
+                                      num_experts);
+}
+
+namespace detail {
+
+Plan plan_from_phy2log_as(const char* function, std::span<const int64_t> phy2log,
+                          int64_t num_layers, int64_t num_replicas, int64_t num_experts) {
   if (num_layers <= 0 || num_replicas <= 0 || num_experts <= 0) {
-    detail::throw_invalid("plan_from_phy2log: shape [", num_layers, ", ", num_replicas,
+    throw_invalid(function, ": shape [", num_layers, ", ", num_replicas,
                           "] with num_experts = ", num_experts, " must have positive sizes");
   }
   // Limits first: the products below must not overflow, and nothing is allocated beyond them.
-  const auto check_limit = [](const char* name, int64_t value, int64_t limit) {
+  const auto check_limit = [function](const char* name, int64_t value, int64_t limit) {
     if (value > limit) {
-      detail::throw_invalid("plan_from_phy2log: ", name, " = ", value, " exceeds the limit of ", limit);
+      throw_invalid(function, ": ", name, " = ", value, " exceeds the limit of ", limit);
     }
   };
   check_limit("num_layers", num_layers, kMaxLayers);
@@ -25,7 +34,7 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
   check_limit("num_layers * num_replicas", num_layers * num_replicas, kMaxPlanEntries);
   check_limit("num_layers * num_experts", num_layers * num_experts, kMaxPlanEntries);
   if (static_cast<int64_t>(phy2log.size()) != num_layers * num_replicas) {
-    detail::throw_invalid("plan_from_phy2log: phy2log size = ", phy2log.size(),
+    throw_invalid(function, ": phy2log size = ", phy2log.size(),
                           " must equal num_layers * num_replicas = ", num_layers * num_replicas);
   }
   Plan plan;
@@ -38,7 +47,7 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
     const int64_t expert = phy2log[i];
     if (expert == -1) continue;
     if (expert < 0 || expert >= num_experts) {
-      detail::throw_invalid("plan_from_phy2log: phy2log[", i / num_replicas, "][", i % num_replicas,
+      throw_invalid(function, ": phy2log[", i / num_replicas, "][", i % num_replicas,
                             "] = ", expert, " must be -1 or in [0, ", num_experts, ")");
     }
     int64_t& count = plan.logcnt[(i / num_replicas) * num_experts + expert];
@@ -46,7 +55,7 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
     plan.max_replicas = std::max(plan.max_replicas, count);
   }
   if (num_layers * num_experts * plan.max_replicas > kMaxPlanEntries) {
-    detail::throw_invalid("plan_from_phy2log: log2phy would hold ",
+    throw_invalid(function, ": log2phy would hold ",
                           num_layers * num_experts * plan.max_replicas,
                           " entries, more than the limit of ", kMaxPlanEntries);
   }
@@ -62,6 +71,8 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
   }
   return plan;
 }
+
+}  // namespace detail
 
 namespace {
 

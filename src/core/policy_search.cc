@@ -9,6 +9,7 @@
 #include "core/detail/check.h"
 #include "core/detail/joint.h"
 #include "core/detail/search_worker.h"
+#include "core/detail/plan_builder.h"
 #include "core/detail/policies.h"
 #include "core/detail/replication.h"
 #include "eplb/bounds.h"
@@ -179,7 +180,8 @@ Plan rebalance_on_active_gpus(const LoadMatrix& loads, const Topology& topology,
           compact.phy2log[layer * healthy.num_replicas() + s];
     }
   }
-  return plan_from_phy2log(phy2log, loads.num_layers(), num_replicas, loads.num_experts());
+  return plan_from_phy2log_as("rebalance_experts", phy2log, loads.num_layers(), num_replicas,
+                              loads.num_experts());
 }
 
 void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots) {
@@ -247,7 +249,8 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
     for (int64_t t = 1; t < num_threads; ++t) threads.emplace_back(run, t);
     run(0);
   }
-  return plan_from_phy2log(phy2log, num_layers, num_replicas, loads.num_experts());
+  return plan_from_phy2log_as("rebalance_experts", phy2log, num_layers, num_replicas,
+                              loads.num_experts());
 }
 
 }  // namespace eplb::detail

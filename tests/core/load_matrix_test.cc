@@ -65,6 +65,13 @@ TEST(LoadMatrixTest, RejectsNanInfiniteAndNegativeLoads) {
                        "loads: loads[0][1] = -7 must be finite and non-negative");
 }
 
+TEST(LoadMatrixTest, RejectsLayersWhoseSumOverflows) {
+  const double huge = std::numeric_limits<double>::max();
+  const std::vector<double> values{1, 2, huge, huge};
+  EXPECT_THROW_MESSAGE(LoadMatrix(std::span<const double>(values), 2, 2), InvalidArgument,
+                       "loads: layer 1 sums to inf, beyond the largest finite double");
+}
+
 TEST(LoadMatrixTest, DetectsZeroRows) {
   const std::vector<double> values{0, 0, 1, 0};
   const LoadMatrix m(std::span<const double>(values), 2, 2);

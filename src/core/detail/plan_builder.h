@@ -14,4 +14,8 @@ namespace eplb::detail {
 Plan build_plan(std::vector<int64_t> phy2log, std::span<const int32_t> replica_rank,
                 int64_t num_layers, int64_t num_replicas, int64_t num_experts);
 
+/// plan_from_phy2log() whose errors name `function` (the public entry point the caller serves).
+Plan plan_from_phy2log_as(const char* function, std::span<const int64_t> phy2log,
+                          int64_t num_layers, int64_t num_replicas, int64_t num_experts);
+
 }  // namespace eplb::detail
