@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "eplb/error.h"  // the exceptions the readers and writers throw
 #include "eplb/metrics.h"
 #include "eplb/plan.h"
 #include "eplb/topology.h"
