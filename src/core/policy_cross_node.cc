@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/detail/replication.h"
 #include "core/detail/search_worker.h"
 
 namespace eplb::detail {
@@ -77,15 +76,12 @@ void place_cross_node(const Topology& topology, int64_t max_off_node, uint64_t s
   NodePlacement p{num_nodes, std::vector<int64_t>(num_experts * num_nodes, 0),
                   std::vector<int64_t>(num_experts, 0), std::vector<int32_t>(num_experts, 0),
                   std::vector<double>(num_nodes, 0.0)};
-  // Start from the strict hierarchy: each node replicates its own experts into its slots.
-  const int64_t max_per_node =
-      slots_per_node <= experts_per_node * gpus_per_node ? gpus_per_node : slots_per_node;
+  // Start from the strict hierarchy: each node replicates its own experts into its slots. The
+  // per-node cap also bounds the moves below (a node holds at most slots_per_node replicas).
+  int64_t max_per_node = slots_per_node;
   for (int64_t n = 0; n < num_nodes; ++n) {
     const auto experts = std::span<const int32_t>(w.node_experts).subspan(n * experts_per_node, experts_per_node);
-    w.node_loads.resize(experts_per_node);
-    for (int64_t j = 0; j < experts_per_node; ++j) w.node_loads[j] = w.row[experts[j]];
-    w.counts.assign(experts_per_node, 1);
-    add_replicas_greedy(w.node_loads, slots_per_node - experts_per_node, w.counts, max_per_node);
+    max_per_node = std::min(replicate_level(experts, slots_per_node, gpus_per_node, w), slots_per_node);
     for (int64_t j = 0; j < experts_per_node; ++j) {
       p.home[experts[j]] = static_cast<int32_t>(n);
       p.at(experts[j], n) = w.counts[j];
@@ -136,10 +132,7 @@ void place_cross_node(const Topology& topology, int64_t max_off_node, uint64_t s
     w.replica_expert.clear();
     w.replica_weights.clear();
     for (int64_t e = 0; e < num_experts; ++e) {
-      for (int64_t c = 0; c < p.at(e, n); ++c) {
-        w.replica_expert.push_back(static_cast<int32_t>(e));
-        w.replica_weights.push_back(w.row[e] / static_cast<double>(p.count[e]));
-      }
+      append_replicas(static_cast<int32_t>(e), p.at(e, n), w.row[e] / static_cast<double>(p.count[e]), w);
     }
     pack_replicas(gpus_per_node, stream_base + static_cast<uint64_t>(n), w,
                   phy2log.subspan(n * slots_per_node, slots_per_node));

@@ -56,21 +56,11 @@ void improve_small_level(std::span<const int32_t> node_experts, int64_t num_slot
 void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_t num_gpus,
                 uint64_t stream, Worker& w, std::span<int64_t> slots) {
   const auto num_experts = static_cast<int64_t>(node_experts.size());
-  w.node_loads.resize(num_experts);
-  for (int64_t j = 0; j < num_experts; ++j) w.node_loads[j] = w.row[node_experts[j]];
-  // No expert gets more replicas than there are GPUs to hold them apart, unless the slots leave
-  // no other choice.
-  w.counts.assign(num_experts, 1);
-  const int64_t max_count = num_slots <= num_experts * num_gpus ? num_gpus : INT64_MAX;
-  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts, max_count);
+  const int64_t max_count = replicate_level(node_experts, num_slots, num_gpus, w);
   w.replica_expert.clear();
   w.replica_weights.clear();
   for (int64_t j = 0; j < num_experts; ++j) {
-    const double share = w.node_loads[j] / static_cast<double>(w.counts[j]);
-    for (int64_t c = 0; c < w.counts[j]; ++c) {
-      w.replica_expert.push_back(node_experts[j]);
-      w.replica_weights.push_back(share);
-    }
+    append_replicas(node_experts[j], w.counts[j], w.node_loads[j] / static_cast<double>(w.counts[j]), w);
   }
   pack_replicas(num_gpus, stream, w, slots);
   if (num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts && max_count != INT64_MAX) {
@@ -157,6 +147,26 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
 }
 
 }  // namespace
+
+int64_t replicate_level(std::span<const int32_t> experts, int64_t num_slots, int64_t num_gpus,
+                        Worker& w) {
+  const auto num_experts = static_cast<int64_t>(experts.size());
+  w.node_loads.resize(num_experts);
+  for (int64_t j = 0; j < num_experts; ++j) w.node_loads[j] = w.row[experts[j]];
+  // No expert gets more replicas than there are GPUs to hold them apart, unless the slots leave
+  // no other choice.
+  w.counts.assign(num_experts, 1);
+  const int64_t max_count = num_slots <= num_experts * num_gpus ? num_gpus : INT64_MAX;
+  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts, max_count);
+  return max_count;
+}
+
+void append_replicas(int32_t expert, int64_t copies, double share, Worker& w) {
+  for (int64_t c = 0; c < copies; ++c) {
+    w.replica_expert.push_back(expert);
+    w.replica_weights.push_back(share);
+  }
+}
 
 // Plans globally on the healthy GPUs alone (a smaller topology), then spreads the result over the
 // full slot range with -1 on the excluded GPUs.

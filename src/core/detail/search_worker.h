@@ -20,6 +20,16 @@ struct Worker {
   std::vector<int64_t> counts;
 };
 
+/// Replicates `experts` (their loads from `w.row`, copied to `w.node_loads`) into `num_slots`
+/// slots, counts in `w.counts`, at most `num_gpus` replicas per expert when the slots allow it so
+/// that no GPU need hold two; returns that cap (INT64_MAX when duplicates are unavoidable).
+int64_t replicate_level(std::span<const int32_t> experts, int64_t num_slots, int64_t num_gpus,
+                        Worker& w);
+
+/// Appends `copies` replicas of `expert`, each carrying `share`, to `w.replica_expert` and
+/// `w.replica_weights`.
+void append_replicas(int32_t expert, int64_t copies, double share, Worker& w);
+
 /// Packs the replicas `replica_expert` / `replica_weights` of `w` (one entry per replica, its
 /// expert and share) onto `num_gpus` GPUs and writes each slot's expert into `slots`
 /// (`replica_expert.size()` slots, GPU-major).
