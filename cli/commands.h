@@ -22,6 +22,8 @@ Command add_plan_command(CLI::App& parent);
 Command add_eval_command(CLI::App& parent);
 /// Adds `convert PLAN --format NAME -o FILE`.
 Command add_convert_command(CLI::App& parent);
+/// Adds `replay TRACE [--interval N] [--policy LIST] [--tolerance T] [--plot FILE] [--json FILE]`.
+Command add_replay_command(CLI::App& parent);
 /// Adds `gen -o TRACE.json [--steps ...]`.
 Command add_gen_command(CLI::App& parent);
 

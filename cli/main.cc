@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   const std::vector<eplb::cli::Command> commands = {eplb::cli::add_plan_command(app),
                                                     eplb::cli::add_eval_command(app),
                                                     eplb::cli::add_convert_command(app),
-                                                    eplb::cli::add_gen_command(app)};
+                                                    eplb::cli::add_gen_command(app),
+                                                    eplb::cli::add_replay_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,0 +1,28 @@
+#pragma once
+// Writing replay results: the JSON report (and, with chart.h, the plot).
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+#include "eplb/replay.h"
+
+namespace eplb::io {
+
+/// One planner's replay, under the name reports show for it (e.g. "balanced").
+struct ReplayRun {
+  std::string name;
+  int64_t interval = 0;
+  ReplayResult result;
+};
+
+/// Returns the JSON report of `runs` (at least one): the first run as
+/// `{"policy", "windows": [{"window", "in_sample", "next_window", "moved_slots"}...],
+/// "summary": {"in_sample", "next_window", "moved_fraction", "plan_ms"}}`, plus every run in the
+/// same form under "runs". Throws InvalidArgument when `runs` is empty.
+std::string replay_json(std::span<const ReplayRun> runs);
+
+/// Writes replay_json(runs) to `path` atomically. Throws IoError naming the path.
+void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs);
+
+}  // namespace eplb::io

@@ -1,0 +1,55 @@
+#pragma once
+// Moving from one plan to another: which slots change, where their new weights come from, and
+// relabelling a fresh plan so that it changes as few slots as possible.
+
+#include <cstdint>
+#include <vector>
+
+#include "eplb/plan.h"
+#include "eplb/topology.h"
+
+namespace eplb {
+
+/// One slot that holds a different expert after a re-plan.
+struct SlotMove {
+  int64_t layer = 0;
+  int64_t slot = 0;
+  /// The expert the slot held before (-1 for a slot of an excluded GPU).
+  int64_t old_expert = -1;
+  /// The expert it holds after (-1 when its GPU is now excluded).
+  int64_t new_expert = -1;
+  /// A slot of the old plan that holds `new_expert`, to copy its weights from: on the same GPU
+  /// if possible, else on the same node, else the lowest such slot; -1 when `new_expert` is -1.
+  /// Sources refer to the old plan: copy every move's weights before overwriting any slot.
+  int64_t source_slot = -1;
+};
+
+/// The slots that change between two plans of the same shape, layer by layer, slot by slot.
+struct Migration {
+  std::vector<SlotMove> moves;
+
+  /// Slots whose expert changes.
+  int64_t moved_slots() const { return static_cast<int64_t>(moves.size()); }
+  /// Moves whose weights come from another node.
+  int64_t cross_node_copies(const Topology& topology) const;
+  /// Bytes copied when each expert's weights take `expert_bytes` bytes.
+  int64_t bytes(int64_t expert_bytes) const;
+};
+
+/// Returns the moves that turn `from` into `to` (same layers, experts and slots, both valid for
+/// `topology`). Throws InvalidArgument when the shapes differ.
+Migration diff_plans(const Plan& from, const Plan& to, const Topology& topology);
+
+/// Applies `migration` to `from`: every move's slot must hold its `old_expert`. Returns the new
+/// plan (log2phy and logcnt rebuilt). Throws InvalidArgument naming the first move that does not
+/// fit `from`.
+Plan apply_migration(const Plan& from, const Migration& migration, const Topology& topology);
+
+/// Relabels `fresh` so that it keeps as many of `current`'s slots as possible, without changing
+/// any GPU's load: GPUs are matched to GPUs (within a node, and nodes to nodes, when
+/// `keep_nodes`; excluded GPUs stay where they are) to maximize the replicas they keep, and
+/// within each GPU kept experts return to their old slots. Both plans must be valid for
+/// `topology` with the same shape.
+Plan align_plan(const Plan& fresh, const Plan& current, const Topology& topology, bool keep_nodes);
+
+}  // namespace eplb

@@ -1,0 +1,116 @@
+#pragma once
+// The online planner: observes loads step by step, plans from its history, and re-plans while
+// moving few slots.
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "eplb/load_matrix.h"
+#include "eplb/migration.h"
+#include "eplb/plan.h"
+#include "eplb/policy.h"
+#include "eplb/topology.h"
+
+namespace eplb {
+
+/// Which past steps a Planner plans on, and how it hedges against the next window.
+///
+/// The history is the sum of the last `window_steps` steps, or, with `half_life_steps > 0`, of
+/// every step observed, each weighted `0.5 ^ (age / half_life_steps)`. The window is kept as
+/// `num_blocks` blocks of `window_steps / num_blocks` steps; how much each expert's share of its
+/// layer swings from block to block (coefficient of variation `cv`) is its risk of surprising
+/// the next window, so the planner plans on `history * (1 + swing_weight * cv)`: swinging
+/// experts get more replicas and lighter GPUs. Right after a block completes the window holds
+/// exactly the last `window_steps` steps; in between, the current block is still filling.
+///
+/// The defaults are the most robust settings measured on the bundled traces with 100-step
+/// re-plans (docs/benchmarks.md, "Online planning"): on the last window alone, with the swing of
+/// its four quarters. Longer windows and decay lose there, because the expert popularity drifts.
+struct HistoryOptions {
+  int64_t window_steps = 100;
+  double half_life_steps = 0;
+  int64_t num_blocks = 4;
+  double swing_weight = 0.5;
+};
+
+/// Parses a history: "robust" (the defaults above, on a window of `interval` steps), "last" (the
+/// last `interval` steps, no swing weighting: the last-window planner), "window:N" (the last N
+/// steps, swing weighted over four blocks when 4 divides N, else none) or "decay:H" (half-life
+/// of H steps, swing measured over the last `interval` steps). Throws InvalidArgument naming
+/// `spec` when it is malformed.
+HistoryOptions parse_history(std::string_view spec, int64_t interval);
+
+/// The history a policy is replayed with unless told otherwise: "last" for `deepseek` (DeepSeek's
+/// planner as servers run it), "robust" for the others.
+HistoryOptions default_history(Policy policy, int64_t interval);
+
+/// Options of a Planner.
+struct PlannerOptions {
+  /// How each plan is made (policy, packer, effort, seed, active GPUs, ...).
+  RebalanceOptions rebalance = {};
+  HistoryOptions history = {};
+};
+
+/// The result of Planner::replan().
+struct Replan {
+  Plan plan;
+  /// The moves from the current plan to `plan`.
+  Migration migration;
+  /// Layers where the current plan was repaired by a few moves (the others take the fresh plan,
+  /// relabelled to keep as many slots as possible).
+  int64_t repaired_layers = 0;
+};
+
+/// Plans from a history of step loads. Not thread-safe; plans are deterministic functions of
+/// the observed steps and the options.
+class Planner {
+ public:
+  /// Throws InvalidArgument for shapes the topology cannot take (see Topology::check_experts) or
+  /// history options out of range: `window_steps` and `num_blocks` at least 1, `window_steps` a
+  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative.
+  Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
+          PlannerOptions options = {});
+
+  /// Adds one step's loads `[num_layers, num_experts]`. Throws InvalidArgument for another shape.
+  void observe(const LoadMatrix& step_loads);
+  /// Forgets every observed step.
+  void reset();
+  int64_t num_observed_steps() const { return num_observed_steps_; }
+
+  /// The history: the window sum, or the decayed sum.
+  Loads history() const;
+  /// What plans are made on: the history weighted by each expert's swing (see HistoryOptions).
+  Loads planning_loads() const;
+
+  /// A fresh plan of planning_loads(). Throws InvalidArgument when no step was observed.
+  Plan plan() const;
+  /// A plan close to `current`: for each layer, the fewest moves found whose heaviest GPU on
+  /// planning_loads() is at most `(1 + tolerance)` times the fresh plan's, repairing `current`
+  /// by single replica moves and swaps, or else the fresh plan relabelled to keep as many of
+  /// `current`'s slots as possible (align_plan). Tolerance 0 keeps the fresh plan's balance.
+  /// Repairs keep the policy's rules: no expert leaves the nodes it is on under a hierarchical
+  /// policy, no second replica of an expert on a GPU, excluded GPUs stay empty. Throws
+  /// InvalidArgument when `current` is not a valid plan of this shape or `tolerance` is negative
+  /// or not finite.
+  Replan replan(const Plan& current, double tolerance) const;
+
+  const Topology& topology() const { return topology_; }
+  const PlannerOptions& options() const { return options_; }
+
+ private:
+  Topology topology_;
+  int64_t num_layers_;
+  int64_t num_experts_;
+  PlannerOptions options_;
+  int64_t steps_per_block_;
+  double decay_per_step_;
+  int64_t num_observed_steps_ = 0;
+  // Ring of block sums, num_blocks x [num_layers * num_experts]; blocks_[current_block_] fills.
+  std::vector<std::vector<double>> blocks_;
+  std::vector<int64_t> block_steps_;
+  int64_t current_block_ = 0;
+  std::vector<double> decayed_;
+};
+
+}  // namespace eplb

@@ -1,0 +1,62 @@
+#pragma once
+// Replaying a trace through a Planner: re-plan every interval, score each plan on the next one.
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "eplb/planner.h"
+#include "eplb/topology.h"
+#include "eplb/trace.h"
+
+namespace eplb {
+
+/// Options of replay().
+struct ReplayOptions {
+  /// Steps per window; a plan is made at the end of every window.
+  int64_t interval = 100;
+  PlannerOptions planner = {};
+  /// Negative: every window gets a fresh plan, as servers re-plan today. Otherwise each plan
+  /// after the first is Planner::replan() of the previous one with this tolerance.
+  double tolerance = -1;
+};
+
+/// One re-plan of a replay.
+struct ReplayWindow {
+  /// The window planned on: steps `[window * interval, (window + 1) * interval)`.
+  int64_t window = 0;
+  /// GPU balancedness of the plan on that window (summed over layers, see PlanMetrics).
+  double in_sample = 0;
+  /// ... and on the next window, which the plan serves.
+  double next_window = 0;
+  /// Slots whose expert changed from the previous plan (0 for the first plan).
+  int64_t moved_slots = 0;
+};
+
+/// The means over a replay's windows.
+struct ReplaySummary {
+  double in_sample = 0;
+  double next_window = 0;
+  /// Moved slots / all slots (layers x replicas), averaged over the re-plans after the first.
+  double moved_fraction = 0;
+  /// Mean wall time of one plan or re-plan, in milliseconds (the only field that varies
+  /// between runs).
+  double plan_ms = 0;
+};
+
+struct ReplayResult {
+  std::vector<ReplayWindow> windows;
+  ReplaySummary summary;
+};
+
+/// Called after each window with the windows done and the total.
+using ReplayProgress = std::function<void(int64_t done, int64_t total)>;
+
+/// Walks `trace` in windows of `interval` steps (a trailing partial window is dropped), feeding
+/// every step to a Planner, planning at the end of each window that has a successor and scoring
+/// the plan there and on the successor. Throws InvalidArgument when the trace holds fewer than
+/// two windows, `interval` is not positive, or the planner options are invalid.
+ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOptions& options,
+                    const ReplayProgress& progress = {});
+
+}  // namespace eplb

@@ -1,0 +1,190 @@
+// Planner: the step history, its swing weighting and fresh plans.
+#include "eplb/planner.h"
+
+#include <charconv>
+#include <cmath>
+#include <span>
+#include <utility>
+
+#include "core/detail/check.h"
+
+namespace eplb {
+
+Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
+                 PlannerOptions options)
+    : topology_(topology),
+      num_layers_(num_layers),
+      num_experts_(num_experts),
+      options_(std::move(options)) {
+  if (num_layers < 1 || num_layers > kMaxLayers) {
+    detail::throw_invalid("Planner: num_layers = ", num_layers, " must be in [1, ", kMaxLayers,
+                          "]");
+  }
+  topology_.check_experts(num_experts, "Planner");
+  const HistoryOptions& history = options_.history;
+  if (history.num_blocks < 1) {
+    detail::throw_invalid("Planner: history.num_blocks = ", history.num_blocks,
+                          " must be at least 1");
+  }
+  if (history.window_steps < 1 || history.window_steps % history.num_blocks != 0) {
+    detail::throw_invalid("Planner: history.window_steps = ", history.window_steps,
+                          " must be a positive multiple of history.num_blocks = ",
+                          history.num_blocks);
+  }
+  if (!std::isfinite(history.half_life_steps) || history.half_life_steps < 0) {
+    detail::throw_invalid("Planner: history.half_life_steps = ", history.half_life_steps,
+                          " must be finite and non-negative");
+  }
+  if (!std::isfinite(history.swing_weight) || history.swing_weight < 0) {
+    detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
+                          " must be finite and non-negative");
+  }
+  if (num_layers * num_experts * history.num_blocks > kMaxPlanEntries) {
+    detail::throw_invalid("Planner: ", num_layers, " layers x ", num_experts, " experts x ",
+                          history.num_blocks, " blocks exceed ", kMaxPlanEntries, " entries");
+  }
+  steps_per_block_ = history.window_steps / history.num_blocks;
+  decay_per_step_ =
+      history.half_life_steps > 0 ? std::exp2(-1.0 / history.half_life_steps) : 1.0;
+  reset();
+}
+
+void Planner::reset() {
+  const auto size = static_cast<size_t>(num_layers_ * num_experts_);
+  blocks_.assign(static_cast<size_t>(options_.history.num_blocks), std::vector<double>(size, 0));
+  block_steps_.assign(blocks_.size(), 0);
+  current_block_ = 0;
+  decayed_.assign(options_.history.half_life_steps > 0 ? size : 0, 0);
+  num_observed_steps_ = 0;
+}
+
+void Planner::observe(const LoadMatrix& step_loads) {
+  if (step_loads.num_layers() != num_layers_ || step_loads.num_experts() != num_experts_) {
+    detail::throw_invalid("Planner::observe: step_loads is [", step_loads.num_layers(), ", ",
+                          step_loads.num_experts(), "] but the planner was made for [",
+                          num_layers_, ", ", num_experts_, "]");
+  }
+  if (block_steps_[current_block_] == steps_per_block_) {
+    current_block_ = (current_block_ + 1) % static_cast<int64_t>(blocks_.size());
+    std::fill(blocks_[current_block_].begin(), blocks_[current_block_].end(), 0.0);
+    block_steps_[current_block_] = 0;
+  }
+  std::vector<double>& block = blocks_[current_block_];
+  std::vector<double> row(static_cast<size_t>(num_experts_));
+  for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    step_loads.copy_row(layer, row);
+    double* block_row = block.data() + layer * num_experts_;
+    double* decayed_row = decayed_.empty() ? nullptr : decayed_.data() + layer * num_experts_;
+    for (int64_t expert = 0; expert < num_experts_; ++expert) {
+      block_row[expert] += row[expert];
+      if (decayed_row != nullptr) {
+        decayed_row[expert] = decayed_row[expert] * decay_per_step_ + row[expert];
+      }
+    }
+  }
+  ++block_steps_[current_block_];
+  ++num_observed_steps_;
+}
+
+Loads Planner::history() const {
+  Loads loads{.num_layers = num_layers_, .num_experts = num_experts_, .values = decayed_};
+  if (!decayed_.empty()) return loads;
+  loads.values.assign(static_cast<size_t>(num_layers_ * num_experts_), 0.0);
+  for (const std::vector<double>& block : blocks_) {
+    for (size_t idx = 0; idx < block.size(); ++idx) loads.values[idx] += block[idx];
+  }
+  return loads;
+}
+
+Loads Planner::planning_loads() const {
+  Loads loads = history();
+  const double swing_weight = options_.history.swing_weight;
+  if (swing_weight == 0) return loads;
+  std::vector<double> block_totals(blocks_.size());
+  for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    // Shares of the layer in each block that saw traffic in this layer.
+    int64_t num_active_blocks = 0;
+    for (size_t block = 0; block < blocks_.size(); ++block) {
+      const auto row = std::span(blocks_[block]).subspan(layer * num_experts_, num_experts_);
+      double total = 0;
+      for (double load : row) total += load;
+      block_totals[block] = total;
+      if (total > 0) ++num_active_blocks;
+    }
+    if (num_active_blocks < 2) continue;
+    for (int64_t expert = 0; expert < num_experts_; ++expert) {
+      double sum = 0;
+      double sum_squares = 0;
+      for (size_t block = 0; block < blocks_.size(); ++block) {
+        if (block_totals[block] <= 0) continue;
+        const double share = blocks_[block][layer * num_experts_ + expert] / block_totals[block];
+        sum += share;
+        sum_squares += share * share;
+      }
+      const double mean = sum / static_cast<double>(num_active_blocks);
+      if (mean <= 0) continue;
+      const double variance =
+          std::max(0.0, sum_squares / static_cast<double>(num_active_blocks) - mean * mean);
+      const double swing = std::sqrt(variance) / mean;
+      loads.values[layer * num_experts_ + expert] *= 1 + swing_weight * swing;
+    }
+  }
+  return loads;
+}
+
+Plan Planner::plan() const {
+  if (num_observed_steps_ == 0) {
+    detail::throw_invalid("Planner::plan: no step observed yet (call observe first)");
+  }
+  const Loads loads = planning_loads();
+  return rebalance_experts(loads.view(), topology_, options_.rebalance);
+}
+
+}  // namespace eplb
+
+namespace eplb {
+namespace {
+
+int64_t parse_positive(std::string_view spec, std::string_view digits) {
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (error != std::errc() || end != digits.data() + digits.size() || value < 1) {
+    detail::throw_invalid("history = \"", spec,
+                          "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
+                          "positive whole number of steps");
+  }
+  return value;
+}
+
+}  // namespace
+
+HistoryOptions parse_history(std::string_view spec, int64_t interval) {
+  if (interval < 1) detail::throw_invalid("history: interval = ", interval, " must be positive");
+  HistoryOptions history;
+  const auto robust_window = [&](int64_t steps) {
+    history.window_steps = steps;
+    history.num_blocks = steps % HistoryOptions{}.num_blocks == 0 ? HistoryOptions{}.num_blocks : 1;
+    if (history.num_blocks == 1) history.swing_weight = 0;
+  };
+  if (spec == "robust") {
+    robust_window(interval);
+  } else if (spec == "last") {
+    history.window_steps = interval;
+    history.num_blocks = 1;
+    history.swing_weight = 0;
+  } else if (spec.starts_with("window:")) {
+    robust_window(parse_positive(spec, spec.substr(7)));
+  } else if (spec.starts_with("decay:")) {
+    robust_window(interval);
+    history.half_life_steps = static_cast<double>(parse_positive(spec, spec.substr(6)));
+  } else {
+    parse_positive(spec, "");  // throws the message listing the forms
+  }
+  return history;
+}
+
+HistoryOptions default_history(Policy policy, int64_t interval) {
+  return parse_history(policy == Policy::deepseek ? "last" : "robust", interval);
+}
+
+}  // namespace eplb

@@ -1,0 +1,85 @@
+// The replay report writers.
+#include "eplb/io/replay.h"
+
+#include <string>
+
+#include "eplb/error.h"
+#include "io/detail/files.h"
+
+namespace eplb::io {
+namespace {
+
+void append_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+      continue;
+    }
+    out += c;
+  }
+  out += '"';
+}
+
+void append_run(std::string& out, const ReplayRun& run, std::string_view indent) {
+  out += "\"policy\": ";
+  append_string(out, run.name);
+  out += ",\n";
+  out += indent;
+  out += "\"interval\": ";
+  detail::append_number(out, static_cast<double>(run.interval));
+  out += ",\n";
+  out += indent;
+  out += "\"windows\": [";
+  for (size_t idx = 0; idx < run.result.windows.size(); ++idx) {
+    const ReplayWindow& window = run.result.windows[idx];
+    out += idx > 0 ? ",\n" : "\n";
+    out += indent;
+    out += "  {\"window\": ";
+    detail::append_number(out, static_cast<double>(window.window));
+    out += ", \"in_sample\": ";
+    detail::append_number(out, window.in_sample);
+    out += ", \"next_window\": ";
+    detail::append_number(out, window.next_window);
+    out += ", \"moved_slots\": ";
+    detail::append_number(out, static_cast<double>(window.moved_slots));
+    out += '}';
+  }
+  out += "\n";
+  out += indent;
+  out += "],\n";
+  out += indent;
+  const ReplaySummary& summary = run.result.summary;
+  out += "\"summary\": {\"in_sample\": ";
+  detail::append_number(out, summary.in_sample);
+  out += ", \"next_window\": ";
+  detail::append_number(out, summary.next_window);
+  out += ", \"moved_fraction\": ";
+  detail::append_number(out, summary.moved_fraction);
+  out += ", \"plan_ms\": ";
+  detail::append_number(out, summary.plan_ms);
+  out += '}';
+}
+
+}  // namespace
+
+std::string replay_json(std::span<const ReplayRun> runs) {
+  if (runs.empty()) throw InvalidArgument("replay_json: runs is empty");
+  std::string out = "{\n  ";
+  append_run(out, runs.front(), "  ");
+  out += ",\n  \"runs\": [";
+  for (size_t idx = 0; idx < runs.size(); ++idx) {
+    out += idx > 0 ? ",\n    {" : "\n    {";
+    append_run(out, runs[idx], "      ");
+    out += '}';
+  }
+  out += "\n  ]\n}\n";
+  return out;
+}
+
+void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs) {
+  detail::write_file_atomically("write_replay_json", path, replay_json(runs));
+}
+
+}  // namespace eplb::io
