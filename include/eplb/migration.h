@@ -41,7 +41,7 @@ struct Migration {
 Migration diff_plans(const Plan& from, const Plan& to, const Topology& topology);
 
 /// Applies `migration` to `from`: every move's slot must hold its `old_expert`. Returns the new
-/// plan (log2phy and logcnt rebuilt). Throws InvalidArgument naming the first move that does not
+/// plan (logcnt rebuilt, log2phy listing each expert's slots in increasing order). Throws InvalidArgument naming the first move that does not
 /// fit `from`.
 Plan apply_migration(const Plan& from, const Migration& migration, const Topology& topology);
 

@@ -36,7 +36,8 @@ struct HistoryOptions {
 
 /// Parses a history: "robust" (the defaults above, on a window of `interval` steps), "last" (the
 /// last `interval` steps, no swing weighting: the last-window planner), "window:N" (the last N
-/// steps, swing weighted over four blocks when 4 divides N, else none) or "decay:H" (half-life
+/// steps, swing weighted over four blocks, or three or two when 4 does not divide N; none when
+/// no such block count divides N) or "decay:H" (half-life
 /// of H steps, swing measured over the last `interval` steps). Throws InvalidArgument naming
 /// `spec` when it is malformed.
 HistoryOptions parse_history(std::string_view spec, int64_t interval);

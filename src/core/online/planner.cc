@@ -161,9 +161,16 @@ int64_t parse_positive(std::string_view spec, std::string_view digits) {
 HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   if (interval < 1) detail::throw_invalid("history: interval = ", interval, " must be positive");
   HistoryOptions history;
+  // The swing needs blocks of equal length: four, else three or two.
   const auto robust_window = [&](int64_t steps) {
     history.window_steps = steps;
-    history.num_blocks = steps % HistoryOptions{}.num_blocks == 0 ? HistoryOptions{}.num_blocks : 1;
+    history.num_blocks = 1;
+    for (int64_t blocks = HistoryOptions{}.num_blocks; blocks > 1; --blocks) {
+      if (steps % blocks == 0) {
+        history.num_blocks = blocks;
+        break;
+      }
+    }
     if (history.num_blocks == 1) history.swing_weight = 0;
   };
   if (spec == "robust") {
