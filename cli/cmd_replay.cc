@@ -19,19 +19,12 @@
 #include "eplb/planner.h"
 #include "eplb/policy.h"
 #include "eplb/replay.h"
-#include "eplb/topology.h"
 #include "options.h"
 #include "report.h"
 
 namespace eplb::cli {
 namespace {
 
-// The reference setting's cluster (32 GPUs on 4 nodes, 32 redundant slots), used for whatever
-// topology flag is left out.
-constexpr int64_t kDefaultGpus = 32;
-constexpr int64_t kDefaultNodes = 4;
-constexpr int64_t kDefaultGroups = 8;
-constexpr int64_t kDefaultRedundantSlots = 32;
 constexpr int kProgressWidth = 30;
 
 struct ReplayCliOptions {
@@ -39,9 +32,9 @@ struct ReplayCliOptions {
   int64_t interval = ReplayOptions{}.interval;
   int64_t num_replicas = 0;
   int64_t num_groups = 0;
-  int64_t num_nodes = kDefaultNodes;
-  int64_t num_gpus = kDefaultGpus;
-  std::vector<std::string> planners = {std::string(to_string(RebalanceOptions{}.policy))};
+  int64_t num_nodes = 0;
+  int64_t num_gpus = 0;
+  std::vector<std::string> planners = {std::string(kDefaultReplayPlanner)};
   std::string history;
   double swing_weight = -1;
   double tolerance = -1;
@@ -51,48 +44,17 @@ struct ReplayCliOptions {
   std::string plot;
   std::string json;
   bool quiet = false;
-};
 
-// One compared planner: "POLICY" or "POLICY@HISTORY".
-struct PlannerSpec {
-  std::string name;
-  ReplayOptions replay;
-};
-
-PlannerSpec parse_planner(const std::string& text, const ReplayCliOptions& options) {
-  const size_t at = text.find('@');
-  const Policy policy = parse_policy(text.substr(0, at));
-  PlannerSpec spec{.name = text, .replay = {}};
-  spec.replay.interval = options.interval;
-  spec.replay.tolerance = options.tolerance;
-  HistoryOptions& history = spec.replay.planner.history;
-  if (at != std::string::npos) {
-    history = parse_history(text.substr(at + 1), options.interval);
-  } else if (!options.history.empty()) {
-    history = parse_history(options.history, options.interval);
-  } else {
-    history = default_history(policy, options.interval);
+  ReplayPlanner planner(const std::string& spec) const {
+    ReplayOptions base{.interval = interval, .tolerance = tolerance};
+    base.planner.rebalance.effort = effort;
+    base.planner.rebalance.seed = seed;
+    base.planner.rebalance.cross_node_replicas = cross_node_replicas;
+    ReplayPlanner parsed = parse_replay_planner(spec, base, history);
+    if (swing_weight >= 0) parsed.options.planner.history.swing_weight = swing_weight;
+    return parsed;
   }
-  if (options.swing_weight >= 0) history.swing_weight = options.swing_weight;
-  RebalanceOptions& rebalance = spec.replay.planner.rebalance;
-  rebalance.policy = policy;
-  rebalance.effort = options.effort;
-  rebalance.seed = options.seed;
-  rebalance.cross_node_replicas = policy == Policy::balanced ? options.cross_node_replicas : 0;
-  return spec;
-}
-
-Topology topology_for(const ReplayCliOptions& options, int64_t num_experts) {
-  int64_t num_replicas = options.num_replicas;
-  if (num_replicas == 0) {
-    // E + 32 slots, rounded up to whole GPUs.
-    num_replicas = (num_experts + kDefaultRedundantSlots + options.num_gpus - 1) /
-                   options.num_gpus * options.num_gpus;
-  }
-  int64_t num_groups = options.num_groups;
-  if (num_groups == 0) num_groups = num_experts % kDefaultGroups == 0 ? kDefaultGroups : 1;
-  return Topology(num_replicas, num_groups, options.num_nodes, options.num_gpus);
-}
+};
 
 void draw_progress(const std::string& name, int64_t done, int64_t total) {
   const auto filled = static_cast<int>(kProgressWidth * done / total);
@@ -140,9 +102,11 @@ void run_replay(const ReplayCliOptions& options) {
       options.loads.path, {.format = io::parse_load_format(options.loads.format),
                            .num_layers = options.loads.num_layers,
                            .num_experts = options.loads.num_experts});
-  const Topology topology = topology_for(options, trace.num_experts);
-  std::vector<PlannerSpec> specs;
-  for (const std::string& text : options.planners) specs.push_back(parse_planner(text, options));
+  const Topology topology = replay_topology(trace.num_experts, options.num_replicas,
+                                            options.num_groups, options.num_nodes,
+                                            options.num_gpus);
+  std::vector<ReplayPlanner> planners;
+  for (const std::string& spec : options.planners) planners.push_back(options.planner(spec));
 
   print_field(std::cout, "trace",
               options.loads.path + " (" + std::to_string(trace.num_steps) + " steps x " +
@@ -158,14 +122,16 @@ void run_replay(const ReplayCliOptions& options) {
                                           " % of a fresh plan's heaviest GPU");
   const bool show_progress = !options.quiet && isatty(STDERR_FILENO) != 0;
   std::vector<io::ReplayRun> runs;
-  for (const PlannerSpec& spec : specs) {
+  for (const ReplayPlanner& planner : planners) {
     ReplayProgress progress;
     if (show_progress) {
-      progress = [&spec](int64_t done, int64_t total) { draw_progress(spec.name, done, total); };
+      progress = [&planner](int64_t done, int64_t total) {
+        draw_progress(planner.name, done, total);
+      };
     }
-    runs.push_back({.name = spec.name,
+    runs.push_back({.name = planner.name,
                     .interval = options.interval,
-                    .result = replay(trace, topology, spec.replay, progress)});
+                    .result = replay(trace, topology, planner.options, progress)});
   }
   print_windows(runs);
   print_summary(runs);
@@ -191,12 +157,12 @@ Command add_replay_command(CLI::App& parent) {
                       "Slots per layer (default: experts + 32, rounded up to whole GPUs)");
   command->add_option("--groups", options->num_groups,
                       "Expert groups (default: 8 when the experts divide by 8, else 1)");
-  command->add_option("--nodes", options->num_nodes, "Nodes")->capture_default_str();
-  command->add_option("--gpus", options->num_gpus, "GPUs")->capture_default_str();
+  command->add_option("--nodes", options->num_nodes, "Nodes (default 4)");
+  command->add_option("--gpus", options->num_gpus, "GPUs (default 32)");
   command
       ->add_option("--policy", options->planners,
                    "Planners to compare: POLICY or POLICY@HISTORY, comma-separated "
-                   "(e.g. deepseek,balanced,global@last)")
+                   "(e.g. deepseek,balanced,global@last; default: the most drift-robust)")
       ->delimiter(',')
       ->type_name("LIST")
       ->capture_default_str();

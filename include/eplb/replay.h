@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "eplb/planner.h"
@@ -58,5 +60,27 @@ using ReplayProgress = std::function<void(int64_t done, int64_t total)>;
 /// two windows, `interval` is not positive, or the planner options are invalid.
 ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOptions& options,
                     const ReplayProgress& progress = {});
+
+/// The planner `eplb replay` and `eplb.replay` use when none is named: the policy that holds up
+/// best on the next window (docs/benchmarks.md, "Online planning"), on the robust history.
+inline constexpr std::string_view kDefaultReplayPlanner = "global";
+
+/// One planner of a replay comparison, under the name reports show.
+struct ReplayPlanner {
+  std::string name;
+  ReplayOptions options;
+};
+
+/// Parses "POLICY" or "POLICY@HISTORY" (see parse_history) into the options of `base` with that
+/// policy and history; without "@", the history is `history` when not empty, else
+/// default_history(policy). Throws InvalidArgument for an unknown policy or history.
+ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
+                                   std::string_view history = "");
+
+/// The topology a replay of `num_experts` experts uses for every size given as 0: the reference
+/// setting, 32 GPUs on 4 nodes, `num_experts + 32` slots rounded up to whole GPUs, and 8 groups
+/// when 8 divides `num_experts` (else 1). Throws InvalidArgument as Topology does.
+Topology replay_topology(int64_t num_experts, int64_t num_replicas = 0, int64_t num_groups = 0,
+                         int64_t num_nodes = 0, int64_t num_gpus = 0);
 
 }  // namespace eplb

@@ -65,5 +65,6 @@ void bind_policy(nb::module_& m);
 void bind_metrics(nb::module_& m);
 void bind_io(nb::module_& m);
 void bind_formats(nb::module_& m);
+void bind_planner(nb::module_& m);
 
 }  // namespace eplb::python

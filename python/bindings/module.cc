@@ -13,4 +13,5 @@ NB_MODULE(_eplb, m) {
   eplb::python::bind_metrics(m);
   eplb::python::bind_io(m);
   eplb::python::bind_formats(m);
+  eplb::python::bind_planner(m);
 }

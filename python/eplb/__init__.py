@@ -22,6 +22,7 @@ from ._api import (
     rebalance_experts,
     validate,
 )
+from ._online import Migration, Planner, replay
 from ._eplb import Error, InvalidArgument, IoError, ParseError, PlanMetrics, __version__
 from ._plan_files import PlanFile, insert_dense_layers, load_plan, save_plan
 
@@ -29,9 +30,11 @@ __all__ = [
     "Error",
     "InvalidArgument",
     "IoError",
+    "Migration",
     "ParseError",
     "PlanFile",
     "PlanMetrics",
+    "Planner",
     "__version__",
     "evaluate",
     "find_dense_layers",
@@ -42,6 +45,7 @@ __all__ = [
     "read_loads",
     "read_trace",
     "rebalance_experts",
+    "replay",
     "save_plan",
     "validate",
 ]

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 
 #include "core/detail/check.h"
 #include "eplb/metrics.h"
@@ -60,6 +61,46 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
       num_plans > 1 ? total_moved_fraction / (num_plans - 1) : 0;
   result.summary.plan_ms = total_ms / num_plans;
   return result;
+}
+
+namespace {
+
+// The reference setting (DeepSeek's EPLB benchmarks): 32 GPUs on 4 nodes, 32 redundant slots.
+constexpr int64_t kReferenceGpus = 32;
+constexpr int64_t kReferenceNodes = 4;
+constexpr int64_t kReferenceGroups = 8;
+constexpr int64_t kReferenceRedundantSlots = 32;
+
+}  // namespace
+
+ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
+                                   std::string_view history) {
+  const size_t at = spec.find('@');
+  const Policy policy = parse_policy(spec.substr(0, at));
+  ReplayPlanner planner{.name = std::string(spec), .options = base};
+  planner.options.planner.rebalance.policy = policy;
+  if (policy != Policy::balanced) planner.options.planner.rebalance.cross_node_replicas = 0;
+  if (policy == Policy::deepseek) planner.options.planner.rebalance.active_gpus.clear();
+  HistoryOptions& chosen = planner.options.planner.history;
+  if (at != std::string_view::npos) {
+    chosen = parse_history(spec.substr(at + 1), base.interval);
+  } else if (!history.empty()) {
+    chosen = parse_history(history, base.interval);
+  } else {
+    chosen = default_history(policy, base.interval);
+  }
+  return planner;
+}
+
+Topology replay_topology(int64_t num_experts, int64_t num_replicas, int64_t num_groups,
+                         int64_t num_nodes, int64_t num_gpus) {
+  if (num_gpus == 0) num_gpus = kReferenceGpus;
+  if (num_nodes == 0) num_nodes = kReferenceNodes;
+  if (num_replicas == 0 && num_gpus > 0 && num_experts > 0) {
+    num_replicas = (num_experts + kReferenceRedundantSlots + num_gpus - 1) / num_gpus * num_gpus;
+  }
+  if (num_groups == 0) num_groups = num_experts % kReferenceGroups == 0 ? kReferenceGroups : 1;
+  return Topology(num_replicas, num_groups, num_nodes, num_gpus);
 }
 
 }  // namespace eplb

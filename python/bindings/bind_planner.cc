@@ -1,0 +1,160 @@
+// The online planner and replay: eplb::Planner as _Planner, replay() as _replay.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "eplb/io/replay.h"
+#include "eplb/planner.h"
+#include "eplb/replay.h"
+
+namespace eplb::python {
+namespace {
+
+using TraceArray = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
+
+// The options every planner shares; `swing_weight` < 0 keeps the history's own.
+ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, uint64_t seed,
+                           std::string_view packer, int64_t cross_node_replicas,
+                           std::vector<bool> active_gpus) {
+  ReplayOptions base{.interval = interval, .tolerance = tolerance};
+  RebalanceOptions& rebalance = base.planner.rebalance;
+  rebalance.effort = effort;
+  rebalance.seed = seed;
+  rebalance.packer = parse_packing_strategy(packer);
+  rebalance.cross_node_replicas = cross_node_replicas;
+  rebalance.active_gpus = std::move(active_gpus);
+  return base;
+}
+
+Planner make_planner(int64_t num_layers, int64_t num_experts, int64_t num_replicas,
+                     int64_t num_groups, int64_t num_nodes, int64_t num_gpus,
+                     std::string_view policy, std::string_view history, int64_t interval,
+                     double swing_weight, int64_t effort, uint64_t seed, std::string_view packer,
+                     int64_t cross_node_replicas, std::vector<bool> active_gpus) {
+  ReplayOptions base = base_options(interval, -1, effort, seed, packer, cross_node_replicas,
+                                    std::move(active_gpus));
+  const std::string spec = history.empty() ? std::string(policy)
+                                           : std::string(policy) + "@" + std::string(history);
+  PlannerOptions options = parse_replay_planner(spec, base).options.planner;
+  if (swing_weight >= 0) options.history.swing_weight = swing_weight;
+  return Planner(Topology(num_replicas, num_groups, num_nodes, num_gpus), num_layers,
+                 num_experts, std::move(options));
+}
+
+void observe(Planner& planner, const InputArray& loads) {
+  const LoadMatrix matrix = to_load_matrix(loads, "Planner.observe");
+  nb::gil_scoped_release release;
+  planner.observe(matrix);
+}
+
+NumpyArray<double> loads_to_numpy(Loads&& loads) {
+  return to_numpy(std::move(loads.values),
+                  {static_cast<size_t>(loads.num_layers), static_cast<size_t>(loads.num_experts)});
+}
+
+PlanArrays plan(const Planner& planner) {
+  Plan result;
+  {
+    nb::gil_scoped_release release;
+    result = planner.plan();
+  }
+  return to_numpy(std::move(result));
+}
+
+// (phy2log, log2phy, logcnt, moves [num_moves, 5] as layer, slot, old_expert, new_expert,
+// source_slot, cross-node copies, repaired layers).
+std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>,
+           int64_t, int64_t>
+replan(const Planner& planner, const IndexArray& phy2log, double tolerance) {
+  check_ndim(phy2log, 2, "Planner.replan", "phy2log");
+  Replan result;
+  {
+    nb::gil_scoped_release release;
+    const Plan current = plan_from_phy2log(
+        to_vector(phy2log), static_cast<int64_t>(phy2log.shape(0)),
+        static_cast<int64_t>(phy2log.shape(1)), planner.history().num_experts);
+    result = planner.replan(current, tolerance);
+  }
+  std::vector<int64_t> moves;
+  moves.reserve(result.migration.moves.size() * 5);
+  for (const SlotMove& move : result.migration.moves) {
+    moves.insert(moves.end(),
+                 {move.layer, move.slot, move.old_expert, move.new_expert, move.source_slot});
+  }
+  const int64_t cross_node = result.migration.cross_node_copies(planner.topology());
+  auto [new_phy2log, log2phy, logcnt] = to_numpy(std::move(result.plan));
+  return {std::move(new_phy2log), std::move(log2phy), std::move(logcnt),
+          to_numpy(std::move(moves), {result.migration.moves.size(), 5}), cross_node,
+          result.repaired_layers};
+}
+
+std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int64_t num_groups,
+                       int64_t num_nodes, int64_t num_gpus, const std::vector<std::string>& specs,
+                       int64_t interval, std::string_view history, double tolerance,
+                       double swing_weight, int64_t effort, uint64_t seed,
+                       std::string_view packer, int64_t cross_node_replicas) {
+  Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
+              .num_layers = static_cast<int64_t>(trace_array.shape(1)),
+              .num_experts = static_cast<int64_t>(trace_array.shape(2)),
+              .values = std::vector<double>(trace_array.data(),
+                                            trace_array.data() + trace_array.size())};
+  nb::gil_scoped_release release;
+  const Topology topology =
+      replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
+  const ReplayOptions base =
+      base_options(interval, tolerance, effort, seed, packer, cross_node_replicas, {});
+  std::vector<io::ReplayRun> runs;
+  for (const std::string& spec : specs) {
+    ReplayPlanner planner = parse_replay_planner(spec, base, history);
+    if (swing_weight >= 0) planner.options.planner.history.swing_weight = swing_weight;
+    runs.push_back({.name = planner.name,
+                    .interval = interval,
+                    .result = replay(trace, topology, planner.options)});
+  }
+  return io::replay_json(runs);
+}
+
+}  // namespace
+
+void bind_planner(nb::module_& m) {
+  m.attr("DEFAULT_REPLAY_PLANNER") = std::string(kDefaultReplayPlanner);
+  nb::class_<Planner>(m, "_Planner",
+                      "eplb::Planner: observes step loads, plans from its history and re-plans "
+                      "moving few slots (wrapped by eplb.Planner).")
+      .def(nb::new_(&make_planner), nb::arg("num_layers"), nb::arg("num_experts"),
+           nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"),
+           nb::arg("num_gpus"), nb::arg("policy"), nb::arg("history"), nb::arg("interval"),
+           nb::arg("swing_weight"), nb::arg("effort"), nb::arg("seed"), nb::arg("packer"),
+           nb::arg("cross_node_replicas"), nb::arg("active_gpus"))
+      .def("observe", &observe, nb::arg("loads").noconvert(),
+           "Adds one step's loads `[num_layers, num_experts]`.")
+      .def("reset", &Planner::reset, "Forgets every observed step.")
+      .def_prop_ro("num_observed_steps", &Planner::num_observed_steps)
+      .def("history", [](const Planner& planner) { return loads_to_numpy(planner.history()); },
+           "The history: the window sum, or the decayed sum.")
+      .def("planning_loads",
+           [](const Planner& planner) { return loads_to_numpy(planner.planning_loads()); },
+           "The history weighted by each expert's swing: what plans are made on.")
+      .def("plan", &plan, "A fresh plan of planning_loads().")
+      .def("replan", &replan, nb::arg("phy2log").noconvert(), nb::arg("tolerance"),
+           "A plan close to `phy2log` within `tolerance` of a fresh plan.");
+  m.def("_replay", &run_replay, nb::arg("trace").noconvert(), nb::arg("num_replicas"),
+        nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
+        nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("swing_weight"),
+        nb::arg("effort"), nb::arg("seed"), nb::arg("packer"), nb::arg("cross_node_replicas"),
+        "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
+        "planner and returns the JSON report of `eplb replay --json`.");
+}
+
+}  // namespace eplb::python
