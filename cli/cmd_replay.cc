@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -135,6 +136,13 @@ void run_replay(const ReplayCliOptions& options) {
   }
   print_windows(runs);
   print_summary(runs);
+  if (!options.plot.empty()) {
+    io::write_replay_plot(options.plot, runs,
+                          "Replay of " + std::filesystem::path(options.loads.path).filename().string() +
+                              ": " + std::to_string(topology.num_replicas()) + " slots on " +
+                              std::to_string(topology.num_gpus()) + " GPUs");
+    print_field(std::cout, "\nplot written to", options.plot);
+  }
   if (!options.json.empty()) {
     io::write_replay_json(options.json, runs);
     print_field(std::cout, "\njson written to", options.json);

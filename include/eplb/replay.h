@@ -33,6 +33,8 @@ struct ReplayWindow {
   double next_window = 0;
   /// Slots whose expert changed from the previous plan (0 for the first plan).
   int64_t moved_slots = 0;
+  /// `moved_slots` / all slots (layers x replicas).
+  double moved_fraction = 0;
 };
 
 /// The means over a replay's windows.

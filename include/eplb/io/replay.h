@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <string_view>
 
+#include "eplb/io/chart.h"
 #include "eplb/replay.h"
 
 namespace eplb::io {
@@ -24,5 +26,14 @@ std::string replay_json(std::span<const ReplayRun> runs);
 
 /// Writes replay_json(runs) to `path` atomically. Throws IoError naming the path.
 void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs);
+
+/// Returns the replay chart of `runs` (at least one): next-window and in-sample GPU balancedness
+/// and the moved slots (% of all slots) of every window, one series per run.
+Chart replay_chart(std::span<const ReplayRun> runs, std::string_view title);
+
+/// Writes replay_chart(runs, title) as PNG or SVG, by the extension of `path` (see
+/// write_chart()).
+void write_replay_plot(const std::filesystem::path& path, std::span<const ReplayRun> runs,
+                       std::string_view title);
 
 }  // namespace eplb::io

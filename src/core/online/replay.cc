@@ -45,7 +45,8 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     row.next_window = evaluate(plan, next_window.view(), topology).gpu_balancedness;
     if (previous) {
       row.moved_slots = diff_plans(*previous, plan, topology).moved_slots();
-      total_moved_fraction += static_cast<double>(row.moved_slots) / slots;
+      row.moved_fraction = static_cast<double>(row.moved_slots) / slots;
+      total_moved_fraction += row.moved_fraction;
     }
     result.windows.push_back(row);
     previous = std::move(plan);
