@@ -412,5 +412,55 @@ TEST_F(CliTest, TopkTracesNeedTheLayerCount) {
   EXPECT_NE(planned.out.find("2 layers x 4 experts"), std::string::npos) << describe(planned);
 }
 
+TEST_F(CliTest, ReplayComparesPlannersAndWritesThePlotAndJson) {
+  const std::string trace = path("trace.json");
+  ASSERT_EQ(run("gen --steps 320 --layers 4 --experts 64 --seed 3 -o " + quote(trace)).exit_code,
+            0);
+  const std::string plot = path("replay.png");
+  const std::string json = path("replay.json");
+  const RunResult replayed =
+      run("replay " + quote(trace) + " --interval 100 --gpus 8 --nodes 2 --policy "
+          "deepseek,balanced@last,balanced --tolerance 0.005 --plot " + quote(plot) +
+          " --json " + quote(json));
+  ASSERT_EQ(replayed.exit_code, 0) << describe(replayed);
+  // 3 full windows of 100 steps: two plans, each scored on the next window.
+  EXPECT_NE(replayed.out.find("320 steps x 4 layers x 64 experts"), std::string::npos)
+      << describe(replayed);
+  EXPECT_NE(replayed.out.find("96 replicas, 8 groups, 2 nodes, 8 GPUs"), std::string::npos)
+      << describe(replayed);
+  EXPECT_NE(replayed.out.find("replan within 0.50 % of a fresh plan"), std::string::npos);
+  EXPECT_NE(replayed.out.find("| balanced@last |"), std::string::npos) << describe(replayed);
+  EXPECT_NE(replayed.out.find("| 1 |"), std::string::npos) << describe(replayed);
+  EXPECT_EQ(replayed.out.find("| 2 |"), std::string::npos) << describe(replayed);
+  EXPECT_EQ(replayed.err, "");  // no progress bar when stderr is not a terminal
+  EXPECT_EQ(read_file(plot).substr(1, 3), "PNG");
+  const std::string report = read_file(json);
+  EXPECT_EQ(report.find("{\n  \"policy\": \"deepseek\""), 0u) << report;
+  EXPECT_NE(report.find("\"moved_fraction\""), std::string::npos);
+  EXPECT_NE(report.find("\"policy\": \"balanced\""), std::string::npos);
+}
+
+TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
+  const std::string trace = path("trace.json");
+  ASSERT_EQ(run("gen --steps 150 --layers 2 --experts 64 -o " + quote(trace)).exit_code, 0);
+  const RunResult short_trace = run("replay " + quote(trace) + " --interval 100");
+  EXPECT_EQ(short_trace.exit_code, 1);
+  EXPECT_NE(short_trace.err.find("replay: the trace has 150 steps, fewer than two windows of "
+                                 "interval = 100 steps"),
+            std::string::npos)
+      << describe(short_trace);
+  const RunResult unknown = run("replay " + quote(trace) + " --interval 50 --policy best");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("best"), std::string::npos) << describe(unknown);
+  const RunResult history =
+      run("replay " + quote(trace) + " --interval 50 --policy balanced@window:0");
+  EXPECT_EQ(history.exit_code, 1);
+  EXPECT_NE(history.err.find("history = \"window:0\""), std::string::npos) << describe(history);
+  const RunResult plot = run("replay " + quote(trace) + " --interval 50 --plot " +
+                             quote(path("plot.gif")));
+  EXPECT_EQ(plot.exit_code, 1);
+  EXPECT_NE(plot.err.find("must end in .svg or .png"), std::string::npos) << describe(plot);
+}
+
 }  // namespace
 }  // namespace eplb

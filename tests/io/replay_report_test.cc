@@ -1,0 +1,95 @@
+// The replay report: JSON written by write_replay_json and the plot of write_replay_plot.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "eplb/io/replay.h"
+#include "png_reader.h"
+#include "temp_dir.h"
+
+namespace eplb::io {
+namespace {
+
+// Two planners over three windows with made-up scores; the second moves more slots.
+std::vector<ReplayRun> sample_runs() {
+  std::vector<ReplayRun> runs;
+  for (int64_t run = 0; run < 2; ++run) {
+    ReplayRun replay_run{.name = run == 0 ? "balanced" : "deepseek", .interval = 100, .result = {}};
+    for (int64_t window = 0; window < 3; ++window) {
+      replay_run.result.windows.push_back(
+          {.window = window,
+           .in_sample = 0.95 - 0.01 * static_cast<double>(run),
+           .next_window = 0.75 + 0.01 * static_cast<double>(window),
+           .moved_slots = window == 0 ? 0 : 10 * (run + 1),
+           .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1)});
+    }
+    replay_run.result.summary = {.in_sample = 0.95, .next_window = 0.76, .moved_fraction = 0.1,
+                                 .plan_ms = 1.5};
+    runs.push_back(replay_run);
+  }
+  return runs;
+}
+
+TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
+  const std::vector<ReplayRun> runs = sample_runs();
+  simdjson::dom::parser parser;
+  const simdjson::padded_string text(replay_json(runs));
+  const simdjson::dom::element report = parser.parse(text);
+  EXPECT_EQ(std::string_view(report["policy"]), "balanced");
+  EXPECT_EQ(int64_t(report["interval"]), 100);
+  const simdjson::dom::array windows = report["windows"];
+  ASSERT_EQ(windows.size(), 3u);
+  EXPECT_EQ(int64_t(windows.at(2)["window"]), 2);
+  EXPECT_DOUBLE_EQ(double(windows.at(2)["next_window"]), 0.77);
+  EXPECT_DOUBLE_EQ(double(windows.at(1)["in_sample"]), 0.95);
+  EXPECT_EQ(int64_t(windows.at(1)["moved_slots"]), 10);
+  EXPECT_DOUBLE_EQ(double(report["summary"]["moved_fraction"]), 0.1);
+  EXPECT_DOUBLE_EQ(double(report["summary"]["next_window"]), 0.76);
+  const simdjson::dom::array all = report["runs"];
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(std::string_view(all.at(1)["policy"]), "deepseek");
+  EXPECT_EQ(int64_t(all.at(1)["windows"].at(2)["moved_slots"]), 20);
+  EXPECT_THROW(replay_json({}), InvalidArgument);
+}
+
+TEST(ReplayReport, PlotDrawsEveryPlannerInThreePanels) {
+  const std::vector<ReplayRun> runs = sample_runs();
+  const Chart chart = replay_chart(runs, "sample");
+  ASSERT_EQ(chart.panels.size(), 3u);
+  for (const ChartPanel& panel : chart.panels) ASSERT_EQ(panel.series.size(), 2u);
+  EXPECT_EQ(chart.panels[0].series[1].y, (std::vector<double>{0.75, 0.76, 0.77}));
+  // Moved slots start at the first re-plan, in percent.
+  EXPECT_EQ(chart.panels[2].series[1].x, (std::vector<double>{1, 2}));
+  EXPECT_EQ(chart.panels[2].series[1].y, (std::vector<double>{20, 20}));
+
+  testing::TempDir dir;
+  const std::filesystem::path png = dir.path() / "replay.png";
+  write_replay_plot(png, runs, "sample");
+  const std::string file = testing::read_text(png);
+  const testing::PngImage image = testing::read_png(
+      std::span(reinterpret_cast<const uint8_t*>(file.data()), file.size()));
+  EXPECT_EQ(image.width, static_cast<uint32_t>(chart.width));
+  EXPECT_EQ(image.height, static_cast<uint32_t>(chart_height(chart)));
+  for (size_t series = 0; series < runs.size(); ++series) {
+    const ChartColor color = chart_series_color(series);
+    int64_t pixels = 0;
+    for (size_t at = 0; at + 2 < image.rgb.size(); at += 3) {
+      pixels += image.rgb[at] == color.r && image.rgb[at + 1] == color.g &&
+                image.rgb[at + 2] == color.b;
+    }
+    EXPECT_GT(pixels, 300) << runs[series].name;
+  }
+  const std::filesystem::path svg = dir.path() / "replay.svg";
+  write_replay_plot(svg, runs, "sample");
+  const std::string text = testing::read_text(svg);
+  EXPECT_NE(text.find("Slots moved by each re-plan"), std::string::npos);
+  EXPECT_NE(text.find("deepseek"), std::string::npos);
+  EXPECT_THROW(write_replay_plot(dir.path() / "replay.jpg", runs, "sample"), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace eplb::io
