@@ -148,3 +148,5 @@ def insert_dense_layers(phy2log: Annotated[NDArray[numpy.int64], dict(order='C',
 
     Raises InvalidArgument unless `dense_layers` is ascending, unique and less than `num_layers + len(dense_layers)`.
     """
+
+DEFAULT_REPLAY_PLANNER: str = 'global'

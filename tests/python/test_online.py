@@ -1,0 +1,133 @@
+"""eplb.Planner, eplb.Migration and eplb.replay."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+import eplb
+
+TOPOLOGY = {"num_replicas": 72, "num_groups": 4, "num_nodes": 2, "num_gpus": 8}
+
+
+def drifting_trace(num_steps=240, num_layers=3, num_experts=64, seed=0):
+    """Per-step loads whose expert popularity drifts: `[num_steps, num_layers, num_experts]`."""
+    rng = np.random.default_rng(seed)
+    popularity = rng.lognormal(0.0, 0.8, size=(num_layers, num_experts))
+    steps = []
+    for _ in range(num_steps):
+        popularity *= rng.lognormal(0.0, 0.03, size=popularity.shape)
+        steps.append(rng.poisson(popularity * 20.0))
+    return np.array(steps, dtype=np.int64)
+
+
+def make_planner(**options):
+    return eplb.Planner(*TOPOLOGY.values(), interval=40, **options)
+
+
+def test_history_is_the_sum_of_the_window():
+    trace = drifting_trace()
+    planner = make_planner(history="last")
+    planner.observe(trace[:40])
+    assert planner.num_observed_steps == 40
+    np.testing.assert_array_equal(planner.history(), trace[:40].sum(axis=0))
+    np.testing.assert_array_equal(planner.planning_loads(), planner.history())
+    planner.observe(trace[40:80])
+    np.testing.assert_array_equal(planner.history(), trace[40:80].sum(axis=0))
+    planner.reset()
+    assert planner.num_observed_steps == 0
+
+
+def test_robust_history_weights_swinging_experts_up():
+    trace = drifting_trace()
+    planner = make_planner()
+    planner.observe(trace[:40])
+    ratio = planner.planning_loads() / np.maximum(planner.history(), 1e-12)
+    assert np.all(ratio[planner.history() > 0] >= 1.0)
+    assert np.any(ratio > 1.0)
+
+
+def test_plan_matches_rebalance_experts_on_the_planning_loads():
+    trace = drifting_trace()
+    planner = make_planner(policy="global")
+    planner.observe(trace[:40])
+    expected = eplb.rebalance_experts(planner.planning_loads(), *TOPOLOGY.values(),
+                                      policy="global")
+    for got, want in zip(planner.plan(), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("policy", ["deepseek", "balanced", "global"])
+@pytest.mark.parametrize("tolerance", [0.0, 0.005, 0.05])
+def test_replan_stays_within_tolerance_and_its_migration_rebuilds_it(policy, tolerance):
+    trace = drifting_trace(seed=1)
+    planner = make_planner(policy=policy)
+    planner.observe(trace[:40])
+    current, _, _ = planner.plan()
+    planner.observe(trace[40:80])
+    phy2log, log2phy, logcnt, migration = planner.replan(current, tolerance)
+    eplb.validate(phy2log, log2phy, logcnt, *TOPOLOGY.values())
+    loads = planner.planning_loads()
+    fresh = eplb.evaluate(planner.plan()[0], loads, num_gpus=8).gpu_balancedness
+    got = eplb.evaluate(phy2log, loads, num_gpus=8).gpu_balancedness
+    assert got >= fresh / (1 + tolerance) * (1 - 1e-9)
+    rebuilt = current.copy()
+    for layer, slot, old, new, source in migration.moves:
+        assert rebuilt[layer, slot] == old
+        assert current[layer, source] == new
+        rebuilt[layer, slot] = new
+    np.testing.assert_array_equal(rebuilt, phy2log)
+    assert migration.moved_slots == int(np.count_nonzero(current != phy2log))
+    assert migration.bytes(1 << 20) == migration.moved_slots << 20
+    assert 0 <= migration.cross_node_copies <= migration.moved_slots
+
+
+def test_planner_errors():
+    planner = make_planner()
+    with pytest.raises(eplb.InvalidArgument, match="no step observed yet"):
+        planner.plan()
+    planner.observe(drifting_trace()[:5])
+    with pytest.raises(eplb.InvalidArgument, match="Planner::observe: step_loads is"):
+        planner.observe(np.ones((2, 64)))
+    with pytest.raises(eplb.InvalidArgument, match="tolerance = -1 must be finite"):
+        planner.replan(planner.plan()[0], -1)
+    with pytest.raises(eplb.InvalidArgument, match="must be 2-D"):
+        planner.observe(np.ones(64))
+    with pytest.raises(eplb.InvalidArgument, match="history = \"sometimes\""):
+        eplb.Planner(72, 4, 2, 8, history="sometimes").observe(np.ones((3, 64)))
+    with pytest.raises(eplb.InvalidArgument, match="swing_weight = -1"):
+        eplb.Planner(72, 4, 2, 8, swing_weight=-1)
+    with pytest.raises(eplb.InvalidArgument, match="must be finite and non-negative"):
+        planner.observe(np.full((3, 64), np.nan))
+
+
+def test_replay_returns_the_cli_report(tmp_path):
+    trace = drifting_trace(num_steps=200, num_layers=2)
+    report = eplb.replay(trace, **TOPOLOGY, interval=50, policy=["deepseek", "global"],
+                         tolerance=0.01)
+    assert report["policy"] == "deepseek"
+    assert [run["policy"] for run in report["runs"]] == ["deepseek", "global"]
+    assert len(report["windows"]) == 3
+    assert report["windows"][0]["moved_slots"] == 0
+    summary = report["runs"][1]["summary"]
+    next_windows = [w["next_window"] for w in report["runs"][1]["windows"]]
+    assert summary["next_window"] == pytest.approx(np.mean(next_windows))
+    assert 0 <= summary["moved_fraction"] < 1
+    # The same numbers as the command line on the same trace (plan_ms aside).
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps({"load_history": [
+        {"logical_expert_load": step.tolist()} for step in trace]}))
+    from_file = eplb.replay(str(path), **TOPOLOGY, interval=50, policy="global", tolerance=0.01)
+    assert [w["moved_slots"] for w in from_file["windows"]] == [
+        w["moved_slots"] for w in report["runs"][1]["windows"]]
+
+
+def test_replay_defaults_and_errors():
+    trace = drifting_trace(num_steps=120, num_layers=2)
+    report = eplb.replay(trace, interval=40)  # reference topology: 96 slots on 32 GPUs
+    assert report["policy"] == eplb._eplb.DEFAULT_REPLAY_PLANNER
+    with pytest.raises(eplb.InvalidArgument, match="fewer than two windows"):
+        eplb.replay(trace, interval=100)
+    with pytest.raises(eplb.InvalidArgument, match="must be 3-D"):
+        eplb.replay(trace[0], interval=10)
