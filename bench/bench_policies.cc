@@ -12,6 +12,7 @@
 #include "eplb/eplb.h"
 #include "eplb/io/io.h"
 #include "support/check_plan.h"
+#include "replay.h"
 #include "timing.h"
 #include "workloads.h"
 
@@ -196,6 +197,7 @@ int main(int argc, char** argv) {
     print_table({path, Topology(288, 8, 4, 32), windows_of(trace, 100, max_windows + 1)}, list, repeats);
   }
   print_excluded_gpus(quick ? 1 : 5);
+  eplb::bench::print_replay_tables(quick, EPLB_BUNDLED_TRACE);
   eplb::bench::print_real_workloads(EPLB_WORKLOADS_DIR, quick ? 1 : 5);
   // Scale row: 1024 experts, 128 layers, R = 1280 on 256 GPUs in 32 nodes (32 groups).
   eplb::SyntheticTraceOptions scale;

@@ -27,7 +27,8 @@ void observe_steps(Planner& planner, int64_t first, int64_t count) {
 
 PlannerOptions plain_history(int64_t window_steps, int64_t num_blocks) {
   PlannerOptions options;
-  options.history = {.window_steps = window_steps, .num_blocks = num_blocks, .swing_weight = 0};
+  options.history = {.window_steps = window_steps, .half_life_steps = 0, .num_blocks = num_blocks,
+                     .swing_weight = 0};
   return options;
 }
 
@@ -74,7 +75,7 @@ TEST(PlannerHistory, ResetForgetsEverything) {
 
 TEST(PlannerHistory, SwingWeightsExpertsWhoseShareMoves) {
   PlannerOptions options;
-  options.history = {.window_steps = 2, .num_blocks = 2, .swing_weight = 0.5};
+  options.history = {.window_steps = 2, .half_life_steps = 0, .num_blocks = 2, .swing_weight = 0.5};
   Planner planner(kTopology, 1, 4, options);
   // Expert 0 keeps half the layer; expert 1 takes 1/4 then 0 of it, expert 2 0 then 1/4, and
   // expert 3 keeps 1/4.
@@ -92,7 +93,7 @@ TEST(PlannerHistory, SwingWeightsExpertsWhoseShareMoves) {
 
 TEST(PlannerHistory, SwingNeedsTwoBlocksWithTraffic) {
   PlannerOptions options;
-  options.history = {.window_steps = 2, .num_blocks = 2, .swing_weight = 1};
+  options.history = {.window_steps = 2, .half_life_steps = 0, .num_blocks = 2, .swing_weight = 1};
   Planner planner(kTopology, 1, 3, options);
   observe_steps(planner, 0, 1);
   EXPECT_EQ(planner.planning_loads().values, planner.history().values);
@@ -149,25 +150,27 @@ TEST(Planner, RejectsBadHistoryOptions) {
 
 TEST(ParseHistory, ReadsEveryForm) {
   const HistoryOptions robust = parse_history("robust", 100);
+  EXPECT_EQ(robust.half_life_steps, HistoryOptions{}.half_life_steps);
+  EXPECT_GT(robust.half_life_steps, 0);
   EXPECT_EQ(robust.window_steps, 100);
   EXPECT_EQ(robust.num_blocks, 4);
-  EXPECT_GT(robust.swing_weight, 0);
   const HistoryOptions last = parse_history("last", 100);
   EXPECT_EQ(last.window_steps, 100);
+  EXPECT_EQ(last.half_life_steps, 0);
   EXPECT_EQ(last.swing_weight, 0);
   const HistoryOptions window = parse_history("window:300", 100);
   EXPECT_EQ(window.window_steps, 300);
+  EXPECT_EQ(window.half_life_steps, 0);
   EXPECT_EQ(window.num_blocks, 4);
   EXPECT_EQ(parse_history("window:90", 100).num_blocks, 3);
   EXPECT_EQ(parse_history("window:50", 100).num_blocks, 2);
-  const HistoryOptions odd = parse_history("window:7", 100);
-  EXPECT_EQ(odd.num_blocks, 1);
-  EXPECT_EQ(odd.swing_weight, 0);
+  EXPECT_EQ(parse_history("window:7", 100).num_blocks, 1);
   const HistoryOptions decay = parse_history("decay:250", 100);
   EXPECT_EQ(decay.half_life_steps, 250);
   EXPECT_EQ(decay.window_steps, 100);
-  EXPECT_EQ(default_history(Policy::deepseek, 50).swing_weight, 0);
-  EXPECT_GT(default_history(Policy::global, 50).swing_weight, 0);
+  EXPECT_EQ(default_history(Policy::deepseek, 50).half_life_steps, 0);
+  EXPECT_EQ(default_history(Policy::global, 50).half_life_steps, HistoryOptions{}.half_life_steps);
+  EXPECT_THROW(parse_history("last", 0), InvalidArgument);
 }
 
 TEST(ParseHistory, RejectsMalformedSpecs) {

@@ -39,9 +39,18 @@ def test_history_is_the_sum_of_the_window():
     assert planner.num_observed_steps == 0
 
 
-def test_robust_history_weights_swinging_experts_up():
+def test_robust_history_decays_old_steps():
     trace = drifting_trace()
     planner = make_planner()
+    planner.observe(trace[:40])
+    weights = 0.5 ** (np.arange(39, -1, -1) / 8.0)
+    np.testing.assert_allclose(planner.history(), np.tensordot(weights, trace[:40], axes=1),
+                               rtol=1e-12)
+
+
+def test_swing_weight_lifts_experts_whose_share_swings():
+    trace = drifting_trace()
+    planner = make_planner(history="window:40", swing_weight=0.5)
     planner.observe(trace[:40])
     ratio = planner.planning_loads() / np.maximum(planner.history(), 1e-12)
     assert np.all(ratio[planner.history() > 0] >= 1.0)

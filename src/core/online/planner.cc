@@ -161,8 +161,8 @@ int64_t parse_positive(std::string_view spec, std::string_view digits) {
 HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   if (interval < 1) detail::throw_invalid("history: interval = ", interval, " must be positive");
   HistoryOptions history;
-  // The swing needs blocks of equal length: four, else three or two.
-  const auto robust_window = [&](int64_t steps) {
+  // Blocks of equal length for the swing: four, else three or two.
+  const auto set_window = [&](int64_t steps) {
     history.window_steps = steps;
     history.num_blocks = 1;
     for (int64_t blocks = HistoryOptions{}.num_blocks; blocks > 1; --blocks) {
@@ -171,18 +171,14 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
         break;
       }
     }
-    if (history.num_blocks == 1) history.swing_weight = 0;
   };
-  if (spec == "robust") {
-    robust_window(interval);
-  } else if (spec == "last") {
-    history.window_steps = interval;
-    history.num_blocks = 1;
-    history.swing_weight = 0;
-  } else if (spec.starts_with("window:")) {
-    robust_window(parse_positive(spec, spec.substr(7)));
+  set_window(interval);
+  if (spec == "robust") return history;
+  history.half_life_steps = 0;
+  if (spec == "last") return history;
+  if (spec.starts_with("window:")) {
+    set_window(parse_positive(spec, spec.substr(7)));
   } else if (spec.starts_with("decay:")) {
-    robust_window(interval);
     history.half_life_steps = static_cast<double>(parse_positive(spec, spec.substr(6)));
   } else {
     parse_positive(spec, "");  // throws the message listing the forms

@@ -1,0 +1,112 @@
+// Online planning rows (issue #6): replay of synthetic traces, re-planning every 100 steps.
+#include "replay.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "eplb/io/io.h"
+#include "eplb/replay.h"
+#include "eplb/synthetic.h"
+
+namespace eplb::bench {
+namespace {
+
+struct ReplayRow {
+  std::string planner;
+  double tolerance = -1;
+};
+
+// Each planner fresh (as servers re-plan today), then the re-planning ones.
+const std::vector<ReplayRow> kRows = {
+    {"deepseek"},         {"balanced@last"},         {"balanced"},
+    {"global@last"},      {"global"},                {"balanced", 0.005},
+    {"global", 0.005},    {"global", 0.0},           {"global@last", 0.005},
+};
+
+void print_trace_table(const std::string& title, const Trace& trace, int64_t interval) {
+  const Topology topology = replay_topology(trace.num_experts);
+  std::printf("\n### Replay: %s, %lld steps, re-plan every %lld steps, %lld slots on %lld GPUs\n\n",
+              title.c_str(), static_cast<long long>(trace.num_steps),
+              static_cast<long long>(interval), static_cast<long long>(topology.num_replicas()),
+              static_cast<long long>(topology.num_gpus()));
+  std::printf("| planner | re-plan | in-sample bal. | next-window bal. | next-window vs deepseek | "
+              "windows above last-window planner | moved slots per re-plan | ms per plan |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|\n");
+  std::vector<ReplayResult> results;
+  for (const ReplayRow& row : kRows) {
+    const ReplayPlanner planner =
+        parse_replay_planner(row.planner, {.interval = interval, .tolerance = row.tolerance});
+    results.push_back(replay(trace, topology, planner.options));
+  }
+  const ReplayResult& deepseek = results[0];
+  for (size_t idx = 0; idx < kRows.size(); ++idx) {
+    const ReplayRow& row = kRows[idx];
+    const ReplayResult& result = results[idx];
+    // The last-window planner of the same policy: the row named "POLICY@last" (deepseek is it).
+    const std::string policy = row.planner.substr(0, row.planner.find('@'));
+    std::string above = "-";
+    for (size_t other = 0; other < kRows.size(); ++other) {
+      if (kRows[other].planner != policy + "@last" || row.planner == kRows[other].planner ||
+          row.tolerance >= 0) {
+        continue;
+      }
+      int64_t wins = 0;
+      for (size_t window = 0; window < result.windows.size(); ++window) {
+        wins += result.windows[window].next_window > results[other].windows[window].next_window;
+      }
+      char text[64];
+      std::snprintf(text, sizeof(text), "%lld/%zu (%+.4f)", static_cast<long long>(wins),
+                    result.windows.size(),
+                    result.summary.next_window - results[other].summary.next_window);
+      above = text;
+    }
+    char replan[32] = "fresh";
+    if (row.tolerance >= 0) std::snprintf(replan, sizeof(replan), "tolerance %.3g", row.tolerance);
+    std::printf("| %s | %s | %.4f | %.4f | %+.4f | %s | %.2f %% | %.2f |\n", row.planner.c_str(),
+                replan, result.summary.in_sample, result.summary.next_window,
+                result.summary.next_window - deepseek.summary.next_window, above.c_str(),
+                100 * result.summary.moved_fraction, result.summary.plan_ms);
+  }
+}
+
+}  // namespace
+
+void print_replay_tables(bool quick, const std::filesystem::path& bundled_trace) {
+  const int64_t num_steps = quick ? 400 : 1200;
+  for (uint64_t seed : {1, 2}) {
+    SyntheticTraceOptions options;
+    options.num_steps = num_steps;
+    options.seed = seed;
+    print_trace_table("synthetic DeepSeek-V3 trace, seed " + std::to_string(seed),
+                      generate_trace(options), 100);
+  }
+  if (std::filesystem::exists(bundled_trace)) {
+    print_trace_table(bundled_trace.filename().string() + " (bundled)",
+                      io::read_trace(bundled_trace), 50);
+  }
+  // The issue's speed target: a 1,200-step trace replayed, parsing included.
+  SyntheticTraceOptions options;
+  options.num_steps = quick ? 300 : 1200;
+  options.seed = 1;
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / "eplb_bench_replay_trace.json";
+  io::write_trace_json(path, generate_trace(options));
+  const auto start = std::chrono::steady_clock::now();
+  const Trace trace = io::read_trace(path);
+  const double parse_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const ReplayResult result = replay(trace, replay_topology(trace.num_experts),
+                                     parse_replay_planner(kDefaultReplayPlanner, {}).options);
+  const double total_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::filesystem::remove(path);
+  std::printf("\nreplay of a %lld-step trace (%lld x %lld), default planner: %.2f s including "
+              "%.2f s of parsing (%zu plans)\n",
+              static_cast<long long>(trace.num_steps), static_cast<long long>(trace.num_layers),
+              static_cast<long long>(trace.num_experts), total_s, parse_s, result.windows.size());
+}
+
+}  // namespace eplb::bench
