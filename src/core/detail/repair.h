@@ -45,8 +45,8 @@ struct RepairPath {
 /// (in changed slots) that brings that GPU under it without lifting another GPU above it (moving
 /// one replica to another expert, or swapping two replicas), else the move that lowers it most
 /// per changed slot. Stops at the target, when no move helps, or once `max_moved` slots differ.
-/// Then gives back changes no longer needed: slots return to `current` while the heaviest GPU
-/// stays within the target (or the load reached). Never creates two replicas of one expert on
+/// Once at the target, gives back changes no longer needed: slots return to `current` while the
+/// heaviest GPU stays within the target. Never creates two replicas of one expert on
 /// one GPU.
 RepairPath repair_layer(const RepairProblem& problem);
 
@@ -54,7 +54,8 @@ RepairPath repair_layer(const RepairProblem& problem);
 /// the node pairing itself can leave a node above the target. These rows start repairs from
 /// other pairings: `current` with one group of a node and one group of another node trading
 /// places (each takes the other's slots, replicated and packed onto them afresh), the
-/// `max_rows` trades that leave the lightest heaviest node, best first. Empty when a group of
+/// `max_rows` trades that leave the lightest heaviest node, best first; then up to half as many
+/// double trades (four groups) that beat every single one. Empty when a group of
 /// `current` spans nodes, a slot is excluded, or no trade lowers the heaviest node.
 std::vector<std::vector<int64_t>> group_swap_rows(const Topology& topology,
                                                   std::span<const int64_t> current,

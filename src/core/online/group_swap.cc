@@ -8,11 +8,12 @@
 namespace eplb::detail {
 namespace {
 
+// One or two swaps of two groups on different nodes (all groups distinct): groups[2 * k] and
+// groups[2 * k + 1] trade places.
 struct Trade {
   double heaviest_node = 0;
   int64_t moved = 0;
-  int64_t first = 0;   // group leaving its node for the second's node
-  int64_t second = 0;  // group taking the first's place
+  std::vector<int64_t> groups;
 };
 
 // Fills `slots` (the slots one group held, all on one node) with the replicas of the experts
@@ -110,38 +111,63 @@ std::vector<std::vector<int64_t>> group_swap_rows(const Topology& topology,
   }
   const double heaviest_now = *std::max_element(node_load.begin(), node_load.end());
 
-  std::vector<Trade> trades;
+  // Every swap of two groups on different nodes, then every two swaps of four distinct groups
+  // (a layer whose pairing drifted far may need both).
+  std::vector<std::pair<int64_t, int64_t>> swaps;
   for (int64_t first = 0; first < num_groups; ++first) {
     for (int64_t second = first + 1; second < num_groups; ++second) {
-      const int64_t node_a = node_of_group[first];
-      const int64_t node_b = node_of_group[second];
-      if (node_a == node_b) continue;
-      const double shift = group_load[first] - group_load[second];
-      double heaviest = 0;
-      for (int64_t node = 0; node < num_nodes; ++node) {
-        const double load = node_load[node] - (node == node_a ? shift : 0) +
-                            (node == node_b ? shift : 0);
-        heaviest = std::max(heaviest, load);
-      }
-      if (heaviest >= heaviest_now) continue;
-      trades.push_back({.heaviest_node = heaviest,
-                        .moved = static_cast<int64_t>(group_slots[first].size() +
-                                                      group_slots[second].size()),
-                        .first = first,
-                        .second = second});
+      if (node_of_group[first] != node_of_group[second]) swaps.emplace_back(first, second);
     }
   }
-  std::sort(trades.begin(), trades.end(), [](const Trade& a, const Trade& b) {
-    return std::tie(a.heaviest_node, a.moved, a.first, a.second) <
-           std::tie(b.heaviest_node, b.moved, b.first, b.second);
-  });
+  std::vector<Trade> singles;
+  std::vector<Trade> doubles;
+  std::vector<double> load(static_cast<size_t>(num_nodes));
+  const auto evaluate = [&](std::vector<int64_t> groups, std::vector<Trade>& out) {
+    load = node_load;
+    int64_t moved = 0;
+    for (size_t idx = 0; idx < groups.size(); idx += 2) {
+      const double shift = group_load[groups[idx]] - group_load[groups[idx + 1]];
+      load[node_of_group[groups[idx]]] -= shift;
+      load[node_of_group[groups[idx + 1]]] += shift;
+      moved += static_cast<int64_t>(group_slots[groups[idx]].size() +
+                                    group_slots[groups[idx + 1]].size());
+    }
+    const double heaviest = *std::max_element(load.begin(), load.end());
+    if (heaviest < heaviest_now) {
+      out.push_back({.heaviest_node = heaviest, .moved = moved, .groups = std::move(groups)});
+    }
+  };
+  for (size_t one = 0; one < swaps.size(); ++one) {
+    const auto [a, b] = swaps[one];
+    evaluate({a, b}, singles);
+    for (size_t two = one + 1; two < swaps.size(); ++two) {
+      const auto [c, d] = swaps[two];
+      if (c != a && c != b && d != a && d != b) evaluate({a, b, c, d}, doubles);
+    }
+  }
+  const auto by_balance = [](const Trade& x, const Trade& y) {
+    return std::tie(x.heaviest_node, x.moved, x.groups) <
+           std::tie(y.heaviest_node, y.moved, y.groups);
+  };
+  std::sort(singles.begin(), singles.end(), by_balance);
+  std::sort(doubles.begin(), doubles.end(), by_balance);
+  // The best singles, then the best doubles that beat every single, half as many.
+  std::vector<Trade> trades(singles.begin(),
+                            singles.begin() + std::min<std::ptrdiff_t>(
+                                                  static_cast<std::ptrdiff_t>(singles.size()),
+                                                  max_rows));
+  const double best_single = singles.empty() ? heaviest_now : singles[0].heaviest_node;
+  for (size_t idx = 0; idx < doubles.size() && static_cast<int64_t>(idx) < (max_rows + 1) / 2;
+       ++idx) {
+    if (doubles[idx].heaviest_node < best_single) trades.push_back(doubles[idx]);
+  }
 
   std::vector<std::vector<int64_t>> rows;
   for (const Trade& trade : trades) {
-    if (static_cast<int64_t>(rows.size()) >= max_rows) break;
     std::vector<int64_t> row(current.begin(), current.end());
-    for (int64_t slot : group_slots[trade.first]) row[slot] = -1;
-    for (int64_t slot : group_slots[trade.second]) row[slot] = -1;
+    for (int64_t group : trade.groups) {
+      for (int64_t slot : group_slots[group]) row[slot] = -1;
+    }
     // The GPUs' loads from the groups that stay.
     std::vector<double> gpu_load(static_cast<size_t>(topology.num_gpus()), 0.0);
     for (int64_t slot = 0; slot < static_cast<int64_t>(row.size()); ++slot) {
@@ -149,12 +175,15 @@ std::vector<std::vector<int64_t>> group_swap_rows(const Topology& topology,
         gpu_load[slot / slots_per_gpu] += weight[row[slot]] / static_cast<double>(count[row[slot]]);
       }
     }
-    if (place_group(topology, weight, trade.second * group_size, group_size,
-                    group_slots[trade.first], gpu_load, row) &&
-        place_group(topology, weight, trade.first * group_size, group_size,
-                    group_slots[trade.second], gpu_load, row)) {
-      rows.push_back(std::move(row));
+    bool placed = true;
+    for (size_t idx = 0; idx < trade.groups.size() && placed; ++idx) {
+      // Each group of a swap takes the other's slots.
+      const int64_t group = trade.groups[idx];
+      const int64_t other = trade.groups[idx ^ 1];
+      placed = place_group(topology, weight, group * group_size, group_size, group_slots[other],
+                           gpu_load, row);
     }
+    if (placed) rows.push_back(std::move(row));
   }
   return rows;
 }

@@ -74,7 +74,8 @@ class LayerRepair {
       recompute_loads();
       record(path);
     }
-    give_back(path);
+    // Only a repair that reached the target has changes to spare.
+    if (heaviest_load() <= problem_.target) give_back(path);
     return path;
   }
 
@@ -123,10 +124,10 @@ class LayerRepair {
 
   // The greedy fixes one GPU at a time, so early moves may have become unnecessary once later
   // ones balanced their GPUs otherwise: returns changed slots to their expert in `current`,
-  // earliest changes first, whenever the heaviest GPU stays within the target (or within the
-  // load the repair reached, when it stopped above the target). Repeats until none returns.
+  // earliest changes first, whenever the heaviest GPU stays within the target. Repeats until
+  // none returns.
   void give_back(RepairPath& path) {
-    const double limit = std::max(problem_.target, heaviest_load());
+    const double limit = problem_.target;
     std::vector<int64_t> slots;
     for (const RepairPath::Change& change : path.changes) {
       if (std::find(slots.begin(), slots.end(), change.slot) == slots.end()) {
