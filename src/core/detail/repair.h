@@ -13,8 +13,11 @@ namespace eplb::detail {
 /// `target` by changing few slots of `current`.
 struct RepairProblem {
   const Topology& topology;
-  /// The layer's slots: expert per slot, -1 on excluded GPUs (left alone).
+  /// The layer's slots: expert per slot, -1 on excluded GPUs (left alone). Moved slots are
+  /// counted against it.
   std::span<const int64_t> current;
+  /// Where the repair starts when not `current` (empty: `current`), e.g. after a group swap.
+  std::span<const int64_t> start = {};
   /// The layer's planning loads, one per expert.
   std::span<const double> weight;
   double target = 0;
@@ -25,8 +28,8 @@ struct RepairProblem {
 };
 
 /// The moves a repair made, in order: after move `i` (1-based) the first `num_changes[i]`
-/// entries of `changes` are applied, `moved[i]` slots differ from `current` and the heaviest GPU
-/// carries `heaviest[i]`; index 0 is `current` itself.
+/// entries of `changes` are applied to the start, `moved[i]` slots differ from `current` and the
+/// heaviest GPU carries `heaviest[i]`; index 0 is the start itself.
 struct RepairPath {
   struct Change {
     int64_t slot = 0;
@@ -42,7 +45,21 @@ struct RepairPath {
 /// (in changed slots) that brings that GPU under it without lifting another GPU above it (moving
 /// one replica to another expert, or swapping two replicas), else the move that lowers it most
 /// per changed slot. Stops at the target, when no move helps, or once `max_moved` slots differ.
-/// Never creates two replicas of one expert on one GPU.
+/// Once at the target, gives back changes no longer needed: slots return to `current` while the
+/// heaviest GPU stays within the target. Never creates two replicas of one expert on
+/// one GPU.
 RepairPath repair_layer(const RepairProblem& problem);
+
+/// Under the strict hierarchy a repair keeps each group on its node, so when the loads drift
+/// the node pairing itself can leave a node above the target. These rows start repairs from
+/// other pairings: `current` with one group of a node and one group of another node trading
+/// places (each takes the other's slots, replicated and packed onto them afresh), the
+/// `max_rows` trades that leave the lightest heaviest node, best first; then up to half as many
+/// double trades (four groups) that beat every single one. Empty when a group of
+/// `current` spans nodes, a slot is excluded, or no trade lowers the heaviest node.
+std::vector<std::vector<int64_t>> group_swap_rows(const Topology& topology,
+                                                  std::span<const int64_t> current,
+                                                  std::span<const double> weight,
+                                                  int64_t max_rows);
 
 }  // namespace eplb::detail

@@ -38,9 +38,11 @@ class LayerRepair {
         slots_per_gpu_(topology_.slots_per_gpu()),
         num_nodes_(topology_.num_nodes()),
         num_experts_(static_cast<int64_t>(problem.weight.size())),
-        row_(problem.current.begin(), problem.current.end()),
+        row_(problem.start.empty() ? problem.current.begin() : problem.start.begin(),
+             problem.start.empty() ? problem.current.end() : problem.start.end()),
         count_(static_cast<size_t>(num_experts_), 0),
         node_count_(static_cast<size_t>(num_experts_ * num_nodes_), 0),
+        gpu_count_(static_cast<size_t>(num_experts_ * topology_.num_gpus()), 0),
         gpu_load_(static_cast<size_t>(topology_.num_gpus()), 0),
         extra_load_(static_cast<size_t>(topology_.num_gpus()), 0) {
     for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
@@ -48,6 +50,8 @@ class LayerRepair {
       if (expert < 0) continue;
       ++count_[expert];
       ++node_count_[expert * num_nodes_ + topology_.node_of_slot(slot)];
+      ++gpu_count_[gpu_of(slot) * num_experts_ + expert];
+      moved_ += static_cast<int64_t>(expert != problem.current[slot]);
     }
     recompute_loads();
   }
@@ -70,6 +74,8 @@ class LayerRepair {
       recompute_loads();
       record(path);
     }
+    // Only a repair that reached the target has changes to spare.
+    if (heaviest_load() <= problem_.target) give_back(path);
     return path;
   }
 
@@ -79,8 +85,7 @@ class LayerRepair {
   }
   int64_t gpu_of(int64_t slot) const { return slot / slots_per_gpu_; }
   bool on_gpu(int64_t expert, int64_t gpu) const {
-    const auto first = row_.begin() + gpu * slots_per_gpu_;
-    return std::find(first, first + slots_per_gpu_, expert) != first + slots_per_gpu_;
+    return gpu_count_[gpu * num_experts_ + expert] > 0;
   }
   // Slots that stop matching the original plan minus slots that return to it.
   int64_t cost_of(int64_t slot, int64_t expert) const {
@@ -105,13 +110,7 @@ class LayerRepair {
   void apply(int64_t slot, int64_t expert, RepairPath& path) {
     path.changes.push_back({.slot = slot, .expert = expert});
     moved_ += cost_of(slot, expert);
-    const int64_t node = topology_.node_of_slot(slot);
-    const int64_t old_expert = row_[slot];
-    --count_[old_expert];
-    --node_count_[old_expert * num_nodes_ + node];
-    ++count_[expert];
-    ++node_count_[expert * num_nodes_ + node];
-    row_[slot] = expert;
+    apply_quietly(slot, expert);
   }
 
   // Whether `expert` may take a slot on `node`: under the hierarchy only experts that live on
@@ -119,6 +118,67 @@ class LayerRepair {
   bool may_live_on(int64_t expert, int64_t node) const {
     if (!problem_.keep_nodes) return true;
     return node_count_[expert * num_nodes_ + node] == count_[expert];
+  }
+
+  double heaviest_load() const { return *std::max_element(gpu_load_.begin(), gpu_load_.end()); }
+
+  // The greedy fixes one GPU at a time, so early moves may have become unnecessary once later
+  // ones balanced their GPUs otherwise: returns changed slots to their expert in `current`,
+  // earliest changes first, whenever the heaviest GPU stays within the target. Repeats until
+  // none returns.
+  void give_back(RepairPath& path) {
+    const double limit = problem_.target;
+    std::vector<int64_t> slots;
+    for (const RepairPath::Change& change : path.changes) {
+      if (std::find(slots.begin(), slots.end(), change.slot) == slots.end()) {
+        slots.push_back(change.slot);
+      }
+    }
+    bool returned = true;
+    while (returned) {
+      returned = false;
+      for (const int64_t slot : slots) {
+        const int64_t original = problem_.current[slot];
+        const int64_t expert = row_[slot];
+        if (expert == original || !may_give_back(slot)) continue;
+        apply_quietly(slot, original);
+        recompute_loads();
+        if (heaviest_load() <= limit) {
+          --moved_;
+          path.changes.push_back({.slot = slot, .expert = original});
+          record(path);
+          returned = true;
+        } else {
+          apply_quietly(slot, expert);
+          recompute_loads();
+        }
+      }
+    }
+  }
+
+  // Whether `slot` may return to its original expert: no second replica of it on the GPU, the
+  // expert leaving keeps a replica (on the node, under the hierarchy), and the original expert
+  // only comes back to a node it still lives on alone.
+  bool may_give_back(int64_t slot) const {
+    const int64_t original = problem_.current[slot];
+    const int64_t expert = row_[slot];
+    const int64_t node = topology_.node_of_slot(slot);
+    if (count_[expert] < 2 || on_gpu(original, gpu_of(slot))) return false;
+    if (problem_.keep_nodes && node_count_[expert * num_nodes_ + node] < 2) return false;
+    return may_live_on(original, node);
+  }
+
+  // Changes a slot without recording it.
+  void apply_quietly(int64_t slot, int64_t expert) {
+    const int64_t node = topology_.node_of_slot(slot);
+    const int64_t old_expert = row_[slot];
+    --count_[old_expert];
+    --node_count_[old_expert * num_nodes_ + node];
+    --gpu_count_[gpu_of(slot) * num_experts_ + old_expert];
+    ++count_[expert];
+    ++node_count_[expert * num_nodes_ + node];
+    ++gpu_count_[gpu_of(slot) * num_experts_ + expert];
+    row_[slot] = expert;
   }
 
   // Moves one replica of the expert in a slot of `heaviest` to another expert.
@@ -259,6 +319,8 @@ class LayerRepair {
   std::vector<int64_t> row_;
   std::vector<int64_t> count_;
   std::vector<int64_t> node_count_;
+  // Replicas per GPU and expert: gpu_count_[gpu * num_experts + expert].
+  std::vector<int64_t> gpu_count_;
   std::vector<double> gpu_load_;
   std::vector<double> extra_load_;
   std::vector<double> peak_if_removed_;

@@ -1,6 +1,8 @@
 // Planner::replan: per layer, how far to repair the current plan, or whether to take the fresh
 // plan relabelled, so that the whole plan stays within the tolerance with the fewest moves.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <vector>
@@ -15,6 +17,8 @@ namespace {
 
 // Loads compared against a budget may differ from it by rounding alone.
 constexpr double kRelativeSlack = 1e-9;
+// Group swaps tried per layer under the hierarchy, each the start of one more repair path.
+constexpr int64_t kGroupSwaps = 4;
 
 double heaviest_gpu(std::span<const int64_t> row, std::span<const double> weight,
                     std::span<const int64_t> counts, const Topology& topology) {
@@ -40,34 +44,48 @@ bool fits_active_gpus(const Plan& plan, const Topology& topology,
   }
 }
 
-// A layer's choices: points of its repair path (moved slots, heaviest GPU), then the relabelled
-// fresh plan as the last point.
-struct LayerChoices {
-  std::vector<int64_t> moved;
-  std::vector<double> heaviest;
-  int64_t chosen = 0;
+// A layer's choices: points (moved slots, heaviest GPU), each the end of a prefix of one of the
+// layer's repair paths, or the relabelled fresh plan (`path` = -1).
+struct Point {
+  int64_t moved = 0;
+  double heaviest = 0;
+  int64_t path = -1;
+  int64_t step = 0;
 };
 
-// Picks a point per layer so that the heaviest GPUs sum to at most `budget` with few moved
-// slots: starting from every layer's first point, repeatedly advances the layer whose next
-// points lower its heaviest GPU most per extra moved slot. The last point of every layer (the
-// fresh plan) always fits the budget together.
-void choose_points(std::vector<LayerChoices>& layers, double budget) {
+// Keeps the points no other point beats in both moved slots and heaviest GPU, by moved slots
+// (ties: the lower heaviest GPU, then the earlier point).
+std::vector<Point> pareto_front(std::vector<Point> points) {
+  std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
+    return a.moved != b.moved ? a.moved < b.moved : a.heaviest < b.heaviest;
+  });
+  std::vector<Point> front;
+  for (const Point& point : points) {
+    if (front.empty() || point.heaviest < front.back().heaviest) front.push_back(point);
+  }
+  return front;
+}
+
+// Picks a point per layer (an index into its Pareto front) with the fewest moved slots in all
+// whose heaviest GPUs sum to at most `budget`, the lowest sum among those. A greedy bounds the
+// moved slots first (from every layer's first point, repeatedly advance the layer whose next
+// points lower its heaviest GPU most per extra moved slot); then an exact dynamic program over
+// the total moved slots up to that bound (a multiple-choice knapsack). The last point of every
+// front (the fresh plan, or better) always fits the budget together.
+std::vector<size_t> choose_points(const std::vector<std::vector<Point>>& fronts, double budget) {
+  const size_t num_layers = fronts.size();
+  std::vector<size_t> chosen(num_layers, 0);
   double total = 0;
-  for (const LayerChoices& layer : layers) total += layer.heaviest[layer.chosen];
+  for (const auto& front : fronts) total += front[0].heaviest;
   while (total > budget) {
-    size_t best_layer = layers.size();
+    size_t best_layer = num_layers;
     size_t best_point = 0;
     double best_rate = -1;
-    for (size_t idx = 0; idx < layers.size(); ++idx) {
-      const LayerChoices& layer = layers[idx];
-      const auto current = static_cast<size_t>(layer.chosen);
-      for (size_t point = current + 1; point < layer.moved.size(); ++point) {
-        const double saved = layer.heaviest[current] - layer.heaviest[point];
-        if (saved <= 0) continue;
-        const int64_t extra = layer.moved[point] - layer.moved[current];
-        const double rate = extra <= 0 ? std::numeric_limits<double>::infinity()
-                                       : saved / static_cast<double>(extra);
+    for (size_t idx = 0; idx < num_layers; ++idx) {
+      const auto& front = fronts[idx];
+      for (size_t point = chosen[idx] + 1; point < front.size(); ++point) {
+        const double rate = (front[chosen[idx]].heaviest - front[point].heaviest) /
+                            static_cast<double>(front[point].moved - front[chosen[idx]].moved);
         if (rate > best_rate) {
           best_rate = rate;
           best_layer = idx;
@@ -75,11 +93,45 @@ void choose_points(std::vector<LayerChoices>& layers, double budget) {
         }
       }
     }
-    if (best_layer == layers.size()) return;  // every layer is at its lowest point
-    LayerChoices& layer = layers[best_layer];
-    total += layer.heaviest[best_point] - layer.heaviest[static_cast<size_t>(layer.chosen)];
-    layer.chosen = static_cast<int64_t>(best_point);
+    if (best_layer == num_layers) break;  // every layer is at its lowest point
+    total += fronts[best_layer][best_point].heaviest - fronts[best_layer][chosen[best_layer]].heaviest;
+    chosen[best_layer] = best_point;
   }
+  int64_t bound = 0;
+  for (size_t idx = 0; idx < num_layers; ++idx) bound += fronts[idx][chosen[idx]].moved;
+  if (total > budget) return chosen;
+  // lowest[m]: the lowest sum of heaviest GPUs of the layers so far with m moved slots in all;
+  // pick[layer][m]: the point of that layer on the way there.
+  const auto width = static_cast<size_t>(bound + 1);
+  constexpr double kNone = std::numeric_limits<double>::infinity();
+  std::vector<double> lowest(width, kNone);
+  std::vector<double> next(width);
+  std::vector<std::vector<uint16_t>> pick(num_layers, std::vector<uint16_t>(width, 0));
+  lowest[0] = 0;
+  for (size_t idx = 0; idx < num_layers; ++idx) {
+    std::fill(next.begin(), next.end(), kNone);
+    for (size_t moved = 0; moved < width; ++moved) {
+      if (lowest[moved] == kNone) continue;
+      for (size_t point = 0; point < fronts[idx].size(); ++point) {
+        const size_t reached = moved + static_cast<size_t>(fronts[idx][point].moved);
+        if (reached >= width) break;
+        const double sum = lowest[moved] + fronts[idx][point].heaviest;
+        if (sum < next[reached]) {
+          next[reached] = sum;
+          pick[idx][reached] = static_cast<uint16_t>(point);
+        }
+      }
+    }
+    std::swap(lowest, next);
+  }
+  size_t moved = 0;
+  while (moved < width && lowest[moved] > budget) ++moved;
+  if (moved == width) return chosen;  // rounding: keep the greedy's choice
+  for (size_t idx = num_layers; idx-- > 0;) {
+    chosen[idx] = pick[idx][moved];
+    moved -= static_cast<size_t>(fronts[idx][chosen[idx]].moved);
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -110,8 +162,11 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   const Loads loads = planning_loads();
   const int64_t num_replicas = topology_.num_replicas();
 
-  std::vector<LayerChoices> layers(static_cast<size_t>(num_layers_));
-  std::vector<detail::RepairPath> paths(static_cast<size_t>(num_layers_));
+  // Per layer: the repair paths, where each starts (empty: `current`), and the Pareto front of
+  // their points with the relabelled fresh plan.
+  std::vector<std::vector<detail::RepairPath>> paths(static_cast<size_t>(num_layers_));
+  std::vector<std::vector<std::vector<int64_t>>> starts(static_cast<size_t>(num_layers_));
+  std::vector<std::vector<Point>> fronts(static_cast<size_t>(num_layers_));
   double budget = 0;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
@@ -124,34 +179,52 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
     const double fresh_heaviest =
         heaviest_gpu(fresh.phy2log_row(layer), weight, fresh.logcnt_row(layer), topology_);
     budget += fresh_heaviest;
-    LayerChoices& choices = layers[static_cast<size_t>(layer)];
+    std::vector<Point> points = {{.moved = aligned_moved, .heaviest = fresh_heaviest}};
     if (repairable && aligned_moved > 0) {
-      // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
-      paths[layer] = detail::repair_layer({.topology = topology_,
-                                           .current = current_row,
-                                           .weight = weight,
-                                           .target = fresh_heaviest * (1 + tolerance) *
-                                                     (1 + kRelativeSlack),
-                                           .max_moved = aligned_moved,
-                                           .keep_nodes = keep_nodes});
-      choices.moved = paths[layer].moved;
-      choices.heaviest = paths[layer].heaviest;
+      auto& layer_starts = starts[static_cast<size_t>(layer)];
+      layer_starts.emplace_back();
+      if (keep_nodes) {
+        for (auto& row : detail::group_swap_rows(topology_, current_row, weight, kGroupSwaps)) {
+          layer_starts.push_back(std::move(row));
+        }
+      }
+      auto& layer_paths = paths[static_cast<size_t>(layer)];
+      for (const auto& start : layer_starts) {
+        // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
+        layer_paths.push_back(detail::repair_layer(
+            {.topology = topology_,
+             .current = current_row,
+             .start = start,
+             .weight = weight,
+             .target = fresh_heaviest * (1 + tolerance) * (1 + kRelativeSlack),
+             .max_moved = aligned_moved,
+             .keep_nodes = keep_nodes}));
+        const detail::RepairPath& path = layer_paths.back();
+        for (size_t step = 0; step < path.moved.size(); ++step) {
+          points.push_back({.moved = path.moved[step],
+                            .heaviest = path.heaviest[step],
+                            .path = static_cast<int64_t>(layer_paths.size()) - 1,
+                            .step = static_cast<int64_t>(step)});
+        }
+      }
     }
-    choices.moved.push_back(aligned_moved);
-    choices.heaviest.push_back(fresh_heaviest);
+    fronts[static_cast<size_t>(layer)] = pareto_front(std::move(points));
   }
-  choose_points(layers, budget * (1 + tolerance) * (1 + kRelativeSlack));
+  const std::vector<size_t> chosen =
+      choose_points(fronts, budget * (1 + tolerance) * (1 + kRelativeSlack));
 
   std::vector<int64_t> phy2log = aligned.phy2log;
   Replan result;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
-    const LayerChoices& choices = layers[static_cast<size_t>(layer)];
-    if (choices.chosen + 1 == static_cast<int64_t>(choices.moved.size())) continue;  // aligned
-    const auto current_row = current.phy2log_row(layer);
+    const Point& point = fronts[static_cast<size_t>(layer)][chosen[static_cast<size_t>(layer)]];
+    if (point.path < 0) continue;  // the aligned fresh plan
+    const auto& start = starts[static_cast<size_t>(layer)][static_cast<size_t>(point.path)];
+    const auto first = start.empty() ? current.phy2log_row(layer) : std::span(start);
     const auto out = phy2log.begin() + layer * num_replicas;
-    std::copy(current_row.begin(), current_row.end(), out);
-    const detail::RepairPath& path = paths[layer];
-    for (int64_t change = 0; change < path.num_changes[choices.chosen]; ++change) {
+    std::copy(first.begin(), first.end(), out);
+    const detail::RepairPath& path =
+        paths[static_cast<size_t>(layer)][static_cast<size_t>(point.path)];
+    for (int64_t change = 0; change < path.num_changes[point.step]; ++change) {
       out[path.changes[change].slot] = path.changes[change].expert;
     }
     ++result.repaired_layers;
