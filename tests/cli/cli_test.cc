@@ -462,5 +462,28 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
   EXPECT_NE(plot.err.find("must end in .svg or .png"), std::string::npos) << describe(plot);
 }
 
+// README.md's first command ends with an eplb replay of the bundled trace: run that part as
+// written (the plot goes to the test's directory).
+TEST_F(CliTest, ReadmeReplayCommandRuns) {
+  const std::string readme = read_file(fs::path(EPLB_TEST_DATA_DIR) / ".." / ".." / "README.md");
+  const std::string marker = "./build/cli/eplb replay ";
+  const size_t start = readme.find(marker);
+  ASSERT_NE(start, std::string::npos);
+  std::string args = readme.substr(start + marker.size() - 7,
+                                   readme.find('\n', start) - start - marker.size() + 7);
+  const size_t plot = args.find("replay.png");
+  ASSERT_NE(plot, std::string::npos) << args;
+  args.replace(plot, 10, quote(path("replay.png")));
+  const std::string bundled = "examples/data/synthetic_trace.json";
+  ASSERT_NE(args.find(bundled), std::string::npos) << args;
+  args.replace(args.find(bundled), bundled.size(),
+               quote((fs::path(EPLB_TEST_DATA_DIR) / ".." / ".." / bundled).string()));
+  const RunResult replayed = run(args);
+  ASSERT_EQ(replayed.exit_code, 0) << args << "\n" << describe(replayed);
+  EXPECT_NE(replayed.out.find("| deepseek |"), std::string::npos) << describe(replayed);
+  EXPECT_NE(replayed.out.find("| global |"), std::string::npos) << describe(replayed);
+  EXPECT_TRUE(fs::exists(path("replay.png")));
+}
+
 }  // namespace
 }  // namespace eplb
