@@ -10,7 +10,7 @@ seconds="${1:-30}"
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_load_csv fuzz_load_json fuzz_load_npy fuzz_load_plan fuzz_load_vllm fuzz_rebalance)
+  targets=(fuzz_load_csv fuzz_load_json fuzz_load_npy fuzz_load_plan fuzz_load_vllm fuzz_rebalance fuzz_replan)
 fi
 build=build-fuzz
 
