@@ -2,108 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "eplb/packing.h"
 
 namespace eplb {
-
-PackState PackState::from_assignment(std::span<const double> weights, int64_t num_packs,
-                                     std::span<const int32_t> pack_of_item,
-                                     std::span<const int32_t> item_class) {
-  PackState state;
-  const auto num_items = static_cast<int64_t>(weights.size());
-  state.num_packs = num_packs;
-  state.items_per_pack = num_items / num_packs;
-  state.item.resize(num_items);
-  state.weight.resize(num_items);
-  state.load.assign(num_packs, 0.0);
-  if (!item_class.empty()) state.item_class.resize(num_items);
-  std::vector<int64_t> filled(num_packs, 0);
-  for (int64_t i = 0; i < num_items; ++i) {
-    const int32_t pack = pack_of_item[i];
-    const int64_t entry = pack * state.items_per_pack + filled[pack]++;
-    state.item[entry] = static_cast<int32_t>(i);
-    state.weight[entry] = weights[i];
-    if (!item_class.empty()) state.item_class[entry] = item_class[i];
-    state.load[pack] += weights[i];
-  }
-  for (int64_t p = 0; p < num_packs; ++p) state.sort_pack(p);
-  return state;
-}
-
-void PackState::sort_pack(int64_t pack) {
-  // Insertion sort: packs are small and at most two entries are out of place after a swap.
-  const int64_t begin = pack * items_per_pack, end = begin + items_per_pack;
-  const bool classes = !item_class.empty();
-  for (int64_t i = begin + 1; i < end; ++i) {
-    const double w = weight[i];
-    const int32_t it = item[i];
-    const int32_t c = classes ? item_class[i] : 0;
-    int64_t j = i;
-    for (; j > begin && (weight[j - 1] < w || (weight[j - 1] == w && item[j - 1] > it)); --j) {
-      weight[j] = weight[j - 1];
-      item[j] = item[j - 1];
-      if (classes) item_class[j] = item_class[j - 1];
-    }
-    weight[j] = w;
-    item[j] = it;
-    if (classes) item_class[j] = c;
-  }
-}
-
-bool PackState::pack_has_class(int64_t pack, int32_t cls, int64_t except) const {
-  for (int64_t j = pack * items_per_pack; j < (pack + 1) * items_per_pack; ++j) {
-    if (j != except && item_class[j] == cls) return true;
-  }
-  return false;
-}
-
-bool PackState::swap_allowed(int64_t a, int64_t b) const {
-  if (item_class.empty() || item_class[a] == item_class[b]) return true;
-  return !pack_has_class(b / items_per_pack, item_class[a], b) &&
-         !pack_has_class(a / items_per_pack, item_class[b], a);
-}
-
-bool PackState::has_duplicates() const {
-  if (item_class.empty()) return false;
-  // pack_of_class[c] = last pack seen holding class c; packs are scanned in order.
-  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
-  std::vector<int64_t> pack_of_class(num_classes, -1);
-  for (int64_t j = 0; j < static_cast<int64_t>(item_class.size()); ++j) {
-    int64_t& seen = pack_of_class[item_class[j]];
-    if (seen == j / items_per_pack) return true;
-    seen = j / items_per_pack;
-  }
-  return false;
-}
-
-int64_t PackState::heaviest() const {
-  return std::max_element(load.begin(), load.end()) - load.begin();
-}
-
-int64_t PackState::lightest() const {
-  return std::min_element(load.begin(), load.end()) - load.begin();
-}
-
-void PackState::swap_entries(int64_t a, int64_t b) {
-  const double delta = weight[a] - weight[b];
-  load[a / items_per_pack] -= delta;
-  load[b / items_per_pack] += delta;
-  std::swap(item[a], item[b]);
-  std::swap(weight[a], weight[b]);
-  if (!item_class.empty()) std::swap(item_class[a], item_class[b]);
-  sort_pack(a / items_per_pack);
-  sort_pack(b / items_per_pack);
-}
-
-void PackState::write_assignment(std::span<int32_t> pack_of_item,
-                                 std::span<int32_t> rank_in_pack) const {
-  for (int64_t entry = 0; entry < static_cast<int64_t>(item.size()); ++entry) {
-    pack_of_item[item[entry]] = static_cast<int32_t>(entry / items_per_pack);
-    rank_in_pack[item[entry]] = static_cast<int32_t>(entry % items_per_pack);
-  }
-}
 
 namespace {
 
@@ -206,18 +108,11 @@ bool move_heaviest_any(PackState& state) {
   // Lightest partners first: a partner's best result is at least the midpoint of the two loads,
   // so once that midpoint reaches the best result so far, no heavier partner can beat it.
   // Only the lightest kMaxPartners packs are tried: the best partner is almost always among
-  // them, and on large clusters sorting and scanning every pack would dominate the cost.
+  // them, and on large clusters scanning every pack would dominate the cost.
   constexpr int64_t kMaxPartners = 16;
-  std::vector<int32_t>& partners = state.scratch;
-  partners.resize(state.num_packs);
-  std::iota(partners.begin(), partners.end(), 0);
-  const auto lighter = [&](int32_t a, int32_t b) {
-    return state.load[a] < state.load[b] || (state.load[a] == state.load[b] && a < b);
-  };
   const int64_t num_tried = std::min<int64_t>(state.num_packs, kMaxPartners + 1);
-  std::partial_sort(partners.begin(), partners.begin() + num_tried, partners.end(), lighter);
-  partners.resize(num_tried);
-  for (const int32_t p : partners) {
+  for (int64_t i = 0; i < num_tried; ++i) {
+    const int32_t p = state.by_load[i];
     if (p == heavy) continue;
     if ((state.load[heavy] + state.load[p]) / 2 >= best.score) break;
     best_swap_between(state, heavy, p, best);
@@ -309,8 +204,7 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
     std::swap(state.weight[best[i]], state.weight[best[i + 2]]);
     if (!state.item_class.empty()) std::swap(state.item_class[best[i]], state.item_class[best[i + 2]]);
   }
-  state.load[heavy] -= d;
-  state.load[light] += d;
+  state.shift_load(heavy, light, d);
   state.sort_pack(heavy);
   state.sort_pack(light);
   return true;
