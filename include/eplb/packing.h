@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace eplb {
@@ -78,6 +79,8 @@ struct PackState {
   std::vector<int32_t> by_load, position;
   /// Per class, whether it has more than one item: only those can clash in a pack.
   std::vector<uint8_t> shared_class;
+  /// Scratch space of move_two_for_two().
+  std::vector<std::pair<double, int64_t>> pair_scratch;
 
   /// Builds the state of `weights` packed as `pack_of_item` says (each pack exactly n/m items);
   /// `item_class` is empty or holds one class per item.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "eplb/packing.h"
 
@@ -15,31 +16,35 @@ struct Swap {
 };
 
 // Best 1-for-1 swap between pack `from` (the heavier) and pack `to`: moving d = w_a - w_b
-// (0 < d < gap) leaves max(L_from - d, L_to + d) = midpoint + |d - gap / 2|, so the best pair has
-// w_b closest to w_a - gap / 2. Both packs are sorted by descending weight, so that target only
-// falls as a advances and one merge-like pass finds the best pair in O(k). Keeps the best in `best`.
+// (0 < d < gap) leaves max(L_from - d, L_to + d) = midpoint + |d - gap / 2|, so the best partner
+// of a is the b closest to the target w_a - gap / 2: the closest from above or from below. Both
+// packs are sorted by descending weight, so the target only falls as a advances and one
+// merge-like pass finds the best pair in O(k). Keeps the best in `best`, whose score must not
+// exceed L_from (so that a swap that beats it lowers the heavier pack).
 void best_swap_between(const PackState& state, int64_t from, int64_t to, Swap& best) {
   const int64_t k = state.items_per_pack;
   const double gap = state.load[from] - state.load[to];
   if (gap <= 0) return;
-  const double midpoint = state.load[to] + gap / 2;
+  const double half_gap = gap / 2;
+  const double midpoint = state.load[to] + half_gap;
   // Even a perfect split of this pair cannot beat the best found so far.
   if (midpoint >= best.score) return;
   const double* wa = &state.weight[from * k];
   const double* wb = &state.weight[to * k];
-  int64_t j = 0;
-  for (int64_t i = 0; i < k; ++i) {
-    const double target = wa[i] - gap / 2;
-    // Advance j while the next b is still at least as close to the target from above.
-    while (j + 1 < k && wb[j] > target && wb[j + 1] >= target - (wb[j] - target)) ++j;
-    for (int64_t c = std::max<int64_t>(0, j - 1); c <= std::min(k - 1, j + 1); ++c) {
-      const double d = wa[i] - wb[c];
-      if (d <= 0 || d >= gap) continue;
-      const double score = midpoint + std::abs(d - gap / 2);
-      if (score < best.score && state.swap_allowed(from * k + i, to * k + c)) {
-        best = {from * k + i, to * k + c, score};
-      }
+  const auto consider = [&](int64_t i, int64_t c) {
+    const double d = wa[i] - wb[c];
+    if (d <= 0 || d >= gap) return;
+    const double score = midpoint + std::abs(d - half_gap);
+    if (score < best.score && state.swap_allowed(from * k + i, to * k + c)) {
+      best = {from * k + i, to * k + c, score};
     }
+  };
+  int64_t j = 0;  // the first b at or below the target
+  for (int64_t i = 0; i < k; ++i) {
+    const double target = wa[i] - half_gap;
+    while (j < k && wb[j] > target) ++j;
+    if (j > 0) consider(i, j - 1);
+    if (j < k) consider(i, j);
   }
 }
 
@@ -72,12 +77,11 @@ bool separate_duplicates(PackState& state) {
       int64_t best_y = -1;
       double best_score = 0;
       for (int64_t y = 0; y < static_cast<int64_t>(state.item.size()); ++y) {
-        if (y / k == p || state.item_class[y] == state.item_class[x] || !state.swap_allowed(x, y)) {
-          continue;
-        }
+        if (y / k == p || state.item_class[y] == state.item_class[x]) continue;
         const double d = state.weight[x] - state.weight[y];
         const double score = std::max(state.load[p] - d, state.load[y / k] + d);
-        if (best_y < 0 || score < best_score) {
+        // The class check last: it scans two packs, and only a better swap needs it.
+        if ((best_y < 0 || score < best_score) && state.swap_allowed(x, y)) {
           best_y = y;
           best_score = score;
         }
@@ -158,18 +162,14 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
   // Moving d = (w_a1 + w_a2) - (w_b1 + w_b2) leaves midpoint + |d - gap/2|: for each pair out of
   // the heavy pack, the best pair out of the light one has the sum closest to sum_a - gap/2.
   // Light pairs sorted by sum make that a binary search instead of a scan over all pairs.
-  struct PairSum {
-    double sum;
-    int64_t first, second;
-  };
-  std::vector<PairSum> light_pairs;
-  light_pairs.reserve(static_cast<size_t>(k * (k - 1) / 2));
+  // Pairs of the light pack as (sum, first * 2^32 + second): sorting them by that code orders
+  // equal sums by their entries.
+  auto& light_pairs = state.pair_scratch;
+  light_pairs.clear();
   for (int64_t b1 = light * k; b1 < light * k + k; ++b1) {
-    for (int64_t b2 = b1 + 1; b2 < light * k + k; ++b2) light_pairs.push_back({w[b1] + w[b2], b1, b2});
+    for (int64_t b2 = b1 + 1; b2 < light * k + k; ++b2) light_pairs.emplace_back(w[b1] + w[b2], (b1 << 32) | b2);
   }
-  std::sort(light_pairs.begin(), light_pairs.end(), [](const PairSum& x, const PairSum& y) {
-    return x.sum < y.sum || (x.sum == y.sum && (x.first < y.first || (x.first == y.first && x.second < y.second)));
-  });
+  std::sort(light_pairs.begin(), light_pairs.end());
   const double midpoint = state.load[light] + gap / 2;
   double best_score = state.load[heavy];
   int64_t best[4] = {-1, -1, -1, -1};
@@ -178,19 +178,20 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
       const double out = w[a1] + w[a2];
       const double target = out - gap / 2;
       auto it = std::lower_bound(light_pairs.begin(), light_pairs.end(), target,
-                                 [](const PairSum& x, double t) { return x.sum < t; });
+                                 [](const std::pair<double, int64_t>& x, double t) { return x.first < t; });
       // Walk outwards from the target while a candidate could still beat the best.
       auto up = it;
       auto down = it;
       while (up != light_pairs.end() || down != light_pairs.begin()) {
         const bool take_up = down == light_pairs.begin() ||
-                             (up != light_pairs.end() && up->sum - target <= target - (down - 1)->sum);
-        const PairSum& pair = take_up ? *up++ : *--down;
-        const double score = midpoint + std::abs(out - pair.sum - gap / 2);
+                             (up != light_pairs.end() && up->first - target <= target - (down - 1)->first);
+        const auto& [sum, code] = take_up ? *up++ : *--down;
+        const double score = midpoint + std::abs(out - sum - gap / 2);
         if (score >= best_score) break;
-        if (pair_swap_allowed(state, a1, a2, pair.first, pair.second)) {
+        const int64_t b1 = code >> 32, b2 = code & 0xffffffff;
+        if (pair_swap_allowed(state, a1, a2, b1, b2)) {
           best_score = score;
-          best[0] = a1, best[1] = a2, best[2] = pair.first, best[3] = pair.second;
+          best[0] = a1, best[1] = a2, best[2] = b1, best[3] = b2;
           break;
         }
       }

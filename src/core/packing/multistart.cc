@@ -14,28 +14,6 @@
 namespace eplb::detail {
 namespace {
 
-// Whether an assignment puts two items of one class into one pack: items are bucketed by pack,
-// then each pack's classes are marked with the pack's index.
-bool has_duplicates(std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class,
-                    int64_t num_packs) {
-  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
-  std::vector<int32_t> start(num_packs + 1, 0);
-  for (const int32_t pack : pack_of_item) ++start[pack + 1];
-  for (int64_t p = 0; p < num_packs; ++p) start[p + 1] += start[p];
-  std::vector<int32_t> by_pack(pack_of_item.size());
-  std::vector<int32_t> fill(start.begin(), start.end() - 1);
-  for (size_t i = 0; i < pack_of_item.size(); ++i) by_pack[fill[pack_of_item[i]]++] = static_cast<int32_t>(i);
-  std::vector<int64_t> pack_of_class(num_classes, -1);
-  for (int64_t p = 0; p < num_packs; ++p) {
-    for (int32_t j = start[p]; j < start[p + 1]; ++j) {
-      int64_t& seen = pack_of_class[item_class[by_pack[j]]];
-      if (seen == p) return true;
-      seen = p;
-    }
-  }
-  return false;
-}
-
 // Starts built before any refinement: differencing, greedy, layered LPT and snake.
 constexpr int64_t kNumDeterministicStarts = 4;
 
@@ -64,6 +42,10 @@ class MultistartPacker final : public Packer {
                         std::span<int32_t> pack_of_item);
   double assign_snake(std::span<const double> weights, int64_t num_packs,
                       std::span<int32_t> pack_of_item);
+  // Whether an assignment puts two items of one class into one pack: items are bucketed by pack,
+  // then each pack's classes are marked with the pack's index.
+  bool has_duplicates(std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class,
+                      int64_t num_packs);
   // Fills start `index` into starts_[index] and returns its heaviest pack.
   double build_start(int64_t index, std::span<const double> weights, int64_t num_packs,
                      Random& random);
@@ -82,8 +64,31 @@ class MultistartPacker final : public Packer {
   DifferencingScratch differencing_;
   std::vector<int32_t> rank_scratch_;
   std::vector<SortKey<double>> greedy_order_;
+  std::vector<int32_t> bucket_start_, by_pack_, pack_of_class_;
   PackState work_, best_;  // the start being refined and the best packing so far
 };
+
+bool MultistartPacker::has_duplicates(std::span<const int32_t> pack_of_item,
+                                      std::span<const int32_t> item_class, int64_t num_packs) {
+  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
+  bucket_start_.assign(num_packs + 1, 0);
+  for (const int32_t pack : pack_of_item) ++bucket_start_[pack + 1];
+  for (int64_t p = 0; p < num_packs; ++p) bucket_start_[p + 1] += bucket_start_[p];
+  by_pack_.resize(pack_of_item.size());
+  for (size_t i = 0; i < pack_of_item.size(); ++i) {
+    by_pack_[bucket_start_[pack_of_item[i]]++] = static_cast<int32_t>(i);
+  }
+  // bucket_start_[p] now ends pack p's bucket, that is, starts pack p + 1's.
+  pack_of_class_.assign(num_classes, -1);
+  for (int64_t p = 0, j = 0; p < num_packs; ++p) {
+    for (; j < bucket_start_[p]; ++j) {
+      int32_t& seen = pack_of_class_[item_class[by_pack_[j]]];
+      if (seen == p) return true;
+      seen = static_cast<int32_t>(p);
+    }
+  }
+  return false;
+}
 
 double MultistartPacker::assign_lpt(std::span<const int32_t> order, std::span<const double> weights,
                                     int64_t num_packs, std::span<int32_t> pack_of_item) {
@@ -206,6 +211,7 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
   bool have_best = false;
   const auto reached = [&] { return have_best && best_.max_load() <= target; };
   int64_t num_refined = 0;
+  int64_t work_start = -1;  // the start that work_ holds, if any
   const auto refine_best_starts = [&] {
     std::sort(ranking_.begin(), ranking_.end(), [](const Start& a, const Start& b) {
       return a.max_load < b.max_load || (a.max_load == b.max_load && a.index < b.index);
@@ -213,7 +219,8 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
     for (Start& start : ranking_) {
       if (num_refined >= std::max<int64_t>(options_.num_refined, 1) || reached()) return;
       if (start.index < 0) continue;
-      work_.assign(weights, num_packs, starts_[start.index], item_class, sorted_);
+      if (start.index != work_start) work_.assign(weights, num_packs, starts_[start.index], item_class, sorted_);
+      work_start = -1;
       if (options_.num_refined > 0) {
         refine(work_, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
       }
@@ -233,6 +240,7 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
       work_.assign(weights, num_packs, starts_[s], item_class, sorted_);
       separate_duplicates(work_);
       work_.write_assignment(starts_[s], rank_scratch_);
+      work_start = s;
       max_load = work_.max_load();
     }
     ranking_.push_back({max_load, s});
