@@ -229,7 +229,7 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
       .num_refined = options.effort,
       .moves = options.effort == 1 ? kAllMoves & ~kMoveAllPairs : kAllMoves,
       .max_moves = 48 * options.effort,
-      .tolerance = options.effort == 1 ? 2e-4 : 1e-4 / static_cast<double>(options.effort),
+      .tolerance = options.effort == 1 ? 3e-4 : 1e-4 / static_cast<double>(options.effort),
       .seed = options.seed};
   const int64_t num_layers = loads.num_layers();
   const int64_t num_replicas = topology.num_replicas();

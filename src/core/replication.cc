@@ -1,6 +1,7 @@
 #include "eplb/replication.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/detail/check.h"
 #include "core/detail/replication.h"
@@ -40,11 +41,15 @@ int64_t add_replicas_greedy(std::span<const double> loads, int64_t num_extra,
   }
   // Only the first num_extra experts in heap order can ever be picked: until one of them is
   // picked, each later expert stays behind every one of them that is still untouched, and fewer
-  // than num_extra are touched before the last pick. The others need not enter the heap.
-  if (num_extra < static_cast<int64_t>(heap.size())) {
-    const auto first = [&](const ReplicaCandidate& a, const ReplicaCandidate& b) { return before(b, a); };
-    std::nth_element(heap.begin(), heap.begin() + num_extra, heap.end(), first);
-    heap.resize(static_cast<size_t>(num_extra));
+  // than num_extra are touched before the last pick. So the heap keeps only the experts whose
+  // load per replica reaches the num_extra-th largest (ties included).
+  if (num_extra > 0 && num_extra < static_cast<int64_t>(heap.size())) {
+    const auto larger = [](const ReplicaCandidate& a, const ReplicaCandidate& b) {
+      return a.load_per_replica > b.load_per_replica;
+    };
+    std::nth_element(heap.begin(), heap.begin() + (num_extra - 1), heap.end(), larger);
+    const double threshold = heap[num_extra - 1].load_per_replica;
+    std::erase_if(heap, [&](const ReplicaCandidate& c) { return c.load_per_replica < threshold; });
   }
   std::make_heap(heap.begin(), heap.end(), before);
   for (int64_t added = 0; added < num_extra; ++added) {

@@ -19,32 +19,13 @@ struct SortKey {
   int32_t item;
 };
 
-/// Packs `weights` [n] into `num_packs` packs of exactly n / num_packs items: items in descending
-/// weight order, each into the lightest pack that is not full (lowest pack index on ties). Writes each item's pack and its rank in the pack (how many
-/// items the pack held before it). When each pack takes one item, item i goes to pack i.
-/// Pack weights accumulate in `Weight` arithmetic, as the reference accumulates float32 tensors.
-///
-/// Equal weights are ordered as torch.sort(descending=True) orders them on CPU: it runs
-/// std::sort (not a stable sort) over (value, index) pairs, so ties come out in whatever order
-/// that introsort leaves them. The deepseek policy must match it to reproduce log2phy's replica
-/// ranks; running the same std::sort on the same (value, index) sequence does (libstdc++, as the
-/// reference's PyTorch builds use).
+/// The assignment step of greedy_pack(): the items of `order` (by descending weight), each into
+/// the lightest pack that is not full (lowest pack index on ties). Requires n / num_packs > 1.
 template <typename Weight>
-void greedy_pack(std::span<const Weight> weights, int64_t num_packs, std::span<int32_t> pack_of_item,
-                 std::span<int32_t> rank_in_pack, std::vector<SortKey<Weight>>& order) {
-  const auto num_items = static_cast<int64_t>(weights.size());
+void greedy_pack_sorted(std::span<const SortKey<Weight>> order, int64_t num_packs,
+                        std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) {
+  const auto num_items = static_cast<int64_t>(order.size());
   const int64_t per_pack = num_items / num_packs;
-  if (per_pack == 1) {
-    for (int64_t i = 0; i < num_items; ++i) {
-      pack_of_item[i] = static_cast<int32_t>(i);
-      rank_in_pack[i] = 0;
-    }
-    return;
-  }
-  order.resize(num_items);
-  for (int64_t i = 0; i < num_items; ++i) order[i] = {weights[i], static_cast<int32_t>(i)};
-  std::sort(order.begin(), order.end(),
-            [](const SortKey<Weight>& a, const SortKey<Weight>& b) { return a.value > b.value; });
   std::vector<Weight> pack_weight(num_packs, Weight{0});
   std::vector<int32_t> pack_size(num_packs, 0);
   if (num_packs <= kGreedyScanMaxPacks) {
@@ -79,6 +60,35 @@ void greedy_pack(std::span<const Weight> weights, int64_t num_packs, std::span<i
       std::push_heap(heap.begin(), heap.end(), heavier);
     }
   }
+}
+
+/// Packs `weights` [n] into `num_packs` packs of exactly n / num_packs items: items in descending
+/// weight order, each into the lightest pack that is not full (lowest pack index on ties). Writes each item's pack and its rank in the pack (how many
+/// items the pack held before it). When each pack takes one item, item i goes to pack i.
+/// Pack weights accumulate in `Weight` arithmetic, as the reference accumulates float32 tensors.
+///
+/// Equal weights are ordered as torch.sort(descending=True) orders them on CPU: it runs
+/// std::sort (not a stable sort) over (value, index) pairs, so ties come out in whatever order
+/// that introsort leaves them. The deepseek policy must match it to reproduce log2phy's replica
+/// ranks; running the same std::sort on the same (value, index) sequence does (libstdc++, as the
+/// reference's PyTorch builds use).
+template <typename Weight>
+void greedy_pack(std::span<const Weight> weights, int64_t num_packs, std::span<int32_t> pack_of_item,
+                 std::span<int32_t> rank_in_pack, std::vector<SortKey<Weight>>& order) {
+  const auto num_items = static_cast<int64_t>(weights.size());
+  const int64_t per_pack = num_items / num_packs;
+  if (per_pack == 1) {
+    for (int64_t i = 0; i < num_items; ++i) {
+      pack_of_item[i] = static_cast<int32_t>(i);
+      rank_in_pack[i] = 0;
+    }
+    return;
+  }
+  order.resize(num_items);
+  for (int64_t i = 0; i < num_items; ++i) order[i] = {weights[i], static_cast<int32_t>(i)};
+  std::sort(order.begin(), order.end(),
+            [](const SortKey<Weight>& a, const SortKey<Weight>& b) { return a.value > b.value; });
+  greedy_pack_sorted<Weight>(order, num_packs, pack_of_item, rank_in_pack);
 }
 
 }  // namespace eplb::detail

@@ -63,7 +63,6 @@ class MultistartPacker final : public Packer {
   std::vector<Start> ranking_;
   DifferencingScratch differencing_;
   std::vector<int32_t> rank_scratch_;
-  std::vector<SortKey<double>> greedy_order_;
   std::vector<int32_t> bucket_start_, by_pack_, pack_of_class_;
   PackState work_, best_;  // the start being refined and the best packing so far
 };
@@ -146,8 +145,10 @@ double MultistartPacker::build_start(int64_t index, std::span<const double> weig
     case 0: return assign_differencing(weights, sorted_, num_packs, assignment, differencing_);
     case 1: {
       // DeepSeek's greedy itself, so that the search never ends worse than the baseline packer.
+      // Over the items already sorted: equal weights may come in another order than in
+      // greedy_pack(), which leaves the same pack loads.
       rank_scratch_.resize(weights.size());
-      greedy_pack<double>(weights, num_packs, assignment, rank_scratch_, greedy_order_);
+      greedy_pack_sorted<double>(sort_keys_, num_packs, assignment, rank_scratch_);
       load_.assign(num_packs, 0.0);
       for (size_t i = 0; i < weights.size(); ++i) load_[assignment[i]] += weights[i];
       return *std::max_element(load_.begin(), load_.end());
