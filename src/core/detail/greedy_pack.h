@@ -41,24 +41,30 @@ void greedy_pack_sorted(std::span<const SortKey<Weight>> order, int64_t num_pack
     return;
   }
   // Many packs: a min-heap on (weight, index) makes the same choice as the scan (the lightest
-  // pack, lowest index among equals) in O(log m); full packs leave the heap.
+  // pack, lowest index among equals) in O(log m). The top pack only gets heavier, so it sinks
+  // from the root in place of a pop and a push; full packs leave the heap.
   std::vector<int32_t> heap(num_packs);
-  for (int64_t p = 0; p < num_packs; ++p) heap[p] = static_cast<int32_t>(p);
-  const auto heavier = [&](int32_t a, int32_t b) {
-    return pack_weight[b] < pack_weight[a] || (pack_weight[b] == pack_weight[a] && b < a);
+  for (int64_t p = 0; p < num_packs; ++p) heap[p] = static_cast<int32_t>(p);  // a valid heap
+  const auto lighter = [&](int32_t a, int32_t b) {
+    return pack_weight[a] < pack_weight[b] || (pack_weight[a] == pack_weight[b] && a < b);
   };
-  std::make_heap(heap.begin(), heap.end(), heavier);
+  auto size = static_cast<int64_t>(num_packs);
   for (const auto& [value, item] : order) {
-    std::pop_heap(heap.begin(), heap.end(), heavier);
-    const int32_t best = heap.back();
+    const int32_t best = heap[0];
     pack_of_item[item] = best;
     rank_in_pack[item] = pack_size[best]++;
     pack_weight[best] += value;
-    if (pack_size[best] == per_pack) {
-      heap.pop_back();
-    } else {
-      std::push_heap(heap.begin(), heap.end(), heavier);
+    if (pack_size[best] == per_pack) heap[0] = heap[--size];
+    // Sift the root down.
+    const int32_t sinking = heap[0];
+    int64_t hole = 0;
+    for (int64_t child = 1; child < size; child = 2 * hole + 1) {
+      if (child + 1 < size && lighter(heap[child + 1], heap[child])) ++child;
+      if (!lighter(heap[child], sinking)) break;
+      heap[hole] = heap[child];
+      hole = child;
     }
+    heap[hole] = sinking;
   }
 }
 
