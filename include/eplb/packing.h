@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace eplb {
@@ -64,6 +65,7 @@ struct PackingOptions {
 /// `[p * items_per_pack, (p + 1) * items_per_pack)` of `item`, `weight` and `item_class`, kept
 /// sorted by descending weight (lower item first among equals) inside each pack. When classes are
 /// given (the expert of each replica), the moves never put two items of one class into one pack.
+/// Change it only through the member functions and the moves, which keep `by_load` up to date.
 struct PackState {
   int64_t num_packs = 0;
   int64_t items_per_pack = 0;
@@ -72,32 +74,53 @@ struct PackState {
   /// Class of each entry, or empty for no class constraint.
   std::vector<int32_t> item_class;
   std::vector<double> load;
-  /// Scratch space of the moves.
-  std::vector<int32_t> scratch;
+  /// Packs by ascending load, lower index first among equals, and each pack's position in it:
+  /// the moves find the heaviest pack and their partners here instead of sorting loads.
+  std::vector<int32_t> by_load, position;
+  /// Per class, whether it has more than one item: only those can clash in a pack.
+  std::vector<uint8_t> shared_class;
+  /// Scratch space of move_two_for_two().
+  std::vector<std::pair<double, int64_t>> pair_scratch;
 
   /// Builds the state of `weights` packed as `pack_of_item` says (each pack exactly n/m items);
   /// `item_class` is empty or holds one class per item.
   static PackState from_assignment(std::span<const double> weights, int64_t num_packs,
                                    std::span<const int32_t> pack_of_item,
                                    std::span<const int32_t> item_class = {});
+  /// from_assignment() into this state, reusing its memory. `descending`, when given, lists the
+  /// items by descending weight (lower item first among equals): packs then fill in order and
+  /// need no sorting.
+  void assign(std::span<const double> weights, int64_t num_packs,
+              std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class = {},
+              std::span<const int32_t> descending = {});
   /// Returns the index of the heaviest pack (lowest index on ties).
   int64_t heaviest() const;
   /// Returns the index of the lightest pack (lowest index on ties).
-  int64_t lightest() const;
-  double max_load() const { return load[heaviest()]; }
+  int64_t lightest() const { return by_load.front(); }
+  double max_load() const { return load[by_load.back()]; }
   /// Swaps entries `a` and `b` (in different packs), updates both loads and re-sorts both packs.
   void swap_entries(int64_t a, int64_t b);
+  /// Moves `delta` of load from pack `from` to pack `to` (their entries already changed).
+  void shift_load(int64_t from, int64_t to, double delta);
   /// Restores the descending order inside `pack`.
   void sort_pack(int64_t pack);
   /// Returns true when `pack` holds an entry of class `item_class` other than entry `except`.
   bool pack_has_class(int64_t pack, int32_t item_class, int64_t except) const;
   /// Returns true when swapping entries `a` and `b` keeps every class at most once per pack
   /// (always true without classes).
-  bool swap_allowed(int64_t a, int64_t b) const;
+  bool swap_allowed(int64_t a, int64_t b) const {
+    if (item_class.empty() || item_class[a] == item_class[b]) return true;
+    return !(shared_class[item_class[a]] && pack_has_class(b / items_per_pack, item_class[a], b)) &&
+           !(shared_class[item_class[b]] && pack_has_class(a / items_per_pack, item_class[b], a));
+  }
   /// Returns true when some pack holds two entries of one class.
   bool has_duplicates() const;
   /// Writes each item's pack and its position in the pack.
   void write_assignment(std::span<int32_t> pack_of_item, std::span<int32_t> rank_in_pack) const;
+
+ private:
+  // Moves `pack` to its place in `by_load` after its load changed.
+  void reposition(int64_t pack);
 };
 
 /// Applies the best 1-for-1 swap between the heaviest and the lightest pack if it lowers the

@@ -40,7 +40,7 @@ struct RebalanceOptions {
   /// Packing strategy of `balanced` and `global` (ignored by `deepseek`).
   PackingStrategy packer = PackingStrategy::multistart;
   /// Search effort of the multistart packer, in [1, 1000]: it tries 4 * effort starts, refines
-  /// the best `effort` of them with up to 48 * effort moves each, and stops within 0.02 %
+  /// the best `effort` of them with up to 48 * effort moves each, and stops within 0.03 %
   /// (effort 1) or 0.01 % / effort of the lower bound; effort 1 skips the all-pairs move. Higher
   /// is slower, rarely worse.
   int64_t effort = 1;

@@ -15,14 +15,16 @@ Plan plan_from_phy2log(std::span<const int64_t> phy2log, int64_t num_layers, int
 }
 
 namespace detail {
+namespace {
 
-Plan plan_from_phy2log_as(const char* function, std::span<const int64_t> phy2log,
-                          int64_t num_layers, int64_t num_replicas, int64_t num_experts) {
+// The checks of plan_from_phy2log_as() that need only the shape: limits first, so that the
+// products below cannot overflow and nothing is allocated beyond them.
+void check_phy2log_shape(const char* function, int64_t size, int64_t num_layers,
+                         int64_t num_replicas, int64_t num_experts) {
   if (num_layers <= 0 || num_replicas <= 0 || num_experts <= 0) {
     throw_invalid(function, ": shape [", num_layers, ", ", num_replicas,
                           "] with num_experts = ", num_experts, " must have positive sizes");
   }
-  // Limits first: the products below must not overflow, and nothing is allocated beyond them.
   const auto check_limit = [function](const char* name, int64_t value, int64_t limit) {
     if (value > limit) {
       throw_invalid(function, ": ", name, " = ", value, " exceeds the limit of ", limit);
@@ -33,43 +35,74 @@ Plan plan_from_phy2log_as(const char* function, std::span<const int64_t> phy2log
   check_limit("num_replicas", num_replicas, kMaxReplicas);
   check_limit("num_layers * num_replicas", num_layers * num_replicas, kMaxPlanEntries);
   check_limit("num_layers * num_experts", num_layers * num_experts, kMaxPlanEntries);
-  if (static_cast<int64_t>(phy2log.size()) != num_layers * num_replicas) {
-    throw_invalid(function, ": phy2log size = ", phy2log.size(),
+  if (size != num_layers * num_replicas) {
+    throw_invalid(function, ": phy2log size = ", size,
                           " must equal num_layers * num_replicas = ", num_layers * num_replicas);
   }
+}
+
+Plan plan_from_checked(const char* function, std::vector<int64_t> phy2log, int64_t num_layers,
+                       int64_t num_replicas, int64_t num_experts) {
   Plan plan;
   plan.num_layers = num_layers;
   plan.num_experts = num_experts;
   plan.num_replicas = num_replicas;
-  plan.phy2log.assign(phy2log.begin(), phy2log.end());
   plan.logcnt.assign(num_layers * num_experts, 0);
-  for (int64_t i = 0; i < num_layers * num_replicas; ++i) {
-    const int64_t expert = phy2log[i];
-    if (expert == -1) continue;
-    if (expert < 0 || expert >= num_experts) {
-      throw_invalid(function, ": phy2log[", i / num_replicas, "][", i % num_replicas,
-                            "] = ", expert, " must be -1 or in [0, ", num_experts, ")");
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    const int64_t* row = &phy2log[layer * num_replicas];
+    int64_t* count = &plan.logcnt[layer * num_experts];
+    for (int64_t slot = 0; slot < num_replicas; ++slot) {
+      const int64_t expert = row[slot];
+      if (expert == -1) continue;
+      if (expert < 0 || expert >= num_experts) {
+        throw_invalid(function, ": phy2log[", layer, "][", slot, "] = ", expert,
+                      " must be -1 or in [0, ", num_experts, ")");
+      }
+      plan.max_replicas = std::max(plan.max_replicas, ++count[expert]);
     }
-    int64_t& count = plan.logcnt[(i / num_replicas) * num_experts + expert];
-    ++count;
-    plan.max_replicas = std::max(plan.max_replicas, count);
   }
-  if (num_layers * num_experts * plan.max_replicas > kMaxPlanEntries) {
-    throw_invalid(function, ": log2phy would hold ",
-                          num_layers * num_experts * plan.max_replicas,
+  const int64_t width = plan.max_replicas;
+  if (num_layers * num_experts * width > kMaxPlanEntries) {
+    throw_invalid(function, ": log2phy would hold ", num_layers * num_experts * width,
                           " entries, more than the limit of ", kMaxPlanEntries);
   }
-  plan.log2phy.assign(num_layers * num_experts * plan.max_replicas, -1);
-  std::vector<int64_t> filled(num_experts);
+  // log2phy is written once, in order: each layer's slots grouped by expert (counting sort, slots
+  // ascending), each expert's row padded with -1. Filling it with -1 first and scattering the
+  // slots into it would touch the whole array twice, the second time in cache-missing order.
+  plan.log2phy.reserve(num_layers * num_experts * width);
+  std::vector<int64_t> end(num_experts), grouped(num_replicas);
   for (int64_t layer = 0; layer < num_layers; ++layer) {
-    std::fill(filled.begin(), filled.end(), 0);
-    for (int64_t slot = 0; slot < num_replicas; ++slot) {
-      const int64_t expert = phy2log[layer * num_replicas + slot];
-      if (expert == -1) continue;
-      plan.log2phy[(layer * num_experts + expert) * plan.max_replicas + filled[expert]++] = slot;
+    const int64_t* row = &phy2log[layer * num_replicas];
+    const int64_t* count = &plan.logcnt[layer * num_experts];
+    for (int64_t e = 0, sum = 0; e < num_experts; ++e) end[e] = sum += count[e];
+    for (int64_t slot = num_replicas - 1; slot >= 0; --slot) {
+      if (row[slot] != -1) grouped[--end[row[slot]]] = slot;
+    }
+    // end[e] is now where expert e's slots begin.
+    for (int64_t e = 0; e < num_experts; ++e) {
+      plan.log2phy.insert(plan.log2phy.end(), grouped.begin() + end[e], grouped.begin() + end[e] + count[e]);
+      plan.log2phy.resize(plan.log2phy.size() + static_cast<size_t>(width - count[e]), -1);
     }
   }
+  plan.phy2log = std::move(phy2log);
   return plan;
+}
+
+}  // namespace
+
+Plan plan_from_phy2log_as(const char* function, std::span<const int64_t> phy2log,
+                          int64_t num_layers, int64_t num_replicas, int64_t num_experts) {
+  check_phy2log_shape(function, static_cast<int64_t>(phy2log.size()), num_layers, num_replicas,
+                      num_experts);
+  return plan_from_checked(function, std::vector<int64_t>(phy2log.begin(), phy2log.end()),
+                           num_layers, num_replicas, num_experts);
+}
+
+Plan plan_from_phy2log_as(const char* function, std::vector<int64_t>&& phy2log,
+                          int64_t num_layers, int64_t num_replicas, int64_t num_experts) {
+  check_phy2log_shape(function, static_cast<int64_t>(phy2log.size()), num_layers, num_replicas,
+                      num_experts);
+  return plan_from_checked(function, std::move(phy2log), num_layers, num_replicas, num_experts);
 }
 
 }  // namespace detail

@@ -2,8 +2,10 @@
 // levels of the hierarchy. See docs/algorithms.md#policies.
 
 #include <algorithm>
+#include <cstdlib>
 #include <numeric>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/detail/check.h"
@@ -157,7 +159,7 @@ int64_t replicate_level(std::span<const int32_t> experts, int64_t num_slots, int
   // no other choice.
   w.counts.assign(num_experts, 1);
   const int64_t max_count = num_slots <= num_experts * num_gpus ? num_gpus : INT64_MAX;
-  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts, max_count);
+  add_replicas_greedy(w.node_loads, num_slots - num_experts, w.counts, max_count, &w.candidates);
   return max_count;
 }
 
@@ -190,7 +192,7 @@ Plan rebalance_on_active_gpus(const LoadMatrix& loads, const Topology& topology,
           compact.phy2log[layer * healthy.num_replicas() + s];
     }
   }
-  return plan_from_phy2log_as("rebalance_experts", phy2log, loads.num_layers(), num_replicas,
+  return plan_from_phy2log_as("rebalance_experts", std::move(phy2log), loads.num_layers(), num_replicas,
                               loads.num_experts());
 }
 
@@ -227,7 +229,7 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
       .num_refined = options.effort,
       .moves = options.effort == 1 ? kAllMoves & ~kMoveAllPairs : kAllMoves,
       .max_moves = 48 * options.effort,
-      .tolerance = options.effort == 1 ? 2e-4 : 1e-4 / static_cast<double>(options.effort),
+      .tolerance = options.effort == 1 ? 3e-4 : 1e-4 / static_cast<double>(options.effort),
       .seed = options.seed};
   const int64_t num_layers = loads.num_layers();
   const int64_t num_replicas = topology.num_replicas();
@@ -259,7 +261,7 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
     for (int64_t t = 1; t < num_threads; ++t) threads.emplace_back(run, t);
     run(0);
   }
-  return plan_from_phy2log_as("rebalance_experts", phy2log, num_layers, num_replicas,
+  return plan_from_phy2log_as("rebalance_experts", std::move(phy2log), num_layers, num_replicas,
                               loads.num_experts());
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "eplb/plan.h"
 
@@ -16,6 +17,9 @@ Plan build_plan(std::vector<int64_t> phy2log, std::span<const int32_t> replica_r
 
 /// plan_from_phy2log() whose errors name `function` (the public entry point the caller serves).
 Plan plan_from_phy2log_as(const char* function, std::span<const int64_t> phy2log,
+                          int64_t num_layers, int64_t num_replicas, int64_t num_experts);
+/// The same, taking over `phy2log` instead of copying it.
+Plan plan_from_phy2log_as(const char* function, std::vector<int64_t>&& phy2log,
                           int64_t num_layers, int64_t num_replicas, int64_t num_experts);
 
 }  // namespace eplb::detail

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "core/detail/replication.h"
 #include "eplb/packing.h"
 #include "eplb/topology.h"
 
@@ -18,6 +19,7 @@ struct Worker {
   std::vector<int32_t> group_pack, group_rank, node_experts, replica_expert, replica_pack,
       replica_rank;
   std::vector<int64_t> counts;
+  std::vector<ReplicaCandidate> candidates;
 };
 
 /// Replicates `experts` (their loads from `w.row`, copied to `w.node_loads`) into `num_slots`

@@ -2,108 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <cstdlib>
 
 #include "eplb/packing.h"
 
 namespace eplb {
-
-PackState PackState::from_assignment(std::span<const double> weights, int64_t num_packs,
-                                     std::span<const int32_t> pack_of_item,
-                                     std::span<const int32_t> item_class) {
-  PackState state;
-  const auto num_items = static_cast<int64_t>(weights.size());
-  state.num_packs = num_packs;
-  state.items_per_pack = num_items / num_packs;
-  state.item.resize(num_items);
-  state.weight.resize(num_items);
-  state.load.assign(num_packs, 0.0);
-  if (!item_class.empty()) state.item_class.resize(num_items);
-  std::vector<int64_t> filled(num_packs, 0);
-  for (int64_t i = 0; i < num_items; ++i) {
-    const int32_t pack = pack_of_item[i];
-    const int64_t entry = pack * state.items_per_pack + filled[pack]++;
-    state.item[entry] = static_cast<int32_t>(i);
-    state.weight[entry] = weights[i];
-    if (!item_class.empty()) state.item_class[entry] = item_class[i];
-    state.load[pack] += weights[i];
-  }
-  for (int64_t p = 0; p < num_packs; ++p) state.sort_pack(p);
-  return state;
-}
-
-void PackState::sort_pack(int64_t pack) {
-  // Insertion sort: packs are small and at most two entries are out of place after a swap.
-  const int64_t begin = pack * items_per_pack, end = begin + items_per_pack;
-  const bool classes = !item_class.empty();
-  for (int64_t i = begin + 1; i < end; ++i) {
-    const double w = weight[i];
-    const int32_t it = item[i];
-    const int32_t c = classes ? item_class[i] : 0;
-    int64_t j = i;
-    for (; j > begin && (weight[j - 1] < w || (weight[j - 1] == w && item[j - 1] > it)); --j) {
-      weight[j] = weight[j - 1];
-      item[j] = item[j - 1];
-      if (classes) item_class[j] = item_class[j - 1];
-    }
-    weight[j] = w;
-    item[j] = it;
-    if (classes) item_class[j] = c;
-  }
-}
-
-bool PackState::pack_has_class(int64_t pack, int32_t cls, int64_t except) const {
-  for (int64_t j = pack * items_per_pack; j < (pack + 1) * items_per_pack; ++j) {
-    if (j != except && item_class[j] == cls) return true;
-  }
-  return false;
-}
-
-bool PackState::swap_allowed(int64_t a, int64_t b) const {
-  if (item_class.empty() || item_class[a] == item_class[b]) return true;
-  return !pack_has_class(b / items_per_pack, item_class[a], b) &&
-         !pack_has_class(a / items_per_pack, item_class[b], a);
-}
-
-bool PackState::has_duplicates() const {
-  if (item_class.empty()) return false;
-  // pack_of_class[c] = last pack seen holding class c; packs are scanned in order.
-  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
-  std::vector<int64_t> pack_of_class(num_classes, -1);
-  for (int64_t j = 0; j < static_cast<int64_t>(item_class.size()); ++j) {
-    int64_t& seen = pack_of_class[item_class[j]];
-    if (seen == j / items_per_pack) return true;
-    seen = j / items_per_pack;
-  }
-  return false;
-}
-
-int64_t PackState::heaviest() const {
-  return std::max_element(load.begin(), load.end()) - load.begin();
-}
-
-int64_t PackState::lightest() const {
-  return std::min_element(load.begin(), load.end()) - load.begin();
-}
-
-void PackState::swap_entries(int64_t a, int64_t b) {
-  const double delta = weight[a] - weight[b];
-  load[a / items_per_pack] -= delta;
-  load[b / items_per_pack] += delta;
-  std::swap(item[a], item[b]);
-  std::swap(weight[a], weight[b]);
-  if (!item_class.empty()) std::swap(item_class[a], item_class[b]);
-  sort_pack(a / items_per_pack);
-  sort_pack(b / items_per_pack);
-}
-
-void PackState::write_assignment(std::span<int32_t> pack_of_item,
-                                 std::span<int32_t> rank_in_pack) const {
-  for (int64_t entry = 0; entry < static_cast<int64_t>(item.size()); ++entry) {
-    pack_of_item[item[entry]] = static_cast<int32_t>(entry / items_per_pack);
-    rank_in_pack[item[entry]] = static_cast<int32_t>(entry % items_per_pack);
-  }
-}
 
 namespace {
 
@@ -113,31 +16,35 @@ struct Swap {
 };
 
 // Best 1-for-1 swap between pack `from` (the heavier) and pack `to`: moving d = w_a - w_b
-// (0 < d < gap) leaves max(L_from - d, L_to + d) = midpoint + |d - gap / 2|, so the best pair has
-// w_b closest to w_a - gap / 2. Both packs are sorted by descending weight, so that target only
-// falls as a advances and one merge-like pass finds the best pair in O(k). Keeps the best in `best`.
+// (0 < d < gap) leaves max(L_from - d, L_to + d) = midpoint + |d - gap / 2|, so the best partner
+// of a is the b closest to the target w_a - gap / 2: the closest from above or from below. Both
+// packs are sorted by descending weight, so the target only falls as a advances and one
+// merge-like pass finds the best pair in O(k). Keeps the best in `best`, whose score must not
+// exceed L_from (so that a swap that beats it lowers the heavier pack).
 void best_swap_between(const PackState& state, int64_t from, int64_t to, Swap& best) {
   const int64_t k = state.items_per_pack;
   const double gap = state.load[from] - state.load[to];
   if (gap <= 0) return;
-  const double midpoint = state.load[to] + gap / 2;
+  const double half_gap = gap / 2;
+  const double midpoint = state.load[to] + half_gap;
   // Even a perfect split of this pair cannot beat the best found so far.
   if (midpoint >= best.score) return;
   const double* wa = &state.weight[from * k];
   const double* wb = &state.weight[to * k];
-  int64_t j = 0;
-  for (int64_t i = 0; i < k; ++i) {
-    const double target = wa[i] - gap / 2;
-    // Advance j while the next b is still at least as close to the target from above.
-    while (j + 1 < k && wb[j] > target && wb[j + 1] >= target - (wb[j] - target)) ++j;
-    for (int64_t c = std::max<int64_t>(0, j - 1); c <= std::min(k - 1, j + 1); ++c) {
-      const double d = wa[i] - wb[c];
-      if (d <= 0 || d >= gap) continue;
-      const double score = midpoint + std::abs(d - gap / 2);
-      if (score < best.score && state.swap_allowed(from * k + i, to * k + c)) {
-        best = {from * k + i, to * k + c, score};
-      }
+  const auto consider = [&](int64_t i, int64_t c) {
+    const double d = wa[i] - wb[c];
+    if (d <= 0 || d >= gap) return;
+    const double score = midpoint + std::abs(d - half_gap);
+    if (score < best.score && state.swap_allowed(from * k + i, to * k + c)) {
+      best = {from * k + i, to * k + c, score};
     }
+  };
+  int64_t j = 0;  // the first b at or below the target
+  for (int64_t i = 0; i < k; ++i) {
+    const double target = wa[i] - half_gap;
+    while (j < k && wb[j] > target) ++j;
+    if (j > 0) consider(i, j - 1);
+    if (j < k) consider(i, j);
   }
 }
 
@@ -170,12 +77,11 @@ bool separate_duplicates(PackState& state) {
       int64_t best_y = -1;
       double best_score = 0;
       for (int64_t y = 0; y < static_cast<int64_t>(state.item.size()); ++y) {
-        if (y / k == p || state.item_class[y] == state.item_class[x] || !state.swap_allowed(x, y)) {
-          continue;
-        }
+        if (y / k == p || state.item_class[y] == state.item_class[x]) continue;
         const double d = state.weight[x] - state.weight[y];
         const double score = std::max(state.load[p] - d, state.load[y / k] + d);
-        if (best_y < 0 || score < best_score) {
+        // The class check last: it scans two packs, and only a better swap needs it.
+        if ((best_y < 0 || score < best_score) && state.swap_allowed(x, y)) {
           best_y = y;
           best_score = score;
         }
@@ -206,18 +112,11 @@ bool move_heaviest_any(PackState& state) {
   // Lightest partners first: a partner's best result is at least the midpoint of the two loads,
   // so once that midpoint reaches the best result so far, no heavier partner can beat it.
   // Only the lightest kMaxPartners packs are tried: the best partner is almost always among
-  // them, and on large clusters sorting and scanning every pack would dominate the cost.
+  // them, and on large clusters scanning every pack would dominate the cost.
   constexpr int64_t kMaxPartners = 16;
-  std::vector<int32_t>& partners = state.scratch;
-  partners.resize(state.num_packs);
-  std::iota(partners.begin(), partners.end(), 0);
-  const auto lighter = [&](int32_t a, int32_t b) {
-    return state.load[a] < state.load[b] || (state.load[a] == state.load[b] && a < b);
-  };
   const int64_t num_tried = std::min<int64_t>(state.num_packs, kMaxPartners + 1);
-  std::partial_sort(partners.begin(), partners.begin() + num_tried, partners.end(), lighter);
-  partners.resize(num_tried);
-  for (const int32_t p : partners) {
+  for (int64_t i = 0; i < num_tried; ++i) {
+    const int32_t p = state.by_load[i];
     if (p == heavy) continue;
     if ((state.load[heavy] + state.load[p]) / 2 >= best.score) break;
     best_swap_between(state, heavy, p, best);
@@ -263,18 +162,14 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
   // Moving d = (w_a1 + w_a2) - (w_b1 + w_b2) leaves midpoint + |d - gap/2|: for each pair out of
   // the heavy pack, the best pair out of the light one has the sum closest to sum_a - gap/2.
   // Light pairs sorted by sum make that a binary search instead of a scan over all pairs.
-  struct PairSum {
-    double sum;
-    int64_t first, second;
-  };
-  std::vector<PairSum> light_pairs;
-  light_pairs.reserve(static_cast<size_t>(k * (k - 1) / 2));
+  // Pairs of the light pack as (sum, first * 2^32 + second): sorting them by that code orders
+  // equal sums by their entries.
+  auto& light_pairs = state.pair_scratch;
+  light_pairs.clear();
   for (int64_t b1 = light * k; b1 < light * k + k; ++b1) {
-    for (int64_t b2 = b1 + 1; b2 < light * k + k; ++b2) light_pairs.push_back({w[b1] + w[b2], b1, b2});
+    for (int64_t b2 = b1 + 1; b2 < light * k + k; ++b2) light_pairs.emplace_back(w[b1] + w[b2], (b1 << 32) | b2);
   }
-  std::sort(light_pairs.begin(), light_pairs.end(), [](const PairSum& x, const PairSum& y) {
-    return x.sum < y.sum || (x.sum == y.sum && (x.first < y.first || (x.first == y.first && x.second < y.second)));
-  });
+  std::sort(light_pairs.begin(), light_pairs.end());
   const double midpoint = state.load[light] + gap / 2;
   double best_score = state.load[heavy];
   int64_t best[4] = {-1, -1, -1, -1};
@@ -283,19 +178,20 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
       const double out = w[a1] + w[a2];
       const double target = out - gap / 2;
       auto it = std::lower_bound(light_pairs.begin(), light_pairs.end(), target,
-                                 [](const PairSum& x, double t) { return x.sum < t; });
+                                 [](const std::pair<double, int64_t>& x, double t) { return x.first < t; });
       // Walk outwards from the target while a candidate could still beat the best.
       auto up = it;
       auto down = it;
       while (up != light_pairs.end() || down != light_pairs.begin()) {
         const bool take_up = down == light_pairs.begin() ||
-                             (up != light_pairs.end() && up->sum - target <= target - (down - 1)->sum);
-        const PairSum& pair = take_up ? *up++ : *--down;
-        const double score = midpoint + std::abs(out - pair.sum - gap / 2);
+                             (up != light_pairs.end() && up->first - target <= target - (down - 1)->first);
+        const auto& [sum, code] = take_up ? *up++ : *--down;
+        const double score = midpoint + std::abs(out - sum - gap / 2);
         if (score >= best_score) break;
-        if (pair_swap_allowed(state, a1, a2, pair.first, pair.second)) {
+        const int64_t b1 = code >> 32, b2 = code & 0xffffffff;
+        if (pair_swap_allowed(state, a1, a2, b1, b2)) {
           best_score = score;
-          best[0] = a1, best[1] = a2, best[2] = pair.first, best[3] = pair.second;
+          best[0] = a1, best[1] = a2, best[2] = b1, best[3] = b2;
           break;
         }
       }
@@ -309,8 +205,7 @@ bool move_two_for_two(PackState& state, int64_t max_items_per_pack) {
     std::swap(state.weight[best[i]], state.weight[best[i + 2]]);
     if (!state.item_class.empty()) std::swap(state.item_class[best[i]], state.item_class[best[i + 2]]);
   }
-  state.load[heavy] -= d;
-  state.load[light] += d;
+  state.shift_load(heavy, light, d);
   state.sort_pack(heavy);
   state.sort_pack(light);
   return true;

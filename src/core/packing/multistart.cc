@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <optional>
 #include <vector>
 
 #include "core/detail/bounds.h"
@@ -14,28 +13,6 @@
 
 namespace eplb::detail {
 namespace {
-
-// Whether an assignment puts two items of one class into one pack: items are bucketed by pack,
-// then each pack's classes are marked with the pack's index.
-bool has_duplicates(std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class,
-                    int64_t num_packs) {
-  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
-  std::vector<int32_t> start(num_packs + 1, 0);
-  for (const int32_t pack : pack_of_item) ++start[pack + 1];
-  for (int64_t p = 0; p < num_packs; ++p) start[p + 1] += start[p];
-  std::vector<int32_t> by_pack(pack_of_item.size());
-  std::vector<int32_t> fill(start.begin(), start.end() - 1);
-  for (size_t i = 0; i < pack_of_item.size(); ++i) by_pack[fill[pack_of_item[i]]++] = static_cast<int32_t>(i);
-  std::vector<int64_t> pack_of_class(num_classes, -1);
-  for (int64_t p = 0; p < num_packs; ++p) {
-    for (int32_t j = start[p]; j < start[p + 1]; ++j) {
-      int64_t& seen = pack_of_class[item_class[by_pack[j]]];
-      if (seen == p) return true;
-      seen = p;
-    }
-  }
-  return false;
-}
 
 // Starts built before any refinement: differencing, greedy, layered LPT and snake.
 constexpr int64_t kNumDeterministicStarts = 4;
@@ -65,11 +42,16 @@ class MultistartPacker final : public Packer {
                         std::span<int32_t> pack_of_item);
   double assign_snake(std::span<const double> weights, int64_t num_packs,
                       std::span<int32_t> pack_of_item);
+  // Whether an assignment puts two items of one class into one pack: items are bucketed by pack,
+  // then each pack's classes are marked with the pack's index.
+  bool has_duplicates(std::span<const int32_t> pack_of_item, std::span<const int32_t> item_class,
+                      int64_t num_packs);
   // Fills start `index` into starts_[index] and returns its heaviest pack.
   double build_start(int64_t index, std::span<const double> weights, int64_t num_packs,
                      Random& random);
 
   PackingOptions options_;
+  std::vector<SortKey<double>> sort_keys_;
   std::vector<int32_t> sorted_;            // items by descending weight
   std::vector<double> sorted_weights_;
   std::vector<std::vector<int32_t>> starts_;  // pack_of_item of each start
@@ -81,8 +63,31 @@ class MultistartPacker final : public Packer {
   std::vector<Start> ranking_;
   DifferencingScratch differencing_;
   std::vector<int32_t> rank_scratch_;
-  std::vector<SortKey<double>> greedy_order_;
+  std::vector<int32_t> bucket_start_, by_pack_, pack_of_class_;
+  PackState work_, best_;  // the start being refined and the best packing so far
 };
+
+bool MultistartPacker::has_duplicates(std::span<const int32_t> pack_of_item,
+                                      std::span<const int32_t> item_class, int64_t num_packs) {
+  const int32_t num_classes = *std::max_element(item_class.begin(), item_class.end()) + 1;
+  bucket_start_.assign(num_packs + 1, 0);
+  for (const int32_t pack : pack_of_item) ++bucket_start_[pack + 1];
+  for (int64_t p = 0; p < num_packs; ++p) bucket_start_[p + 1] += bucket_start_[p];
+  by_pack_.resize(pack_of_item.size());
+  for (size_t i = 0; i < pack_of_item.size(); ++i) {
+    by_pack_[bucket_start_[pack_of_item[i]]++] = static_cast<int32_t>(i);
+  }
+  // bucket_start_[p] now ends pack p's bucket, that is, starts pack p + 1's.
+  pack_of_class_.assign(num_classes, -1);
+  for (int64_t p = 0, j = 0; p < num_packs; ++p) {
+    for (; j < bucket_start_[p]; ++j) {
+      int32_t& seen = pack_of_class_[item_class[by_pack_[j]]];
+      if (seen == p) return true;
+      seen = static_cast<int32_t>(p);
+    }
+  }
+  return false;
+}
 
 double MultistartPacker::assign_lpt(std::span<const int32_t> order, std::span<const double> weights,
                                     int64_t num_packs, std::span<int32_t> pack_of_item) {
@@ -140,9 +145,13 @@ double MultistartPacker::build_start(int64_t index, std::span<const double> weig
     case 0: return assign_differencing(weights, sorted_, num_packs, assignment, differencing_);
     case 1: {
       // DeepSeek's greedy itself, so that the search never ends worse than the baseline packer.
+      // Over the items already sorted: equal weights may come in another order than in
+      // greedy_pack(), which leaves the same pack loads.
       rank_scratch_.resize(weights.size());
-      greedy_pack<double>(weights, num_packs, assignment, rank_scratch_, greedy_order_);
-      return PackState::from_assignment(weights, num_packs, assignment).max_load();
+      greedy_pack_sorted<double>(sort_keys_, num_packs, assignment, rank_scratch_);
+      load_.assign(num_packs, 0.0);
+      for (size_t i = 0; i < weights.size(); ++i) load_[assignment[i]] += weights[i];
+      return *std::max_element(load_.begin(), load_.end());
     }
     case 2: return assign_layered(weights, num_packs, assignment);
     case 3: return assign_snake(weights, num_packs, assignment);
@@ -177,13 +186,19 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
     return;
   }
   rank_scratch_.resize(num_items);
-  sorted_.resize(num_items);
-  std::iota(sorted_.begin(), sorted_.end(), 0);
-  std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) {
-    return weights[a] > weights[b] || (weights[a] == weights[b] && a < b);
+  // Sorting (weight, item) pairs reads no weight indirectly: the order is the same as sorting
+  // items by descending weight, lower item first.
+  sort_keys_.resize(num_items);
+  for (int64_t i = 0; i < num_items; ++i) sort_keys_[i] = {weights[i], static_cast<int32_t>(i)};
+  std::sort(sort_keys_.begin(), sort_keys_.end(), [](const SortKey<double>& a, const SortKey<double>& b) {
+    return a.value > b.value || (a.value == b.value && a.item < b.item);
   });
+  sorted_.resize(num_items);
   sorted_weights_.resize(num_items);
-  for (int64_t i = 0; i < num_items; ++i) sorted_weights_[i] = weights[sorted_[i]];
+  for (int64_t i = 0; i < num_items; ++i) {
+    sorted_[i] = sort_keys_[i].item;
+    sorted_weights_[i] = sort_keys_[i].value;
+  }
   const double bound = packing_lower_bound_sorted(sorted_weights_, num_packs);
   const double target = bound * (1 + options_.tolerance);
 
@@ -194,25 +209,28 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
   const int64_t num_starts = std::max<int64_t>(options_.num_starts, kNumDeterministicStarts);
   starts_.resize(num_starts);
   ranking_.clear();
-  std::optional<PackState> best;
+  bool have_best = false;
+  const auto reached = [&] { return have_best && best_.max_load() <= target; };
   int64_t num_refined = 0;
+  int64_t work_start = -1;  // the start that work_ holds, if any
   const auto refine_best_starts = [&] {
     std::sort(ranking_.begin(), ranking_.end(), [](const Start& a, const Start& b) {
       return a.max_load < b.max_load || (a.max_load == b.max_load && a.index < b.index);
     });
     for (Start& start : ranking_) {
-      if (num_refined >= std::max<int64_t>(options_.num_refined, 1) ||
-          (best && best->max_load() <= target)) {
-        return;
-      }
+      if (num_refined >= std::max<int64_t>(options_.num_refined, 1) || reached()) return;
       if (start.index < 0) continue;
-      PackState state = PackState::from_assignment(weights, num_packs, starts_[start.index], item_class);
+      if (start.index != work_start) work_.assign(weights, num_packs, starts_[start.index], item_class, sorted_);
+      work_start = -1;
       if (options_.num_refined > 0) {
-        refine(state, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
+        refine(work_, options_.moves, options_.max_moves, options_.two_for_two_max_items, target);
       }
       ++num_refined;
       start.index = -1;  // refined
-      if (!best || state.max_load() < best->max_load()) best = std::move(state);
+      if (!have_best || work_.max_load() < best_.max_load()) {
+        std::swap(best_, work_);
+        have_best = true;
+      }
     }
   };
   for (int64_t s = 0; s < num_starts; ++s) {
@@ -220,24 +238,25 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
     if (!item_class.empty() && has_duplicates(starts_[s], item_class, num_packs)) {
       // Starts ignore classes; separate them first, so that refinement (which keeps classes
       // apart) starts from a packing without duplicates.
-      PackState state = PackState::from_assignment(weights, num_packs, starts_[s], item_class);
-      separate_duplicates(state);
-      state.write_assignment(starts_[s], rank_scratch_);
-      max_load = state.max_load();
+      work_.assign(weights, num_packs, starts_[s], item_class, sorted_);
+      separate_duplicates(work_);
+      work_.write_assignment(starts_[s], rank_scratch_);
+      work_start = s;
+      max_load = work_.max_load();
     }
     ranking_.push_back({max_load, s});
     if (s == 0 || s + 1 == kNumDeterministicStarts || s + 1 == num_starts) refine_best_starts();
-    if (best && best->max_load() <= target) break;
+    if (reached()) break;
     // With the refinement budget spent, only the greedy start (the baseline) is still worth
     // building: to keep a raw start that beats the refined one.
     if (s >= 1 && num_refined >= std::max<int64_t>(options_.num_refined, 1)) break;
   }
   for (const Start& start : ranking_) {
-    if (start.index >= 0 && start.max_load < best->max_load()) {
-      best = PackState::from_assignment(weights, num_packs, starts_[start.index], item_class);
+    if (start.index >= 0 && start.max_load < best_.max_load()) {
+      best_.assign(weights, num_packs, starts_[start.index], item_class, sorted_);
     }
   }
-  best->write_assignment(pack_of_item, rank_in_pack);
+  best_.write_assignment(pack_of_item, rank_in_pack);
 }
 
 }  // namespace
