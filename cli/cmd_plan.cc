@@ -41,17 +41,7 @@ struct PlanOptions {
   std::vector<int64_t> excluded_gpus;
 
   RebalanceOptions rebalance_options() const {
-    std::vector<bool> active;
-    if (!excluded_gpus.empty()) {
-      active.assign(static_cast<size_t>(num_gpus), true);
-      for (const int64_t gpu : excluded_gpus) {
-        if (gpu < 0 || gpu >= num_gpus) {
-          throw InvalidArgument("--exclude-gpus: gpu " + std::to_string(gpu) + " must be in [0, " +
-                                std::to_string(num_gpus) + ")");
-        }
-        active[static_cast<size_t>(gpu)] = false;
-      }
-    }
+    std::vector<bool> active = active_gpus_without(excluded_gpus, num_gpus);
     return {.policy = parse_policy(policy),
             .packer = parse_packing_strategy(packer),
             .effort = effort,

@@ -42,12 +42,14 @@ struct ReplayCliOptions {
   int64_t effort = RebalanceOptions{}.effort;
   uint64_t seed = RebalanceOptions{}.seed;
   int64_t cross_node_replicas = 0;
+  std::vector<int64_t> excluded_gpus;
   std::string plot;
   std::string json;
   bool quiet = false;
 
-  ReplayPlanner planner(const std::string& spec) const {
+  ReplayPlanner planner(const std::string& spec, const Topology& topology) const {
     ReplayOptions base{.interval = interval, .tolerance = tolerance};
+    base.planner.rebalance.active_gpus = active_gpus_without(excluded_gpus, topology.num_gpus());
     base.planner.rebalance.effort = effort;
     base.planner.rebalance.seed = seed;
     base.planner.rebalance.cross_node_replicas = cross_node_replicas;
@@ -107,7 +109,9 @@ void run_replay(const ReplayCliOptions& options) {
                                             options.num_groups, options.num_nodes,
                                             options.num_gpus);
   std::vector<ReplayPlanner> planners;
-  for (const std::string& spec : options.planners) planners.push_back(options.planner(spec));
+  for (const std::string& spec : options.planners) {
+    planners.push_back(options.planner(spec, topology));
+  }
 
   print_field(std::cout, "trace",
               options.loads.path + " (" + std::to_string(trace.num_steps) + " steps x " +
@@ -193,6 +197,11 @@ Command add_replay_command(CLI::App& parent) {
   command->add_option("--cross-node-replicas", options->cross_node_replicas,
                       "balanced: replicas per layer allowed outside their group's node")
       ->capture_default_str();
+  command->add_option("--exclude-gpus", options->excluded_gpus,
+                      "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "
+                      "all)")
+      ->delimiter(',')
+      ->type_name("LIST");
   command->add_option("--plot", options->plot,
                       "Draw balancedness and moved slots per window (.png or .svg)")
       ->type_name("FILE");

@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -138,6 +139,20 @@ std::string format_layer_list(const std::vector<int64_t>& layers) {
   std::string text;
   for (const int64_t layer : layers) text += (text.empty() ? "" : ", ") + std::to_string(layer);
   return text;
+}
+
+std::vector<bool> active_gpus_without(const std::vector<int64_t>& excluded_gpus, int64_t num_gpus) {
+  std::vector<bool> active;
+  if (excluded_gpus.empty()) return active;
+  active.assign(static_cast<size_t>(std::max<int64_t>(num_gpus, 0)), true);
+  for (const int64_t gpu : excluded_gpus) {
+    if (gpu < 0 || gpu >= num_gpus) {
+      throw InvalidArgument("--exclude-gpus: gpu " + std::to_string(gpu) + " must be in [0, " +
+                            std::to_string(num_gpus) + ")");
+    }
+    active[static_cast<size_t>(gpu)] = false;
+  }
+  return active;
 }
 
 }  // namespace eplb::cli

@@ -63,6 +63,10 @@ CLI::Option* add_plan_format_option(CLI::App& command, std::string& format);
 void add_dense_layers_option(CLI::App& command, std::string& dense_layers,
                              const std::string& description, bool allow_auto);
 
+/// Returns `active_gpus` for `--exclude-gpus`: empty when nothing is excluded, else one flag per
+/// GPU, false for the excluded ones. Throws InvalidArgument naming a GPU outside [0, num_gpus).
+std::vector<bool> active_gpus_without(const std::vector<int64_t>& excluded_gpus, int64_t num_gpus);
+
 /// Returns `layers` as "0, 1, 2".
 std::string format_layer_list(const std::vector<int64_t>& layers);
 

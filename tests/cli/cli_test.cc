@@ -420,7 +420,7 @@ TEST_F(CliTest, ReplayComparesPlannersAndWritesThePlotAndJson) {
   const std::string json = path("replay.json");
   const RunResult replayed =
       run("replay " + quote(trace) + " --interval 100 --gpus 8 --nodes 2 --policy "
-          "deepseek,balanced@last,balanced --tolerance 0.005 --plot " + quote(plot) +
+          "deepseek,balanced@last,balanced --tolerance 0.005 --exclude-gpus 5 --plot " + quote(plot) +
           " --json " + quote(json));
   ASSERT_EQ(replayed.exit_code, 0) << describe(replayed);
   // 3 full windows of 100 steps: two plans, each scored on the next window.
@@ -456,6 +456,11 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
       run("replay " + quote(trace) + " --interval 50 --policy balanced@window:0");
   EXPECT_EQ(history.exit_code, 1);
   EXPECT_NE(history.err.find("history = \"window:0\""), std::string::npos) << describe(history);
+  const RunResult excluded =
+      run("replay " + quote(trace) + " --interval 50 --gpus 8 --nodes 2 --exclude-gpus 9");
+  EXPECT_EQ(excluded.exit_code, 1);
+  EXPECT_NE(excluded.err.find("--exclude-gpus: gpu 9 must be in [0, 8)"), std::string::npos)
+      << describe(excluded);
   const RunResult plot = run("replay " + quote(trace) + " --interval 50 --plot " +
                              quote(path("plot.gif")));
   EXPECT_EQ(plot.exit_code, 1);
