@@ -1,7 +1,6 @@
 // Plan writers: eplb's plan JSON, SGLang's map, vllm-ascend's expert map, TensorRT-LLM's YAML.
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,23 +13,6 @@ namespace eplb::io::detail {
 namespace {
 
 void append_integer(std::string& out, int64_t value) { out += std::to_string(value); }
-
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 // Writes `[a<separator>b...]` of `count` integers starting at `values`.
 void append_int_row(std::string& out, const int64_t* values, int64_t count,

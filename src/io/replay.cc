@@ -9,22 +9,9 @@
 namespace eplb::io {
 namespace {
 
-void append_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-      continue;
-    }
-    out += c;
-  }
-  out += '"';
-}
-
 void append_run(std::string& out, const ReplayRun& run, std::string_view indent) {
   out += "\"policy\": ";
-  append_string(out, run.name);
+  detail::append_json_string(out, run.name);
   out += ",\n";
   out += indent;
   out += "\"interval\": ";

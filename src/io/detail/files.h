@@ -35,6 +35,9 @@ std::string read_file(std::string_view function, const std::filesystem::path& pa
 void write_file_atomically(std::string_view function, const std::filesystem::path& path,
                            std::string_view content);
 
+/// Appends `text` as a JSON string: quoted, `"` and backslash escaped, control bytes as \u00XX.
+void append_json_string(std::string& out, std::string_view text);
+
 /// Appends `value` in its shortest round-trip form, without decimals when it is integral.
 void append_number(std::string& out, double value);
 
