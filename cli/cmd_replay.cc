@@ -53,9 +53,7 @@ struct ReplayCliOptions {
     base.planner.rebalance.effort = effort;
     base.planner.rebalance.seed = seed;
     base.planner.rebalance.cross_node_replicas = cross_node_replicas;
-    ReplayPlanner parsed = parse_replay_planner(spec, base, history);
-    if (swing_weight >= 0) parsed.options.planner.history.swing_weight = swing_weight;
-    return parsed;
+    return parse_replay_planner(spec, base, history, swing_weight);
   }
 };
 

@@ -95,8 +95,8 @@ class Planner {
   /// `current`'s slots as possible (align_plan). Tolerance 0 keeps the fresh plan's balance.
   /// Repairs keep the policy's rules: no expert leaves the nodes it is on under a hierarchical
   /// policy, no second replica of an expert on a GPU, excluded GPUs stay empty. Throws
-  /// InvalidArgument when `current` is not a valid plan of this shape or `tolerance` is negative
-  /// or not finite.
+  /// InvalidArgument when no step was observed, `current` is not a valid plan of this shape or
+  /// `tolerance` is negative or not finite.
   Replan replan(const Plan& current, double tolerance) const;
 
   const Topology& topology() const { return topology_; }

@@ -75,9 +75,10 @@ struct ReplayPlanner {
 
 /// Parses "POLICY" or "POLICY@HISTORY" (see parse_history) into the options of `base` with that
 /// policy and history; without "@", the history is `history` when not empty, else
-/// default_history(policy). Throws InvalidArgument for an unknown policy or history.
+/// default_history(policy). A non-negative `swing_weight` replaces the history's. Throws
+/// InvalidArgument for an unknown policy or history.
 ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
-                                   std::string_view history = "");
+                                   std::string_view history = "", double swing_weight = -1);
 
 /// The topology a replay of `num_experts` experts uses for every size given as 0: the reference
 /// setting, 32 GPUs on 4 nodes, `num_experts + 32` slots rounded up to whole GPUs, and 8 groups

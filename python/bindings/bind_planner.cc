@@ -23,7 +23,7 @@ namespace {
 
 using TraceArray = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
 
-// The options every planner shares; `swing_weight` < 0 keeps the history's own.
+// The options every planner shares.
 ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, uint64_t seed,
                            std::string_view packer, int64_t cross_node_replicas,
                            std::vector<bool> active_gpus) {
@@ -46,8 +46,7 @@ Planner make_planner(int64_t num_layers, int64_t num_experts, int64_t num_replic
                                     std::move(active_gpus));
   const std::string spec = history.empty() ? std::string(policy)
                                            : std::string(policy) + "@" + std::string(history);
-  PlannerOptions options = parse_replay_planner(spec, base).options.planner;
-  if (swing_weight >= 0) options.history.swing_weight = swing_weight;
+  PlannerOptions options = parse_replay_planner(spec, base, "", swing_weight).options.planner;
   return Planner(Topology(num_replicas, num_groups, num_nodes, num_gpus), num_layers,
                  num_experts, std::move(options));
 }
@@ -116,8 +115,7 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
       base_options(interval, tolerance, effort, seed, packer, cross_node_replicas, {});
   std::vector<io::ReplayRun> runs;
   for (const std::string& spec : specs) {
-    ReplayPlanner planner = parse_replay_planner(spec, base, history);
-    if (swing_weight >= 0) planner.options.planner.history.swing_weight = swing_weight;
+    ReplayPlanner planner = parse_replay_planner(spec, base, history, swing_weight);
     runs.push_back({.name = planner.name,
                     .interval = interval,
                     .result = replay(trace, topology, planner.options)});

@@ -11,6 +11,18 @@ import numpy as np
 from . import _convert, _eplb
 
 
+def _swing_weight(value: Optional[float], function: str) -> float:
+    """Returns `value` for the core, -1.0 (keep the history's own) for None; raises
+    InvalidArgument unless it is finite and non-negative."""
+    if value is None:
+        return -1.0
+    weight = float(value)
+    if not (np.isfinite(weight) and weight >= 0):
+        raise _eplb.InvalidArgument(
+            f"{function}: swing_weight = {value} must be finite and non-negative")
+    return weight
+
+
 @dataclass(frozen=True)
 class Migration:
     """The slots a re-plan changes.
@@ -78,7 +90,7 @@ class Planner:
             policy=_convert.as_str(policy, function, "policy"),
             history="" if history is None else _convert.as_str(history, function, "history"),
             interval=_convert.as_int(interval, function, "interval"),
-            swing_weight=-1.0 if swing_weight is None else float(swing_weight),
+            swing_weight=_swing_weight(swing_weight, function),
             effort=_convert.as_int(effort, function, "effort"),
             seed=_convert.as_seed(seed, function),
             packer=_convert.as_str(packer, function, "packer"),
@@ -86,9 +98,6 @@ class Planner:
                                                 "cross_node_replicas"),
             active_gpus=_convert.as_bool_list(active_gpus, function, "active_gpus"),
         )
-        if swing_weight is not None and not (np.isfinite(swing_weight) and swing_weight >= 0):
-            raise _eplb.InvalidArgument(
-                f"Planner: swing_weight = {swing_weight} must be finite and non-negative")
         self._planner: Optional[Any] = None
 
     def observe(self, step_loads: Any) -> None:
@@ -214,7 +223,7 @@ def replay(
         _convert.as_int(interval, function, "interval"),
         "" if history is None else _convert.as_str(history, function, "history"),
         -1.0 if tolerance is None else float(tolerance),
-        -1.0 if swing_weight is None else float(swing_weight),
+        _swing_weight(swing_weight, function),
         _convert.as_int(effort, function, "effort"),
         _convert.as_seed(seed, function),
         _convert.as_str(packer, function, "packer"),

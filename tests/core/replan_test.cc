@@ -121,6 +121,13 @@ TEST(Replan, MovesSlotsOffAFailedGpu) {
 
 TEST(Replan, RejectsBadArguments) {
   const Scenario scenario = make_scenario(Policy::global, 0);
+  const Planner unfed(kTopology, 4, 64);
+  try {
+    unfed.replan(scenario.current, 0.01);
+    FAIL();
+  } catch (const InvalidArgument& error) {
+    EXPECT_STREQ(error.what(), "Planner::replan: no step observed yet (call observe first)");
+  }
   try {
     scenario.planner.replan(scenario.current, -0.1);
     FAIL();

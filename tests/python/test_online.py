@@ -107,6 +107,8 @@ def test_planner_errors():
         eplb.Planner(72, 4, 2, 8, history="sometimes").observe(np.ones((3, 64)))
     with pytest.raises(eplb.InvalidArgument, match="swing_weight = -1"):
         eplb.Planner(72, 4, 2, 8, swing_weight=-1)
+    with pytest.raises(eplb.InvalidArgument, match="interval = 0 must be positive"):
+        eplb.Planner(72, 4, 2, 8, interval=0).observe(np.ones((3, 64)))
     with pytest.raises(eplb.InvalidArgument, match="must be finite and non-negative"):
         planner.observe(np.full((3, 64), np.nan))
 
@@ -140,3 +142,11 @@ def test_replay_defaults_and_errors():
         eplb.replay(trace, interval=100)
     with pytest.raises(eplb.InvalidArgument, match="must be 3-D"):
         eplb.replay(trace[0], interval=10)
+    with pytest.raises(eplb.InvalidArgument, match="replay: swing_weight = -0.5 must be finite"):
+        eplb.replay(trace, interval=40, swing_weight=-0.5)
+    with pytest.raises(eplb.InvalidArgument, match="history = \"window:0\""):
+        eplb.replay(trace, interval=40, policy="global@window:0")
+    with pytest.raises(eplb.InvalidArgument, match="interval = 0 must be positive"):
+        eplb.replay(trace, interval=0)
+    with pytest.raises(eplb.InvalidArgument, match="unknown|policy"):
+        eplb.replay(trace, interval=40, policy="best")

@@ -145,13 +145,17 @@ Plan Planner::plan() const {
 namespace eplb {
 namespace {
 
-int64_t parse_positive(std::string_view spec, std::string_view digits) {
+[[noreturn]] void throw_bad_history(std::string_view spec) {
+  detail::throw_invalid("history = \"", spec,
+                        "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
+                        "positive whole number of steps");
+}
+
+int64_t parse_steps(std::string_view spec, std::string_view digits) {
   int64_t value = 0;
   const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (error != std::errc() || end != digits.data() + digits.size() || value < 1) {
-    detail::throw_invalid("history = \"", spec,
-                          "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
-                          "positive whole number of steps");
+    throw_bad_history(spec);
   }
   return value;
 }
@@ -177,11 +181,11 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   history.half_life_steps = 0;
   if (spec == "last") return history;
   if (spec.starts_with("window:")) {
-    set_window(parse_positive(spec, spec.substr(7)));
+    set_window(parse_steps(spec, spec.substr(7)));
   } else if (spec.starts_with("decay:")) {
-    history.half_life_steps = static_cast<double>(parse_positive(spec, spec.substr(6)));
+    history.half_life_steps = static_cast<double>(parse_steps(spec, spec.substr(6)));
   } else {
-    parse_positive(spec, "");  // throws the message listing the forms
+    throw_bad_history(spec);
   }
   return history;
 }

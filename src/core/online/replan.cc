@@ -20,20 +20,6 @@ constexpr double kRelativeSlack = 1e-9;
 // Group swaps tried per layer under the hierarchy, each the start of one more repair path.
 constexpr int64_t kGroupSwaps = 4;
 
-double heaviest_gpu(std::span<const int64_t> row, std::span<const double> weight,
-                    std::span<const int64_t> counts, const Topology& topology) {
-  std::vector<double> loads(static_cast<size_t>(topology.num_gpus()), 0.0);
-  for (int64_t slot = 0; slot < static_cast<int64_t>(row.size()); ++slot) {
-    const int64_t expert = row[slot];
-    if (expert >= 0) {
-      loads[topology.gpu_of_slot(slot)] += weight[expert] / static_cast<double>(counts[expert]);
-    }
-  }
-  double heaviest = 0;
-  for (double load : loads) heaviest = std::max(heaviest, load);
-  return heaviest;
-}
-
 bool fits_active_gpus(const Plan& plan, const Topology& topology,
                       const std::vector<bool>& active_gpus) {
   try {
@@ -153,13 +139,21 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   } catch (const InvalidArgument& error) {
     detail::throw_invalid("Planner::replan: current is not a valid plan: ", error.what());
   }
-  const Plan fresh = plan();
+  if (num_observed_steps_ == 0) {
+    detail::throw_invalid("Planner::replan: no step observed yet (call observe first)");
+  }
+  // One computation of the planning loads serves the fresh plan, its heaviest GPUs and the
+  // repairs.
+  const Loads loads = planning_loads();
+  const LoadMatrix loads_view = loads.view();
+  const Plan fresh = rebalance_experts(loads_view, topology_, options_.rebalance);
+  const std::vector<double> fresh_heaviest_gpus =
+      evaluate(fresh, loads_view, topology_).max_gpu_load;
   const bool keep_nodes = uses_hierarchy(topology_, num_experts_, options_.rebalance);
   const Plan aligned = align_plan(fresh, current, topology_, keep_nodes);
   // A plan made for other healthy GPUs cannot be repaired in place: its slots on a failed GPU
   // must move anyway.
   const bool repairable = fits_active_gpus(current, topology_, options_.rebalance.active_gpus);
-  const Loads loads = planning_loads();
   const int64_t num_replicas = topology_.num_replicas();
 
   // Per layer: the repair paths, where each starts (empty: `current`), and the Pareto front of
@@ -176,8 +170,7 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
     for (int64_t slot = 0; slot < num_replicas; ++slot) {
       aligned_moved += static_cast<int64_t>(current_row[slot] != aligned_row[slot]);
     }
-    const double fresh_heaviest =
-        heaviest_gpu(fresh.phy2log_row(layer), weight, fresh.logcnt_row(layer), topology_);
+    const double fresh_heaviest = fresh_heaviest_gpus[static_cast<size_t>(layer)];
     budget += fresh_heaviest;
     std::vector<Point> points = {{.moved = aligned_moved, .heaviest = fresh_heaviest}};
     if (repairable && aligned_moved > 0) {

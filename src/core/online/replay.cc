@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "core/detail/check.h"
 #include "eplb/metrics.h"
@@ -33,18 +34,28 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
       planner.observe(trace.step(step));
     }
     const auto start = std::chrono::steady_clock::now();
-    Plan plan = previous && options.tolerance >= 0
-                    ? planner.replan(*previous, options.tolerance).plan
-                    : planner.plan();
+    Plan plan;
+    int64_t moved_slots = 0;
+    if (previous && options.tolerance >= 0) {
+      Replan replanned = planner.replan(*previous, options.tolerance);
+      plan = std::move(replanned.plan);
+      moved_slots = replanned.migration.moved_slots();
+    } else {
+      plan = planner.plan();
+    }
     total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                     .count();
+    // A re-plan knows its moves; a fresh plan is compared with the previous one.
+    if (previous && options.tolerance < 0) {
+      moved_slots = diff_plans(*previous, plan, topology).moved_slots();
+    }
     const Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
     ReplayWindow row{.window = window};
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
     row.next_window = evaluate(plan, next_window.view(), topology).gpu_balancedness;
     if (previous) {
-      row.moved_slots = diff_plans(*previous, plan, topology).moved_slots();
+      row.moved_slots = moved_slots;
       row.moved_fraction = static_cast<double>(row.moved_slots) / slots;
       total_moved_fraction += row.moved_fraction;
     }
@@ -75,7 +86,7 @@ constexpr int64_t kReferenceRedundantSlots = 32;
 }  // namespace
 
 ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
-                                   std::string_view history) {
+                                   std::string_view history, double swing_weight) {
   const size_t at = spec.find('@');
   const Policy policy = parse_policy(spec.substr(0, at));
   ReplayPlanner planner{.name = std::string(spec), .options = base};
@@ -90,6 +101,7 @@ ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& b
   } else {
     chosen = default_history(policy, base.interval);
   }
+  if (swing_weight >= 0) chosen.swing_weight = swing_weight;
   return planner;
 }
 
