@@ -49,7 +49,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     if (previous && options.tolerance < 0) {
       moved_slots = diff_plans(*previous, plan, topology).moved_slots();
     }
-    const Loads next_window =
+    Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
     ReplayWindow row{.window = window};
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
@@ -61,7 +61,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     }
     result.windows.push_back(row);
     previous = std::move(plan);
-    this_window = next_window;
+    this_window = std::move(next_window);
     if (progress) progress(window + 1, num_windows - 1);
   }
   const auto num_plans = static_cast<double>(result.windows.size());
