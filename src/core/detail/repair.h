@@ -9,6 +9,25 @@
 
 namespace eplb::detail {
 
+/// Which of the moves that bring the heaviest GPU under the target (at the same cost in changed
+/// slots) a repair takes. No rule wins on every layer (docs/online.md, "Re-planning"), so
+/// Planner::replan runs each and keeps the best per layer.
+enum class FixPreference {
+  /// The move that leaves the heaviest GPU lightest.
+  lightest_heaviest,
+  /// The move whose touched GPUs' heaviest ends closest under the target: one GPU lands where
+  /// it needs no further change.
+  nearest_target,
+  /// The move that leaves the other touched GPUs (the swap partner, the holders of the
+  /// expert given up) heaviest: fills the lighter GPUs up to the target.
+  fullest_partner,
+};
+
+/// Every fix preference, in declaration order.
+inline constexpr FixPreference kAllFixPreferences[] = {FixPreference::lightest_heaviest,
+                                                       FixPreference::nearest_target,
+                                                       FixPreference::fullest_partner};
+
 /// One layer to repair: bring every GPU's load (a replica carries load / count) to at most
 /// `target` by changing few slots of `current`.
 struct RepairProblem {
@@ -25,6 +44,7 @@ struct RepairProblem {
   /// No expert may gain a replica on a node it is not already only on, nor lose its last
   /// replica on a node (the hierarchy's node sets stay as they are).
   bool keep_nodes = false;
+  FixPreference preference = FixPreference::lightest_heaviest;
 };
 
 /// The moves a repair made, in order: after move `i` (1-based) the first `num_changes[i]`
@@ -43,8 +63,8 @@ struct RepairPath {
 
 /// Repairs greedily towards `target`: while the heaviest GPU is above it, takes the cheapest move
 /// (in changed slots) that brings that GPU under it without lifting another GPU above it (moving
-/// one replica to another expert, or swapping two replicas), else the move that lowers it most
-/// per changed slot. Stops at the target, when no move helps, or once `max_moved` slots differ.
+/// one replica to another expert, or swapping two replicas; ties broken by `preference`), else
+/// the move that lowers it most per changed slot. Stops at the target, when no move helps, or once `max_moved` slots differ.
 /// Once at the target, gives back changes no longer needed: slots return to `current` while the
 /// heaviest GPU stays within the target. Never creates two replicas of one expert on
 /// one GPU.

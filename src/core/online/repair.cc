@@ -16,8 +16,8 @@ struct Candidate {
   int64_t expert_for_b = -1;
   bool fixes = false;
   int64_t cost = 0;
-  // Fixing moves: minus the heaviest GPU's new load (higher is better). Others: how much lower
-  // the largest touched load gets, per moved slot (higher is better).
+  // Fixing moves: as the problem's FixPreference says (higher is better). Others: how much
+  // lower the largest touched load gets, per moved slot (higher is better).
   double score = 0;
 };
 
@@ -291,6 +291,15 @@ class LayerRepair {
     }
   }
 
+  double fix_score(double new_load, double others_peak, double peak) const {
+    switch (problem_.preference) {
+      case FixPreference::lightest_heaviest: return -new_load;
+      case FixPreference::nearest_target: return peak;
+      case FixPreference::fullest_partner: return others_peak;
+    }
+    return 0;
+  }
+
   // `new_load`: the heaviest GPU's load after the move; `others_peak`: the heaviest of the other
   // GPUs the move touches. A move that leaves every touched GPU under the target fixes the
   // heaviest GPU; others must at least lower the largest load they touch.
@@ -303,11 +312,9 @@ class LayerRepair {
     candidate.cost = cost_of(slot_a, expert_for_a) +
                      (slot_b >= 0 ? cost_of(slot_b, expert_for_b) : 0);
     candidate.fixes = peak <= problem_.target;
-    // A fix that leaves the GPU just under the target disturbs the rest least.
-    candidate.score = candidate.fixes
-                          ? -new_load
-                          : (old_load - peak) / static_cast<double>(
-                                                    std::max<int64_t>(candidate.cost, 1));
+    candidate.score = candidate.fixes ? fix_score(new_load, others_peak, peak)
+                                      : (old_load - peak) / static_cast<double>(
+                                                                std::max<int64_t>(candidate.cost, 1));
     if (better(candidate, best)) best = candidate;
   }
 

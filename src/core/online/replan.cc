@@ -160,6 +160,8 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   // their points with the relabelled fresh plan.
   std::vector<std::vector<detail::RepairPath>> paths(static_cast<size_t>(num_layers_));
   std::vector<std::vector<std::vector<int64_t>>> starts(static_cast<size_t>(num_layers_));
+  // Per layer and path: the index of its start.
+  std::vector<std::vector<int64_t>> path_start(static_cast<size_t>(num_layers_));
   std::vector<std::vector<Point>> fronts(static_cast<size_t>(num_layers_));
   double budget = 0;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
@@ -182,22 +184,28 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
         }
       }
       auto& layer_paths = paths[static_cast<size_t>(layer)];
-      for (const auto& start : layer_starts) {
-        // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
-        layer_paths.push_back(detail::repair_layer(
-            {.topology = topology_,
-             .current = current_row,
-             .start = start,
-             .weight = weight,
-             .target = fresh_heaviest * (1 + tolerance) * (1 + kRelativeSlack),
-             .max_moved = aligned_moved,
-             .keep_nodes = keep_nodes}));
-        const detail::RepairPath& path = layer_paths.back();
-        for (size_t step = 0; step < path.moved.size(); ++step) {
-          points.push_back({.moved = path.moved[step],
-                            .heaviest = path.heaviest[step],
-                            .path = static_cast<int64_t>(layer_paths.size()) - 1,
-                            .step = static_cast<int64_t>(step)});
+      // Every start, repaired under every fix preference: the paths differ from layer to layer
+      // and the front keeps the best of each.
+      for (size_t start = 0; start < layer_starts.size(); ++start) {
+        for (const detail::FixPreference preference : detail::kAllFixPreferences) {
+          // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
+          layer_paths.push_back(detail::repair_layer(
+              {.topology = topology_,
+               .current = current_row,
+               .start = layer_starts[start],
+               .weight = weight,
+               .target = fresh_heaviest * (1 + tolerance) * (1 + kRelativeSlack),
+               .max_moved = aligned_moved,
+               .keep_nodes = keep_nodes,
+               .preference = preference}));
+          path_start[static_cast<size_t>(layer)].push_back(static_cast<int64_t>(start));
+          const detail::RepairPath& path = layer_paths.back();
+          for (size_t step = 0; step < path.moved.size(); ++step) {
+            points.push_back({.moved = path.moved[step],
+                              .heaviest = path.heaviest[step],
+                              .path = static_cast<int64_t>(layer_paths.size()) - 1,
+                              .step = static_cast<int64_t>(step)});
+          }
         }
       }
     }
@@ -211,7 +219,8 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     const Point& point = fronts[static_cast<size_t>(layer)][chosen[static_cast<size_t>(layer)]];
     if (point.path < 0) continue;  // the aligned fresh plan
-    const auto& start = starts[static_cast<size_t>(layer)][static_cast<size_t>(point.path)];
+    const auto& start = starts[static_cast<size_t>(layer)][static_cast<size_t>(
+        path_start[static_cast<size_t>(layer)][static_cast<size_t>(point.path)])];
     const auto first = start.empty() ? current.phy2log_row(layer) : std::span(start);
     const auto out = phy2log.begin() + layer * num_replicas;
     std::copy(first.begin(), first.end(), out);
