@@ -75,6 +75,24 @@ TEST(Replan, MovesFewerSlotsWithMoreTolerance) {
   EXPECT_LE(loose, strict);
 }
 
+TEST(Replan, GivesTheSamePlanOnEveryRunAndThreadCount) {
+  // The repairs search at random (ruin and recreate), from a seed of their own.
+  const Trace trace = small_trace(80, 5);
+  Plan first;
+  for (int64_t threads : {1, 2, 1}) {
+    PlannerOptions options{.rebalance = {.policy = Policy::global, .threads = threads},
+                           .history = parse_history("last", 40)};
+    Planner planner(kTopology, trace.num_layers, trace.num_experts, options);
+    observe_range(planner, trace, 0, 40);
+    const Plan current = planner.plan();
+    observe_range(planner, trace, 40, 80);
+    const Replan replan = planner.replan(current, 0.005);
+    EXPECT_GT(replan.migration.moved_slots(), 0);
+    if (first.num_layers == 0) first = replan.plan;
+    EXPECT_EQ(replan.plan, first) << threads << " threads";
+  }
+}
+
 TEST(Replan, KeepsAGoodPlanAsItIs) {
   const Trace trace = small_trace(40, 3);
   Planner planner(kTopology, 4, 64, {.history = parse_history("last", 40)});

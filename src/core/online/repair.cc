@@ -53,6 +53,9 @@ class LayerRepair {
       ++gpu_count_[gpu_of(slot) * num_experts_ + expert];
       moved_ += static_cast<int64_t>(expert != problem.current[slot]);
     }
+    carried_.resize(static_cast<size_t>(num_experts_));
+    carried_if_added_.resize(static_cast<size_t>(num_experts_));
+    for (int64_t expert = 0; expert < num_experts_; ++expert) update_carried(expert);
     recompute_loads();
   }
 
@@ -65,9 +68,10 @@ class LayerRepair {
           std::max_element(gpu_load_.begin(), gpu_load_.end()) - gpu_load_.begin());
       if (gpu_load_[heaviest] <= problem_.target || moved_ >= problem_.max_moved) break;
       Candidate best;
+      // Single-slot moves first: once they find a fix, the swaps skip what cannot beat it.
       add_replica_moves(heaviest, best);
-      add_swaps(heaviest, best);
       add_helper_replicas(heaviest, best);
+      add_swaps(heaviest, best);
       if (best.slot_a < 0) break;
       apply(best.slot_a, best.expert_for_a, path);
       if (best.slot_b >= 0) apply(best.slot_b, best.expert_for_b, path);
@@ -93,11 +97,16 @@ class LayerRepair {
            static_cast<int64_t>(row_[slot] != problem_.current[slot]);
   }
 
+  void update_carried(int64_t expert) {
+    carried_[expert] = count_[expert] > 0 ? per_replica(expert, count_[expert]) : 0;
+    carried_if_added_[expert] = per_replica(expert, count_[expert] + 1);
+  }
+
   void recompute_loads() {
     std::fill(gpu_load_.begin(), gpu_load_.end(), 0.0);
     for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
       const int64_t expert = row_[slot];
-      if (expert >= 0) gpu_load_[gpu_of(slot)] += per_replica(expert, count_[expert]);
+      if (expert >= 0) gpu_load_[gpu_of(slot)] += carried_[expert];
     }
   }
 
@@ -179,6 +188,8 @@ class LayerRepair {
     ++node_count_[expert * num_nodes_ + node];
     ++gpu_count_[gpu_of(slot) * num_experts_ + expert];
     row_[slot] = expert;
+    update_carried(old_expert);
+    update_carried(expert);
   }
 
   // Moves one replica of the expert in a slot of `heaviest` to another expert.
@@ -203,15 +214,13 @@ class LayerRepair {
         others_peak = std::max(others_peak, gpu_load_[gpu] + extra_load_[gpu]);
       }
       if (others_peak >= load) continue;
-      const double base =
-          load - per_replica(expert, count_[expert]) + extra_load_[heaviest];
+      const double base = load - carried_[expert] + extra_load_[heaviest];
       for (int64_t target_expert = 0; target_expert < num_experts_; ++target_expert) {
         if (target_expert == expert || !may_live_on(target_expert, node) ||
             on_gpu(target_expert, heaviest)) {
           continue;
         }
-        const double new_load =
-            base + per_replica(target_expert, count_[target_expert] + 1);
+        const double new_load = base + carried_if_added_[target_expert];
         if (new_load >= load) continue;
         consider(slot, target_expert, -1, -1, new_load, others_peak, load, best);
       }
@@ -239,10 +248,10 @@ class LayerRepair {
          ++slot) {
       const int64_t expert = row_[slot];
       if (expert < 0) continue;
-      const double carried = per_replica(expert, count_[expert]);
-      const double carried_after = per_replica(expert, count_[expert] + 1);
+      const double carried = carried_[expert];
+      const double carried_after = carried_if_added_[expert];
       const double new_load = load - carried + carried_after;
-      if (new_load >= load) continue;
+      if (new_load >= load || (best.fixes && new_load > problem_.target)) continue;
       for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
         if (gpu == heaviest || row_[gpu * slots_per_gpu_] < 0 || on_gpu(expert, gpu)) continue;
         const int64_t node = gpu / topology_.gpus_per_node();
@@ -256,7 +265,7 @@ class LayerRepair {
           }
           if (problem_.keep_nodes && node_count_[other_expert * num_nodes_ + node] < 2) continue;
           const double new_other =
-              gpu_load_[gpu] - per_replica(other_expert, count_[other_expert]) + carried_after;
+              gpu_load_[gpu] - carried_[other_expert] + carried_after;
           consider(other, expert, -1, -1, new_load,
                    std::max(new_other, peak_if_removed_[other_expert]), load, best);
         }
@@ -276,12 +285,17 @@ class LayerRepair {
          ++slot) {
       const int64_t expert = row_[slot];
       if (expert < 0) continue;
-      const double carried = per_replica(expert, count_[expert]);
+      const double carried = carried_[expert];
+      // A fixing swap takes at least the excess off this GPU.
+      if (best.fixes && carried < load - problem_.target) continue;
       for (int64_t gpu = first_gpu; gpu < end_gpu; ++gpu) {
         if (gpu == heaviest || row_[gpu * slots_per_gpu_] < 0 || on_gpu(expert, gpu)) continue;
+        // Once a fix is known only fixes compete, and a fix must lower this GPU by more than
+        // its room under the target can take.
+        if (best.fixes && problem_.target - gpu_load_[gpu] < load - problem_.target) continue;
         for (int64_t other = gpu * slots_per_gpu_; other < (gpu + 1) * slots_per_gpu_; ++other) {
           const int64_t other_expert = row_[other];
-          const double other_carried = per_replica(other_expert, count_[other_expert]);
+          const double other_carried = carried_[other_expert];
           if (other_carried >= carried || on_gpu(other_expert, heaviest)) continue;
           const double new_other = gpu_load_[gpu] + carried - other_carried;
           const double new_load = load - carried + other_carried;
@@ -331,6 +345,9 @@ class LayerRepair {
   std::vector<double> gpu_load_;
   std::vector<double> extra_load_;
   std::vector<double> peak_if_removed_;
+  // Per expert: the load each replica carries, and would carry with one replica more.
+  std::vector<double> carried_;
+  std::vector<double> carried_if_added_;
   int64_t moved_ = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/detail/check.h"
+#include "core/detail/random.h"
 #include "core/detail/repair.h"
 #include "eplb/metrics.h"
 #include "eplb/planner.h"
@@ -19,6 +20,9 @@ namespace {
 constexpr double kRelativeSlack = 1e-9;
 // Group swaps tried per layer under the hierarchy, each the start of one more repair path.
 constexpr int64_t kGroupSwaps = 4;
+// Ruin-and-recreate rounds improving each layer's best repair: on DeepSeek-V3 traces 40 rounds
+// save about 3 % of the moved slots for 1.6 ms per layer; 1,000 rounds save 13 %, too slow.
+constexpr int64_t kRuinRecreateRounds = 40;
 
 bool fits_active_gpus(const Plan& plan, const Topology& topology,
                       const std::vector<bool>& active_gpus) {
@@ -186,26 +190,51 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
       auto& layer_paths = paths[static_cast<size_t>(layer)];
       // Every start, repaired under every fix preference: the paths differ from layer to layer
       // and the front keeps the best of each.
+      // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
+      const detail::RepairProblem problem{
+          .topology = topology_,
+          .current = current_row,
+          .weight = weight,
+          .target = fresh_heaviest * (1 + tolerance) * (1 + kRelativeSlack),
+          .max_moved = aligned_moved,
+          .keep_nodes = keep_nodes};
       for (size_t start = 0; start < layer_starts.size(); ++start) {
         for (const detail::FixPreference preference : detail::kAllFixPreferences) {
-          // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
-          layer_paths.push_back(detail::repair_layer(
-              {.topology = topology_,
-               .current = current_row,
-               .start = layer_starts[start],
-               .weight = weight,
-               .target = fresh_heaviest * (1 + tolerance) * (1 + kRelativeSlack),
-               .max_moved = aligned_moved,
-               .keep_nodes = keep_nodes,
-               .preference = preference}));
+          detail::RepairProblem variant = problem;
+          variant.start = layer_starts[start];
+          variant.preference = preference;
+          layer_paths.push_back(detail::repair_layer(variant));
           path_start[static_cast<size_t>(layer)].push_back(static_cast<int64_t>(start));
-          const detail::RepairPath& path = layer_paths.back();
-          for (size_t step = 0; step < path.moved.size(); ++step) {
-            points.push_back({.moved = path.moved[step],
-                              .heaviest = path.heaviest[step],
-                              .path = static_cast<int64_t>(layer_paths.size()) - 1,
-                              .step = static_cast<int64_t>(step)});
-          }
+        }
+      }
+      // The best repair from `current` that reaches the target, improved further.
+      const detail::RepairPath* best = nullptr;
+      for (size_t idx = 0; idx < layer_paths.size(); ++idx) {
+        const detail::RepairPath& path = layer_paths[idx];
+        if (path_start[static_cast<size_t>(layer)][idx] != 0 ||
+            path.heaviest.back() > problem.target ||
+            (best != nullptr && path.moved.back() >= best->moved.back())) {
+          continue;
+        }
+        best = &path;
+      }
+      if (best != nullptr) {
+        std::vector<int64_t> row(current_row.begin(), current_row.end());
+        for (int64_t change = 0; change < best->num_changes.back(); ++change) {
+          row[best->changes[change].slot] = best->changes[change].expert;
+        }
+        layer_paths.push_back(detail::improve_repair(
+            problem, row, kRuinRecreateRounds,
+            detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer))));
+        path_start[static_cast<size_t>(layer)].push_back(0);
+      }
+      for (size_t idx = 0; idx < layer_paths.size(); ++idx) {
+        const detail::RepairPath& path = layer_paths[idx];
+        for (size_t step = 0; step < path.moved.size(); ++step) {
+          points.push_back({.moved = path.moved[step],
+                            .heaviest = path.heaviest[step],
+                            .path = static_cast<int64_t>(idx),
+                            .step = static_cast<int64_t>(step)});
         }
       }
     }
