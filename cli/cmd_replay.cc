@@ -41,6 +41,7 @@ struct ReplayCliOptions {
   double tolerance = -1;
   int64_t effort = RebalanceOptions{}.effort;
   uint64_t seed = RebalanceOptions{}.seed;
+  int64_t threads = RebalanceOptions{}.threads;
   int64_t cross_node_replicas = 0;
   std::vector<int64_t> excluded_gpus;
   std::string plot;
@@ -52,6 +53,7 @@ struct ReplayCliOptions {
     base.planner.rebalance.active_gpus = active_gpus_without(excluded_gpus, topology.num_gpus());
     base.planner.rebalance.effort = effort;
     base.planner.rebalance.seed = seed;
+    base.planner.rebalance.threads = threads;
     base.planner.rebalance.cross_node_replicas = cross_node_replicas;
     return parse_replay_planner(spec, base, history, swing_weight);
   }
@@ -191,6 +193,10 @@ Command add_replay_command(CLI::App& parent) {
   command->add_option("--effort", options->effort, "Search effort of balanced and global")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the randomized search")
+      ->capture_default_str();
+  command->add_option("--threads", options->threads,
+                      "Threads planning and re-planning layers in parallel (results do not "
+                      "depend on it)")
       ->capture_default_str();
   command->add_option("--cross-node-replicas", options->cross_node_replicas,
                       "balanced: replicas per layer allowed outside their group's node")

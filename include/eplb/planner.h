@@ -91,8 +91,10 @@ class Planner {
   /// A plan close to `current`: for each layer, the fewest moves found whose heaviest GPU on
   /// planning_loads() is at most `(1 + tolerance)` times the fresh plan's, repairing `current`
   /// by single replica moves and swaps (under a hierarchical policy also after one or two
-  /// swaps of whole groups between nodes), or else the fresh plan relabelled to keep as many of
-  /// `current`'s slots as possible (align_plan). Tolerance 0 keeps the fresh plan's balance.
+  /// swaps of whole groups between nodes; the best repair then improved by a seeded ruin and
+  /// recreate search), or else the fresh plan relabelled to keep as many of `current`'s slots
+  /// as possible (align_plan). Tolerance 0 keeps the fresh plan's balance. Layers are repaired
+  /// on `options().rebalance.threads` threads; the result does not depend on their number.
   /// Repairs keep the policy's rules: no expert leaves the nodes it is on under a hierarchical
   /// policy, no second replica of an expert on a GPU, excluded GPUs stay empty. Throws
   /// InvalidArgument when no step was observed, `current` is not a valid plan of this shape or

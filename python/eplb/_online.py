@@ -59,7 +59,9 @@ class Planner:
             "window:N" or "decay:HALF_LIFE"; None: "last" for "deepseek", "robust" otherwise.
         interval: steps between re-plans (the robust and last windows).
         swing_weight: overrides the history's swing weight (0 turns it off).
-        effort, seed, packer, cross_node_replicas, active_gpus: as for rebalance_experts.
+        effort, seed, threads, packer, cross_node_replicas, active_gpus: as for
+            rebalance_experts (threads also re-plan layers in parallel; plans do not depend on
+            it).
 
     The shape is fixed by the first observe(). Not thread-safe.
     """
@@ -77,6 +79,7 @@ class Planner:
         swing_weight: Optional[float] = None,
         effort: int = 1,
         seed: int = 0,
+        threads: int = 1,
         packer: str = "multistart",
         cross_node_replicas: int = 0,
         active_gpus: Any = None,
@@ -93,6 +96,7 @@ class Planner:
             swing_weight=_swing_weight(swing_weight, function),
             effort=_convert.as_int(effort, function, "effort"),
             seed=_convert.as_seed(seed, function),
+            threads=_convert.as_int(threads, function, "threads"),
             packer=_convert.as_str(packer, function, "packer"),
             cross_node_replicas=_convert.as_int(cross_node_replicas, function,
                                                 "cross_node_replicas"),
@@ -170,6 +174,7 @@ def replay(
     swing_weight: Optional[float] = None,
     effort: int = 1,
     seed: int = 0,
+    threads: int = 1,
     packer: str = "multistart",
     cross_node_replicas: int = 0,
 ) -> Dict[str, Any]:
@@ -187,7 +192,7 @@ def replay(
             "robust" for the others).
         tolerance: None re-plans from scratch every window; a fraction (e.g. 0.005) re-plans
             with Planner.replan.
-        swing_weight, effort, seed, packer, cross_node_replicas: as for Planner.
+        swing_weight, effort, seed, threads, packer, cross_node_replicas: as for Planner.
 
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
@@ -226,6 +231,7 @@ def replay(
         _swing_weight(swing_weight, function),
         _convert.as_int(effort, function, "effort"),
         _convert.as_seed(seed, function),
+        _convert.as_int(threads, function, "threads"),
         _convert.as_str(packer, function, "packer"),
         _convert.as_int(cross_node_replicas, function, "cross_node_replicas"),
     )

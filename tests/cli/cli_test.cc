@@ -438,6 +438,13 @@ TEST_F(CliTest, ReplayComparesPlannersAndWritesThePlotAndJson) {
   EXPECT_EQ(report.find("{\n  \"policy\": \"deepseek\""), 0u) << report;
   EXPECT_NE(report.find("\"moved_fraction\""), std::string::npos);
   EXPECT_NE(report.find("\"policy\": \"balanced\""), std::string::npos);
+  // Threads change no plan: the same windows (the tables hold no timing).
+  const std::string table = replayed.out.substr(0, replayed.out.find("| planner |"));
+  const RunResult threaded =
+      run("replay " + quote(trace) + " --interval 100 --gpus 8 --nodes 2 --policy "
+          "deepseek,balanced@last,balanced --tolerance 0.005 --exclude-gpus 5 --threads 2");
+  ASSERT_EQ(threaded.exit_code, 0) << describe(threaded);
+  EXPECT_EQ(threaded.out.substr(0, threaded.out.find("| planner |")), table);
 }
 
 TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {

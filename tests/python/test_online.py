@@ -92,6 +92,25 @@ def test_replan_stays_within_tolerance_and_its_migration_rebuilds_it(policy, tol
     assert 0 <= migration.cross_node_copies <= migration.moved_slots
 
 
+def test_threads_change_no_plan_or_replay():
+    trace = drifting_trace(num_steps=120, num_layers=4, seed=2)
+    results = []
+    for threads in (1, 2):
+        planner = make_planner(policy="global", threads=threads)
+        planner.observe(trace[:40])
+        current, _, _ = planner.plan()
+        planner.observe(trace[40:80])
+        phy2log, _, _, migration = planner.replan(current, 0.005)
+        assert migration.moved_slots > 0
+        report = eplb.replay(trace, **TOPOLOGY, interval=40, policy="global", tolerance=0.005,
+                             threads=threads)
+        results.append((phy2log, [w["moved_slots"] for w in report["windows"]]))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+    with pytest.raises(eplb.InvalidArgument, match="threads = 0"):
+        eplb.replay(trace, **TOPOLOGY, interval=40, threads=0)
+
+
 def test_planner_errors():
     planner = make_planner()
     with pytest.raises(eplb.InvalidArgument, match="no step observed yet"):

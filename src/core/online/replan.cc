@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "core/detail/check.h"
@@ -124,6 +125,78 @@ std::vector<size_t> choose_points(const std::vector<std::vector<Point>>& fronts,
   return chosen;
 }
 
+// A layer's options: repair paths, each from a start (index 0: `current` itself, then rows
+// after group swaps), and the Pareto front of their points with the relabelled fresh plan.
+struct LayerOptions {
+  struct Path {
+    detail::RepairPath repair;
+    size_t start = 0;
+  };
+  std::vector<std::vector<int64_t>> starts;  // empty row: `current`
+  std::vector<Path> paths;
+  std::vector<Point> front;
+};
+
+// `problem` without start, preference or max_moved: those are set here.
+LayerOptions layer_options(detail::RepairProblem problem, std::span<const int64_t> aligned_row,
+                           double fresh_heaviest, bool repairable, uint64_t seed) {
+  LayerOptions options;
+  int64_t aligned_moved = 0;
+  for (size_t slot = 0; slot < aligned_row.size(); ++slot) {
+    aligned_moved += static_cast<int64_t>(problem.current[slot] != aligned_row[slot]);
+  }
+  std::vector<Point> points = {{.moved = aligned_moved, .heaviest = fresh_heaviest}};
+  if (repairable && aligned_moved > 0) {
+    problem.max_moved = aligned_moved;
+    options.starts.emplace_back();
+    if (problem.keep_nodes) {
+      for (auto& row : detail::group_swap_rows(problem.topology, problem.current, problem.weight,
+                                               kGroupSwaps)) {
+        options.starts.push_back(std::move(row));
+      }
+    }
+    // Every start, repaired towards the target under every fix preference: the paths differ
+    // from layer to layer and the front keeps the best of each. The budget then decides how
+    // far along a path to go.
+    for (size_t start = 0; start < options.starts.size(); ++start) {
+      for (const detail::FixPreference preference : detail::kAllFixPreferences) {
+        detail::RepairProblem variant = problem;
+        variant.start = options.starts[start];
+        variant.preference = preference;
+        options.paths.push_back({.repair = detail::repair_layer(variant), .start = start});
+      }
+    }
+    // The best repair from `current` that reaches the target, improved further.
+    const detail::RepairPath* best = nullptr;
+    for (const LayerOptions::Path& path : options.paths) {
+      if (path.start != 0 || path.repair.heaviest.back() > problem.target ||
+          (best != nullptr && path.repair.moved.back() >= best->moved.back())) {
+        continue;
+      }
+      best = &path.repair;
+    }
+    if (best != nullptr) {
+      std::vector<int64_t> row(problem.current.begin(), problem.current.end());
+      for (int64_t change = 0; change < best->num_changes.back(); ++change) {
+        row[best->changes[change].slot] = best->changes[change].expert;
+      }
+      options.paths.push_back(
+          {.repair = detail::improve_repair(problem, row, kRuinRecreateRounds, seed), .start = 0});
+    }
+    for (size_t idx = 0; idx < options.paths.size(); ++idx) {
+      const detail::RepairPath& path = options.paths[idx].repair;
+      for (size_t step = 0; step < path.moved.size(); ++step) {
+        points.push_back({.moved = path.moved[step],
+                          .heaviest = path.heaviest[step],
+                          .path = static_cast<int64_t>(idx),
+                          .step = static_cast<int64_t>(step)});
+      }
+    }
+  }
+  options.front = pareto_front(std::move(points));
+  return options;
+}
+
 }  // namespace
 
 Replan Planner::replan(const Plan& current, double tolerance) const {
@@ -160,85 +233,36 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   const bool repairable = fits_active_gpus(current, topology_, options_.rebalance.active_gpus);
   const int64_t num_replicas = topology_.num_replicas();
 
-  // Per layer: the repair paths, where each starts (empty: `current`), and the Pareto front of
-  // their points with the relabelled fresh plan.
-  std::vector<std::vector<detail::RepairPath>> paths(static_cast<size_t>(num_layers_));
-  std::vector<std::vector<std::vector<int64_t>>> starts(static_cast<size_t>(num_layers_));
-  // Per layer and path: the index of its start.
-  std::vector<std::vector<int64_t>> path_start(static_cast<size_t>(num_layers_));
-  std::vector<std::vector<Point>> fronts(static_cast<size_t>(num_layers_));
+  std::vector<LayerOptions> layers(static_cast<size_t>(num_layers_));
+  // rebalance_experts() above has checked the thread count.
+  const int64_t num_threads = std::min(options_.rebalance.threads, num_layers_);
+  // Layers are dealt round-robin; each layer's result depends only on its own index.
+  const auto run = [&](int64_t thread_idx) {
+    for (int64_t layer = thread_idx; layer < num_layers_; layer += num_threads) {
+      const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
+      layers[static_cast<size_t>(layer)] = layer_options(
+          {.topology = topology_,
+           .current = current.phy2log_row(layer),
+           .weight = weight,
+           .target = fresh_heaviest_gpus[static_cast<size_t>(layer)] * (1 + tolerance) *
+                     (1 + kRelativeSlack),
+           .keep_nodes = keep_nodes},
+          aligned.phy2log_row(layer), fresh_heaviest_gpus[static_cast<size_t>(layer)],
+          repairable, detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer)));
+    }
+  };
+  if (num_threads <= 1) {
+    run(0);
+  } else {
+    std::vector<std::jthread> threads;
+    for (int64_t t = 1; t < num_threads; ++t) threads.emplace_back(run, t);
+    run(0);
+  }
   double budget = 0;
+  std::vector<std::vector<Point>> fronts;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
-    const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
-    const auto current_row = current.phy2log_row(layer);
-    const auto aligned_row = aligned.phy2log_row(layer);
-    int64_t aligned_moved = 0;
-    for (int64_t slot = 0; slot < num_replicas; ++slot) {
-      aligned_moved += static_cast<int64_t>(current_row[slot] != aligned_row[slot]);
-    }
-    const double fresh_heaviest = fresh_heaviest_gpus[static_cast<size_t>(layer)];
-    budget += fresh_heaviest;
-    std::vector<Point> points = {{.moved = aligned_moved, .heaviest = fresh_heaviest}};
-    if (repairable && aligned_moved > 0) {
-      auto& layer_starts = starts[static_cast<size_t>(layer)];
-      layer_starts.emplace_back();
-      if (keep_nodes) {
-        for (auto& row : detail::group_swap_rows(topology_, current_row, weight, kGroupSwaps)) {
-          layer_starts.push_back(std::move(row));
-        }
-      }
-      auto& layer_paths = paths[static_cast<size_t>(layer)];
-      // Every start, repaired under every fix preference: the paths differ from layer to layer
-      // and the front keeps the best of each.
-      // Repair towards the fresh plan's heaviest GPU; the budget then decides how far to go.
-      const detail::RepairProblem problem{
-          .topology = topology_,
-          .current = current_row,
-          .weight = weight,
-          .target = fresh_heaviest * (1 + tolerance) * (1 + kRelativeSlack),
-          .max_moved = aligned_moved,
-          .keep_nodes = keep_nodes};
-      for (size_t start = 0; start < layer_starts.size(); ++start) {
-        for (const detail::FixPreference preference : detail::kAllFixPreferences) {
-          detail::RepairProblem variant = problem;
-          variant.start = layer_starts[start];
-          variant.preference = preference;
-          layer_paths.push_back(detail::repair_layer(variant));
-          path_start[static_cast<size_t>(layer)].push_back(static_cast<int64_t>(start));
-        }
-      }
-      // The best repair from `current` that reaches the target, improved further.
-      const detail::RepairPath* best = nullptr;
-      for (size_t idx = 0; idx < layer_paths.size(); ++idx) {
-        const detail::RepairPath& path = layer_paths[idx];
-        if (path_start[static_cast<size_t>(layer)][idx] != 0 ||
-            path.heaviest.back() > problem.target ||
-            (best != nullptr && path.moved.back() >= best->moved.back())) {
-          continue;
-        }
-        best = &path;
-      }
-      if (best != nullptr) {
-        std::vector<int64_t> row(current_row.begin(), current_row.end());
-        for (int64_t change = 0; change < best->num_changes.back(); ++change) {
-          row[best->changes[change].slot] = best->changes[change].expert;
-        }
-        layer_paths.push_back(detail::improve_repair(
-            problem, row, kRuinRecreateRounds,
-            detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer))));
-        path_start[static_cast<size_t>(layer)].push_back(0);
-      }
-      for (size_t idx = 0; idx < layer_paths.size(); ++idx) {
-        const detail::RepairPath& path = layer_paths[idx];
-        for (size_t step = 0; step < path.moved.size(); ++step) {
-          points.push_back({.moved = path.moved[step],
-                            .heaviest = path.heaviest[step],
-                            .path = static_cast<int64_t>(idx),
-                            .step = static_cast<int64_t>(step)});
-        }
-      }
-    }
-    fronts[static_cast<size_t>(layer)] = pareto_front(std::move(points));
+    budget += fresh_heaviest_gpus[static_cast<size_t>(layer)];
+    fronts.push_back(std::move(layers[static_cast<size_t>(layer)].front));
   }
   const std::vector<size_t> chosen =
       choose_points(fronts, budget * (1 + tolerance) * (1 + kRelativeSlack));
@@ -248,15 +272,14 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     const Point& point = fronts[static_cast<size_t>(layer)][chosen[static_cast<size_t>(layer)]];
     if (point.path < 0) continue;  // the aligned fresh plan
-    const auto& start = starts[static_cast<size_t>(layer)][static_cast<size_t>(
-        path_start[static_cast<size_t>(layer)][static_cast<size_t>(point.path)])];
+    const LayerOptions& options = layers[static_cast<size_t>(layer)];
+    const LayerOptions::Path& path = options.paths[static_cast<size_t>(point.path)];
+    const auto& start = options.starts[static_cast<size_t>(path.start)];
     const auto first = start.empty() ? current.phy2log_row(layer) : std::span(start);
     const auto out = phy2log.begin() + layer * num_replicas;
     std::copy(first.begin(), first.end(), out);
-    const detail::RepairPath& path =
-        paths[static_cast<size_t>(layer)][static_cast<size_t>(point.path)];
-    for (int64_t change = 0; change < path.num_changes[point.step]; ++change) {
-      out[path.changes[change].slot] = path.changes[change].expert;
+    for (int64_t change = 0; change < path.repair.num_changes[point.step]; ++change) {
+      out[path.repair.changes[change].slot] = path.repair.changes[change].expert;
     }
     ++result.repaired_layers;
   }
