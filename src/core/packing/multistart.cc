@@ -8,6 +8,7 @@
 #include "core/detail/bounds.h"
 #include "core/detail/differencing.h"
 #include "core/detail/greedy_pack.h"
+#include "core/detail/radix_sort.h"
 #include "core/detail/random.h"
 #include "eplb/packing.h"
 
@@ -52,6 +53,7 @@ class MultistartPacker final : public Packer {
 
   PackingOptions options_;
   std::vector<SortKey<double>> sort_keys_;
+  std::vector<SortKey<double>> sort_scratch_;
   std::vector<int32_t> sorted_;            // items by descending weight
   std::vector<double> sorted_weights_;
   std::vector<std::vector<int32_t>> starts_;  // pack_of_item of each start
@@ -190,9 +192,7 @@ void MultistartPacker::pack(std::span<const double> weights, std::span<const int
   // items by descending weight, lower item first.
   sort_keys_.resize(num_items);
   for (int64_t i = 0; i < num_items; ++i) sort_keys_[i] = {weights[i], static_cast<int32_t>(i)};
-  std::sort(sort_keys_.begin(), sort_keys_.end(), [](const SortKey<double>& a, const SortKey<double>& b) {
-    return a.value > b.value || (a.value == b.value && a.item < b.item);
-  });
+  sort_by_descending_value(sort_keys_, sort_scratch_);
   sorted_.resize(num_items);
   sorted_weights_.resize(num_items);
   for (int64_t i = 0; i < num_items; ++i) {
