@@ -64,18 +64,18 @@ struct RepairPath {
 /// Repairs greedily towards `target`: while the heaviest GPU is above it, takes the cheapest move
 /// (in changed slots) that brings that GPU under it without lifting another GPU above it (moving
 /// one replica to another expert, or swapping two replicas; ties broken by `preference`), else
-/// the move that lowers it most per changed slot. Stops at the target, when no move helps, or once `max_moved` slots differ.
-/// Once at the target, gives back changes no longer needed: slots return to `current` while the
-/// heaviest GPU stays within the target. Never creates two replicas of one expert on
-/// one GPU.
+/// the move that lowers it most per changed slot. Stops at the target, when no move helps, or
+/// once `max_moved` slots differ. Once at the target, gives back changes no longer needed: slots
+/// return to `current` while the heaviest GPU stays within the target. Never creates two
+/// replicas of one expert on one GPU.
 RepairPath repair_layer(const RepairProblem& problem);
 
 /// Improves `solution`, a repair of `problem` from `current` that reaches the target, by ruin
 /// and recreate: each of `iterations` rounds undoes up to four of the best row's changes, or
-/// every change on up to four of its GPUs (and the changes that undoing forces, so that every expert keeps a replica and no GPU holds one
-/// twice), repairs again under each fix preference in turn, and keeps the result when it reaches
-/// the target with no more changed slots. Returns a path of one move from `current` to the best
-/// row found. Deterministic for a given `seed`.
+/// every change on up to four of its GPUs (and the changes that undoing forces, so that every
+/// expert keeps a replica and no GPU holds one twice), repairs again under each fix preference
+/// in turn, and keeps the result when it reaches the target with no more changed slots. Returns
+/// a path of one move from `current` to the best row found. Deterministic for a given `seed`.
 RepairPath improve_repair(const RepairProblem& problem, std::span<const int64_t> solution,
                           int64_t iterations, uint64_t seed);
 

@@ -326,9 +326,9 @@ class LayerRepair {
     candidate.cost = cost_of(slot_a, expert_for_a) +
                      (slot_b >= 0 ? cost_of(slot_b, expert_for_b) : 0);
     candidate.fixes = peak <= problem_.target;
-    candidate.score = candidate.fixes ? fix_score(new_load, others_peak, peak)
-                                      : (old_load - peak) / static_cast<double>(
-                                                                std::max<int64_t>(candidate.cost, 1));
+    const auto cost = static_cast<double>(std::max<int64_t>(candidate.cost, 1));
+    candidate.score =
+        candidate.fixes ? fix_score(new_load, others_peak, peak) : (old_load - peak) / cost;
     if (better(candidate, best)) best = candidate;
   }
 
