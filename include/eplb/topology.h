@@ -11,6 +11,11 @@ inline constexpr int64_t kMaxExperts = 1 << 16;
 inline constexpr int64_t kMaxReplicas = 1 << 20;
 /// Largest number of entries (layers x slots, or layers x experts x max replicas) of one plan.
 inline constexpr int64_t kMaxPlanEntries = int64_t{1} << 28;
+/// Largest sum of one layer's loads. Metrics, bounds and re-plans add up loads within a layer
+/// (with roundings that can carry a sum just below the largest double over it) and across up
+/// to kMaxLayers layers, so a layer keeps a wide margin: 1e300 x 2^16 layers is still far below
+/// the largest double (1.8e308). Token counts are nowhere near it.
+inline constexpr double kMaxLayerLoad = 1e300;
 
 /// Describes the physical side of expert parallelism.
 ///

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/detail/check.h"
-#include "eplb/topology.h"  // kMaxLayers, kMaxExperts
+#include "eplb/topology.h"  // kMaxLayers, kMaxExperts, kMaxLayerLoad
 
 namespace eplb {
 namespace {
@@ -45,16 +45,16 @@ LoadMatrix::LoadMatrix(Data data, int64_t num_layers, int64_t num_experts)
                                   " must be finite and non-negative");
           }
         }
-        // Every metric and bound sums a layer; a sum beyond the largest double would turn them
-        // into inf and NaN, so such loads are refused here.
+        // Every metric and bound sums a layer (and sums over layers); sums near the largest
+        // double would turn them into inf and NaN, so such loads are refused here.
         for (int64_t layer = 0; layer < num_layers; ++layer) {
           double total = 0;
           for (int64_t e = 0; e < num_experts; ++e) {
             total += static_cast<double>(values[static_cast<size_t>(layer * num_experts + e)]);
           }
-          if (!std::isfinite(total)) {
+          if (!(total <= kMaxLayerLoad)) {
             detail::throw_invalid("loads: layer ", layer, " sums to ", total,
-                                  ", beyond the largest finite double");
+                                  ", above the limit of ", kMaxLayerLoad);
           }
         }
       },

@@ -69,7 +69,14 @@ TEST(LoadMatrixTest, RejectsLayersWhoseSumOverflows) {
   const double huge = std::numeric_limits<double>::max();
   const std::vector<double> values{1, 2, huge, huge};
   EXPECT_THROW_MESSAGE(LoadMatrix(std::span<const double>(values), 2, 2), InvalidArgument,
-                       "loads: layer 1 sums to inf, beyond the largest finite double");
+                       "loads: layer 1 sums to inf, above the limit of 1e+300");
+  // Finite, yet close enough to the largest double that sums of replica shares (rounded up) or
+  // of layers could overflow: refused too, while the limit itself is accepted.
+  const std::vector<double> near_max{huge, 0, 1, 2};
+  EXPECT_THROW_MESSAGE(LoadMatrix(std::span<const double>(near_max), 2, 2), InvalidArgument,
+                       "loads: layer 0 sums to 1.79769e+308, above the limit of 1e+300");
+  const std::vector<double> at_limit{kMaxLayerLoad / 2, kMaxLayerLoad / 2, 1, 2};
+  EXPECT_NO_THROW(LoadMatrix(std::span<const double>(at_limit), 2, 2));
 }
 
 TEST(LoadMatrixTest, DetectsZeroRows) {
