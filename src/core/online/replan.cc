@@ -176,12 +176,8 @@ LayerOptions layer_options(detail::RepairProblem problem, std::span<const int64_
       best = &path.repair;
     }
     if (best != nullptr) {
-      std::vector<int64_t> row(problem.current.begin(), problem.current.end());
-      for (int64_t change = 0; change < best->num_changes.back(); ++change) {
-        row[best->changes[change].slot] = best->changes[change].expert;
-      }
       options.paths.push_back(
-          {.repair = detail::improve_repair(problem, row, kRuinRecreateRounds, seed), .start = 0});
+          {.repair = detail::improve_repair(problem, *best, kRuinRecreateRounds, seed), .start = 0});
     }
     for (size_t idx = 0; idx < options.paths.size(); ++idx) {
       const detail::RepairPath& path = options.paths[idx].repair;

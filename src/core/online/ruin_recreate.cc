@@ -58,37 +58,23 @@ void restore_validity(std::vector<int64_t>& row, std::span<const int64_t> curren
   }
 }
 
-double heaviest_gpu(std::span<const int64_t> row, std::span<const double> weight,
-                    int64_t slots_per_gpu, std::vector<int64_t>& count) {
-  count.assign(weight.size(), 0);
-  for (const int64_t expert : row) {
-    if (expert >= 0) ++count[expert];
-  }
-  double heaviest = 0;
-  for (size_t first = 0; first < row.size(); first += static_cast<size_t>(slots_per_gpu)) {
-    double load = 0;
-    for (size_t slot = first; slot < first + static_cast<size_t>(slots_per_gpu); ++slot) {
-      if (row[slot] >= 0) load += weight[row[slot]] / static_cast<double>(count[row[slot]]);
-    }
-    heaviest = std::max(heaviest, load);
-  }
-  return heaviest;
-}
-
 }  // namespace
 
-RepairPath improve_repair(const RepairProblem& problem, std::span<const int64_t> solution,
+RepairPath improve_repair(const RepairProblem& problem, const RepairPath& repair,
                           int64_t iterations, uint64_t seed) {
   const std::span<const int64_t> current = problem.current;
   const auto num_experts = static_cast<int64_t>(problem.weight.size());
   const int64_t slots_per_gpu = problem.topology.slots_per_gpu();
-  std::vector<int64_t> best(solution.begin(), solution.end());
+  std::vector<int64_t> best(current.begin(), current.end());
+  for (int64_t change = 0; change < repair.num_changes.back(); ++change) {
+    best[repair.changes[change].slot] = repair.changes[change].expert;
+  }
   std::vector<int64_t> best_changed = changed_slots(best, current);
   auto best_moved = static_cast<int64_t>(best_changed.size());
   Random random(seed);
   std::vector<int64_t> row;
   std::vector<int64_t> count;
-  double best_heaviest = heaviest_gpu(best, problem.weight, slots_per_gpu, count);
+  double best_heaviest = repair.heaviest.back();
   for (int64_t iteration = 0; iteration < iterations && best_moved > 0; ++iteration) {
     row = best;
     // Ruin, alternately: undo up to four changes, or every change on up to four GPUs that have
@@ -124,7 +110,7 @@ RepairPath improve_repair(const RepairProblem& problem, std::span<const int64_t>
   RepairPath result;
   result.num_changes = {0, best_moved};
   result.moved = {0, best_moved};
-  result.heaviest = {heaviest_gpu(current, problem.weight, slots_per_gpu, count), best_heaviest};
+  result.heaviest = {repair.heaviest.front(), best_heaviest};
   for (const int64_t slot : best_changed) {
     result.changes.push_back({.slot = slot, .expert = best[slot]});
   }
