@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <numeric>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/detail/check.h"
 #include "core/detail/joint.h"
+#include "core/detail/layer_threads.h"
 #include "core/detail/search_worker.h"
 #include "core/detail/plan_builder.h"
 #include "core/detail/policies.h"
@@ -243,24 +243,14 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
     }
   }
   std::vector<int64_t> phy2log(num_layers * num_replicas);
-  const int64_t num_threads = std::min(options.threads, num_layers);
-  std::vector<Worker> workers(num_threads);
+  std::vector<Worker> workers(layer_threads(num_layers, options.threads));
   for (auto& worker : workers) worker.packer = make_packer(packing);
-  // Layers are dealt round-robin; each layer's result depends only on its own index.
-  const auto run = [&](int64_t thread_idx) {
-    for (int64_t layer = thread_idx; layer < num_layers; layer += num_threads) {
-      plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
-                 workers[thread_idx],
-                 std::span(phy2log).subspan(layer * num_replicas, num_replicas));
-    }
-  };
-  if (num_threads == 1) {
-    run(0);
-  } else {
-    std::vector<std::jthread> threads;
-    for (int64_t t = 1; t < num_threads; ++t) threads.emplace_back(run, t);
-    run(0);
-  }
+  // Each layer's result depends only on its own index (its seed stream), not on its thread.
+  for_each_layer(num_layers, options.threads, [&](int64_t layer, int64_t thread_idx) {
+    plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
+               workers[thread_idx],
+               std::span(phy2log).subspan(layer * num_replicas, num_replicas));
+  });
   return plan_from_phy2log_as("rebalance_experts", std::move(phy2log), num_layers, num_replicas,
                               loads.num_experts());
 }

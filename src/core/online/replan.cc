@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <limits>
 #include <span>
-#include <thread>
 #include <vector>
 
 #include "core/detail/check.h"
+#include "core/detail/layer_threads.h"
 #include "core/detail/random.h"
 #include "core/detail/repair.h"
 #include "eplb/metrics.h"
@@ -230,30 +230,20 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   const int64_t num_replicas = topology_.num_replicas();
 
   std::vector<LayerOptions> layers(static_cast<size_t>(num_layers_));
+  // Each layer's result depends only on its own index (its seed), not on its thread.
   // rebalance_experts() above has checked the thread count.
-  const int64_t num_threads = std::min(options_.rebalance.threads, num_layers_);
-  // Layers are dealt round-robin; each layer's result depends only on its own index.
-  const auto run = [&](int64_t thread_idx) {
-    for (int64_t layer = thread_idx; layer < num_layers_; layer += num_threads) {
-      const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
-      layers[static_cast<size_t>(layer)] = layer_options(
-          {.topology = topology_,
-           .current = current.phy2log_row(layer),
-           .weight = weight,
-           .target = fresh_heaviest_gpus[static_cast<size_t>(layer)] * (1 + tolerance) *
-                     (1 + kRelativeSlack),
-           .keep_nodes = keep_nodes},
-          aligned.phy2log_row(layer), fresh_heaviest_gpus[static_cast<size_t>(layer)],
-          repairable, detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer)));
-    }
-  };
-  if (num_threads <= 1) {
-    run(0);
-  } else {
-    std::vector<std::jthread> threads;
-    for (int64_t t = 1; t < num_threads; ++t) threads.emplace_back(run, t);
-    run(0);
-  }
+  detail::for_each_layer(num_layers_, options_.rebalance.threads, [&](int64_t layer, int64_t) {
+    const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
+    layers[static_cast<size_t>(layer)] = layer_options(
+        {.topology = topology_,
+         .current = current.phy2log_row(layer),
+         .weight = weight,
+         .target = fresh_heaviest_gpus[static_cast<size_t>(layer)] * (1 + tolerance) *
+                   (1 + kRelativeSlack),
+         .keep_nodes = keep_nodes},
+        aligned.phy2log_row(layer), fresh_heaviest_gpus[static_cast<size_t>(layer)], repairable,
+        detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer)));
+  });
   double budget = 0;
   std::vector<std::vector<Point>> fronts;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
