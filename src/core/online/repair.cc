@@ -97,6 +97,11 @@ class LayerRepair {
            static_cast<int64_t>(row_[slot] != problem_.current[slot]);
   }
 
+  // How much more each other replica of `expert` (two or more) carries once it loses one.
+  double increase_if_removed(int64_t expert) const {
+    return per_replica(expert, count_[expert] - 1) - carried_[expert];
+  }
+
   void update_carried(int64_t expert) {
     carried_[expert] = count_[expert] > 0 ? per_replica(expert, count_[expert]) : 0;
     carried_if_added_[expert] = per_replica(expert, count_[expert] + 1);
@@ -202,8 +207,7 @@ class LayerRepair {
       if (expert < 0 || count_[expert] < 2) continue;
       if (problem_.keep_nodes && node_count_[expert * num_nodes_ + node] < 2) continue;
       // The expert's other replicas each carry more once it has one replica fewer.
-      const double increase =
-          per_replica(expert, count_[expert] - 1) - per_replica(expert, count_[expert]);
+      const double increase = increase_if_removed(expert);
       std::fill(extra_load_.begin(), extra_load_.end(), 0.0);
       for (int64_t other = 0; other < static_cast<int64_t>(row_.size()); ++other) {
         if (other != slot && row_[other] == expert) extra_load_[gpu_of(other)] += increase;
@@ -238,8 +242,7 @@ class LayerRepair {
     for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
       const int64_t expert = row_[slot];
       if (expert < 0 || count_[expert] < 2) continue;
-      const double increase =
-          per_replica(expert, count_[expert] - 1) - per_replica(expert, count_[expert]);
+      const double increase = increase_if_removed(expert);
       double& peak = peak_if_removed_[expert];
       peak = std::max(peak, gpu_load_[gpu_of(slot)] + increase);
     }
