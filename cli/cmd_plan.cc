@@ -34,21 +34,13 @@ struct PlanOptions {
   std::string format = "eplb";
   std::string dense_layers = "auto";
   std::string packer = std::string(to_string(RebalanceOptions{}.packer));
-  int64_t effort = RebalanceOptions{}.effort;
-  uint64_t seed = RebalanceOptions{}.seed;
-  int64_t threads = RebalanceOptions{}.threads;
-  int64_t cross_node_replicas = 0;
-  std::vector<int64_t> excluded_gpus;
+  SearchOptions search;
 
   RebalanceOptions rebalance_options() const {
-    std::vector<bool> active = active_gpus_without(excluded_gpus, num_gpus);
-    return {.policy = parse_policy(policy),
-            .packer = parse_packing_strategy(packer),
-            .effort = effort,
-            .seed = seed,
-            .cross_node_replicas = cross_node_replicas,
-            .active_gpus = std::move(active),
-            .threads = threads};
+    RebalanceOptions rebalance{.policy = parse_policy(policy),
+                               .packer = parse_packing_strategy(packer)};
+    search.apply(rebalance, num_gpus);
+    return rebalance;
   }
 };
 
@@ -92,8 +84,8 @@ void run_plan(const PlanOptions& options) {
   }
   print_topology(std::cout, topology);
   print_field(std::cout, "policy", to_string(policy));
-  if (!options.excluded_gpus.empty()) {
-    print_field(std::cout, "excluded GPUs", format_layer_list(options.excluded_gpus));
+  if (!options.search.excluded_gpus.empty()) {
+    print_field(std::cout, "excluded GPUs", format_layer_list(options.search.excluded_gpus));
     if (policy == Policy::balanced && topology.is_hierarchical()) {
       print_field(std::cout, "hierarchy",
                   uses_hierarchy(topology, view.num_experts(), rebalance)
@@ -142,21 +134,8 @@ Command add_plan_command(CLI::App& parent) {
           return std::string(error.what());
         }
       });
-  command->add_option("--effort", options->effort, "Search effort, 1 to 1000 (higher: slower)")
-      ->capture_default_str();
-  command->add_option("--seed", options->seed, "Seed of the randomized search")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--threads", options->threads, "Threads planning layers in parallel")
-      ->capture_default_str();
-  command->add_option("--exclude-gpus", options->excluded_gpus,
-                      "Failed or drained GPUs to plan around, e.g. 3,17 (their slots get -1)")
-      ->delimiter(',')
-      ->type_name("LIST");
-  command->add_option("--cross-node-replicas", options->cross_node_replicas,
-                      "balanced, hierarchical: replicas per layer allowed outside their group's "
-                      "node (0 = strict hierarchy)")
-      ->capture_default_str();
+  add_search_options(*command, options->search,
+                     "Failed or drained GPUs to plan around, e.g. 3,17 (their slots get -1)");
   add_dense_layers_option(*command, options->dense_layers,
                           "Layers without routed experts, kept with a trivial placement: auto "
                           "(all-zero rows), none, or a list such as 0:3",

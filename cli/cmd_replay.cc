@@ -39,22 +39,14 @@ struct ReplayCliOptions {
   std::string history;
   double swing_weight = -1;
   double tolerance = -1;
-  int64_t effort = RebalanceOptions{}.effort;
-  uint64_t seed = RebalanceOptions{}.seed;
-  int64_t threads = RebalanceOptions{}.threads;
-  int64_t cross_node_replicas = 0;
-  std::vector<int64_t> excluded_gpus;
+  SearchOptions search;
   std::string plot;
   std::string json;
   bool quiet = false;
 
   ReplayPlanner planner(const std::string& spec, const Topology& topology) const {
     ReplayOptions base{.interval = interval, .tolerance = tolerance};
-    base.planner.rebalance.active_gpus = active_gpus_without(excluded_gpus, topology.num_gpus());
-    base.planner.rebalance.effort = effort;
-    base.planner.rebalance.seed = seed;
-    base.planner.rebalance.threads = threads;
-    base.planner.rebalance.cross_node_replicas = cross_node_replicas;
+    search.apply(base.planner.rebalance, topology.num_gpus());
     return parse_replay_planner(spec, base, history, swing_weight);
   }
 };
@@ -190,22 +182,9 @@ Command add_replay_command(CLI::App& parent) {
                       "fresh plan's heaviest GPU (e.g. 0.005); without it every window gets a "
                       "fresh plan")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--effort", options->effort, "Search effort of balanced and global")
-      ->capture_default_str();
-  command->add_option("--seed", options->seed, "Seed of the randomized search")
-      ->capture_default_str();
-  command->add_option("--threads", options->threads,
-                      "Threads planning and re-planning layers in parallel (results do not "
-                      "depend on it)")
-      ->capture_default_str();
-  command->add_option("--cross-node-replicas", options->cross_node_replicas,
-                      "balanced: replicas per layer allowed outside their group's node")
-      ->capture_default_str();
-  command->add_option("--exclude-gpus", options->excluded_gpus,
-                      "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "
-                      "all)")
-      ->delimiter(',')
-      ->type_name("LIST");
+  add_search_options(*command, options->search,
+                     "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "
+                     "all)");
   command->add_option("--plot", options->plot,
                       "Draw balancedness and moved slots per window (.png or .svg)")
       ->type_name("FILE");

@@ -141,6 +141,33 @@ std::string format_layer_list(const std::vector<int64_t>& layers) {
   return text;
 }
 
+void SearchOptions::apply(RebalanceOptions& rebalance, int64_t num_gpus) const {
+  rebalance.effort = effort;
+  rebalance.seed = seed;
+  rebalance.threads = threads;
+  rebalance.cross_node_replicas = cross_node_replicas;
+  rebalance.active_gpus = active_gpus_without(excluded_gpus, num_gpus);
+}
+
+void add_search_options(CLI::App& command, SearchOptions& options,
+                        const std::string& exclude_description) {
+  command.add_option("--effort", options.effort, "Search effort, 1 to 1000 (higher: slower)")
+      ->capture_default_str();
+  command.add_option("--seed", options.seed, "Seed of the randomized search")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command.add_option("--threads", options.threads,
+                     "Threads planning layers in parallel (plans do not depend on it)")
+      ->capture_default_str();
+  command.add_option("--exclude-gpus", options.excluded_gpus, exclude_description)
+      ->delimiter(',')
+      ->type_name("LIST");
+  command.add_option("--cross-node-replicas", options.cross_node_replicas,
+                     "balanced, hierarchical: replicas per layer allowed outside their group's "
+                     "node (0 = strict hierarchy)")
+      ->capture_default_str();
+}
+
 std::vector<bool> active_gpus_without(const std::vector<int64_t>& excluded_gpus, int64_t num_gpus) {
   std::vector<bool> active;
   if (excluded_gpus.empty()) return active;

@@ -7,6 +7,7 @@
 
 #include "eplb/io/io.h"
 #include "eplb/load_matrix.h"
+#include "eplb/policy.h"
 #include "eplb/trace.h"
 
 namespace CLI {
@@ -62,6 +63,24 @@ CLI::Option* add_plan_format_option(CLI::App& command, std::string& format);
 /// Adds `--dense-layers LIST` (checked by io::parse_layer_list(); "auto" too when `allow_auto`).
 void add_dense_layers_option(CLI::App& command, std::string& dense_layers,
                              const std::string& description, bool allow_auto);
+
+/// The search options `plan` and `replay` share, as typed.
+struct SearchOptions {
+  int64_t effort = RebalanceOptions{}.effort;
+  uint64_t seed = RebalanceOptions{}.seed;
+  int64_t threads = RebalanceOptions{}.threads;
+  int64_t cross_node_replicas = 0;
+  std::vector<int64_t> excluded_gpus;
+
+  /// Sets these options in `rebalance` (active GPUs out of `num_gpus`; throws InvalidArgument
+  /// naming an excluded GPU outside the range).
+  void apply(RebalanceOptions& rebalance, int64_t num_gpus) const;
+};
+
+/// Adds `--effort`, `--seed`, `--threads`, `--cross-node-replicas` and `--exclude-gpus LIST`
+/// (described by `exclude_description`) to `command`.
+void add_search_options(CLI::App& command, SearchOptions& options,
+                        const std::string& exclude_description);
 
 /// Returns `active_gpus` for `--exclude-gpus`: empty when nothing is excluded, else one flag per
 /// GPU, false for the excluded ones. Throws InvalidArgument naming a GPU outside [0, num_gpus).

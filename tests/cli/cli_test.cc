@@ -468,6 +468,14 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
   EXPECT_EQ(excluded.exit_code, 1);
   EXPECT_NE(excluded.err.find("--exclude-gpus: gpu 9 must be in [0, 8)"), std::string::npos)
       << describe(excluded);
+  // The search options are the plan command's, checked alike.
+  const RunResult seed = run("replay " + quote(trace) + " --interval 50 --seed -1");
+  EXPECT_EQ(seed.exit_code, 2);  // a usage error, found while parsing
+  EXPECT_NE(seed.err.find("--seed: Value -1 not in range"), std::string::npos) << describe(seed);
+  const RunResult threads = run("replay " + quote(trace) + " --interval 50 --threads 0");
+  EXPECT_EQ(threads.exit_code, 1);
+  EXPECT_NE(threads.err.find("threads = 0 must be in [1, 1024]"), std::string::npos)
+      << describe(threads);
   const RunResult plot = run("replay " + quote(trace) + " --interval 50 --plot " +
                              quote(path("plot.gif")));
   EXPECT_EQ(plot.exit_code, 1);
