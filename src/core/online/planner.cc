@@ -140,9 +140,6 @@ Plan Planner::plan() const {
   return rebalance_experts(loads.view(), topology_, options_.rebalance);
 }
 
-}  // namespace eplb
-
-namespace eplb {
 namespace {
 
 [[noreturn]] void throw_bad_history(std::string_view spec) {
