@@ -16,13 +16,26 @@ namespace eplb::detail {
 /// Sorts `keys` by descending value, lower item first among equal values; `keys` must come in
 /// ascending item order (as built from a weight array). The same order as std::sort with that
 /// comparison, found by a stable least-significant-digit radix sort on the values' bits, byte by
-/// byte, skipping bytes that every key shares. Values are finite (-0.0 sorts as 0.0).
+/// byte, skipping bytes that every key shares. Values are finite (-0.0 sorts as 0.0). Fewer
+/// than kRadixMinKeys keys (a node's replicas) are insertion-sorted instead: for them the bucket
+/// counts cost more than the comparisons.
 inline void sort_by_descending_value(std::vector<SortKey<double>>& keys,
                                      std::vector<SortKey<double>>& scratch) {
   constexpr int kBytes = 8;
   constexpr int kBuckets = 256;
+  constexpr size_t kRadixMinKeys = 96;
   const size_t size = keys.size();
   if (size < 2) return;
+  if (size < kRadixMinKeys) {
+    // Stable, so equal values keep their ascending items.
+    for (size_t i = 1; i < size; ++i) {
+      const SortKey<double> key = keys[i];
+      size_t j = i;
+      for (; j > 0 && keys[j - 1].value < key.value; --j) keys[j] = keys[j - 1];
+      keys[j] = key;
+    }
+    return;
+  }
   // Ascending keys in descending value order: the bits of a non-negative double grow with it;
   // negative ones are mirrored below them.
   const auto descending_key = [](double value) {
