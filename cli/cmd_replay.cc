@@ -39,6 +39,7 @@ struct ReplayCliOptions {
   std::string history;
   double swing_weight = -1;
   double tolerance = -1;
+  int64_t repair_rounds = PlannerOptions{}.repair_rounds;
   SearchOptions search;
   std::string plot;
   std::string json;
@@ -46,6 +47,7 @@ struct ReplayCliOptions {
 
   ReplayPlanner planner(const std::string& spec, const Topology& topology) const {
     ReplayOptions base{.interval = interval, .tolerance = tolerance};
+    base.planner.repair_rounds = repair_rounds;
     search.apply(base.planner.rebalance, topology.num_gpus());
     return parse_replay_planner(spec, base, history, swing_weight);
   }
@@ -174,14 +176,18 @@ Command add_replay_command(CLI::App& parent) {
                       "History of every planner without @HISTORY: robust, last, window:STEPS or "
                       "decay:HALF_LIFE (default: last for deepseek, robust for the others)");
   command->add_option("--swing-weight", options->swing_weight,
-                      "Weight of each expert's load swing in the planning loads (default 0.5 "
-                      "for robust histories)")
+                      "Weight of each expert's load swing in the planning loads (default 0)")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--tolerance", options->tolerance,
                       "Re-plan by moving few slots while staying within this fraction of a "
                       "fresh plan's heaviest GPU (e.g. 0.005); without it every window gets a "
                       "fresh plan")
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--repair-rounds", options->repair_rounds,
+                      "Ruin-and-recreate rounds per layer when re-planning with --tolerance: "
+                      "more rounds move fewer slots and take longer")
+      ->check(CLI::Range(int64_t{0}, kMaxRepairRounds))
+      ->capture_default_str();
   add_search_options(*command, options->search,
                      "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "
                      "all)");

@@ -53,7 +53,14 @@ struct PlannerOptions {
   /// How each plan is made (policy, packer, effort, seed, active GPUs, ...).
   RebalanceOptions rebalance = {};
   HistoryOptions history = {};
+  /// Ruin-and-recreate rounds that replan() spends improving each layer's best repair, in
+  /// [0, kMaxRepairRounds]. Moves fall and time grows with the rounds: on DeepSeek-V3 traces
+  /// the default 40 take ~1.5 ms per layer; see docs/online.md for the measured trade-off.
+  int64_t repair_rounds = 40;
 };
+
+/// The most ruin-and-recreate rounds PlannerOptions::repair_rounds may ask for.
+inline constexpr int64_t kMaxRepairRounds = 1'000'000;
 
 /// The result of Planner::replan().
 struct Replan {

@@ -26,8 +26,9 @@ using TraceArray = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::devi
 // The options every planner shares.
 ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, uint64_t seed,
                            int64_t threads, std::string_view packer, int64_t cross_node_replicas,
-                           std::vector<bool> active_gpus) {
+                           int64_t repair_rounds, std::vector<bool> active_gpus) {
   ReplayOptions base{.interval = interval, .tolerance = tolerance};
+  base.planner.repair_rounds = repair_rounds;
   RebalanceOptions& rebalance = base.planner.rebalance;
   rebalance.effort = effort;
   rebalance.seed = seed;
@@ -42,10 +43,10 @@ Planner make_planner(int64_t num_layers, int64_t num_experts, int64_t num_replic
                      int64_t num_groups, int64_t num_nodes, int64_t num_gpus,
                      std::string_view policy, std::string_view history, int64_t interval,
                      double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
-                     std::string_view packer, int64_t cross_node_replicas,
+                     std::string_view packer, int64_t cross_node_replicas, int64_t repair_rounds,
                      std::vector<bool> active_gpus) {
   ReplayOptions base = base_options(interval, -1, effort, seed, threads, packer,
-                                    cross_node_replicas, std::move(active_gpus));
+                                    cross_node_replicas, repair_rounds, std::move(active_gpus));
   const std::string spec = history.empty() ? std::string(policy)
                                            : std::string(policy) + "@" + std::string(history);
   PlannerOptions options = parse_replay_planner(spec, base, "", swing_weight).options.planner;
@@ -104,7 +105,8 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
                        int64_t num_nodes, int64_t num_gpus, const std::vector<std::string>& specs,
                        int64_t interval, std::string_view history, double tolerance,
                        double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
-                       std::string_view packer, int64_t cross_node_replicas) {
+                       std::string_view packer, int64_t cross_node_replicas,
+                       int64_t repair_rounds) {
   Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
               .num_layers = static_cast<int64_t>(trace_array.shape(1)),
               .num_experts = static_cast<int64_t>(trace_array.shape(2)),
@@ -114,7 +116,8 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
   const Topology topology =
       replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
   const ReplayOptions base =
-      base_options(interval, tolerance, effort, seed, threads, packer, cross_node_replicas, {});
+      base_options(interval, tolerance, effort, seed, threads, packer, cross_node_replicas,
+                   repair_rounds, {});
   std::vector<io::ReplayRun> runs;
   for (const std::string& spec : specs) {
     ReplayPlanner planner = parse_replay_planner(spec, base, history, swing_weight);
@@ -136,7 +139,8 @@ void bind_planner(nb::module_& m) {
            nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"),
            nb::arg("num_gpus"), nb::arg("policy"), nb::arg("history"), nb::arg("interval"),
            nb::arg("swing_weight"), nb::arg("effort"), nb::arg("seed"), nb::arg("threads"),
-           nb::arg("packer"), nb::arg("cross_node_replicas"), nb::arg("active_gpus"))
+           nb::arg("packer"), nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
+           nb::arg("active_gpus"))
       .def("observe", &observe, nb::arg("loads").noconvert(),
            "Adds one step's loads `[num_layers, num_experts]`.")
       .def("reset", &Planner::reset, "Forgets every observed step.")
@@ -153,7 +157,7 @@ void bind_planner(nb::module_& m) {
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
         nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("swing_weight"),
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
-        nb::arg("cross_node_replicas"),
+        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
         "planner and returns the JSON report of `eplb replay --json`.");
 }

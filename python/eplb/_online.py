@@ -23,6 +23,21 @@ def _swing_weight(value: Optional[float], function: str) -> float:
     return weight
 
 
+def _search_options(function: str, *, effort: Any, seed: Any, threads: Any, packer: Any,
+                    cross_node_replicas: Any, repair_rounds: Any) -> Dict[str, Any]:
+    """The options Planner and replay share, converted for the core (keywords of its
+    bindings); raises InvalidArgument naming the option that cannot be converted."""
+    return dict(
+        effort=_convert.as_int(effort, function, "effort"),
+        seed=_convert.as_seed(seed, function),
+        threads=_convert.as_int(threads, function, "threads"),
+        packer=_convert.as_str(packer, function, "packer"),
+        cross_node_replicas=_convert.as_int(cross_node_replicas, function,
+                                            "cross_node_replicas"),
+        repair_rounds=_convert.as_int(repair_rounds, function, "repair_rounds"),
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     """The slots a re-plan changes.
@@ -54,14 +69,16 @@ class Planner:
     Arguments:
         num_replicas, num_groups, num_nodes, num_gpus: the topology, as for rebalance_experts.
         policy: "balanced" (default), "global" or "deepseek".
-        history: "robust" (the last `interval` steps, each expert weighted by how much its
-            share swings between the window's quarters), "last" (the last `interval` steps),
-            "window:N" or "decay:HALF_LIFE"; None: "last" for "deepseek", "robust" otherwise.
+        history: "robust" (every step observed, weighted by 0.5 ** (age / 8): the most
+            drift-robust history measured), "last" (the last `interval` steps), "window:N" or
+            "decay:HALF_LIFE"; None: "last" for "deepseek", "robust" otherwise.
         interval: steps between re-plans (the robust and last windows).
         swing_weight: overrides the history's swing weight (0 turns it off).
         effort, seed, threads, packer, cross_node_replicas, active_gpus: as for
             rebalance_experts (threads also re-plan layers in parallel; plans do not depend on
             it).
+        repair_rounds: ruin-and-recreate rounds replan() spends on each layer: more rounds
+            move fewer slots and take longer (docs/online.md).
 
     The shape is fixed by the first observe(). Not thread-safe.
     """
@@ -83,6 +100,7 @@ class Planner:
         packer: str = "multistart",
         cross_node_replicas: int = 0,
         active_gpus: Any = None,
+        repair_rounds: int = 40,
     ) -> None:
         function = "Planner"
         self._options = dict(
@@ -94,13 +112,10 @@ class Planner:
             history="" if history is None else _convert.as_str(history, function, "history"),
             interval=_convert.as_int(interval, function, "interval"),
             swing_weight=_swing_weight(swing_weight, function),
-            effort=_convert.as_int(effort, function, "effort"),
-            seed=_convert.as_seed(seed, function),
-            threads=_convert.as_int(threads, function, "threads"),
-            packer=_convert.as_str(packer, function, "packer"),
-            cross_node_replicas=_convert.as_int(cross_node_replicas, function,
-                                                "cross_node_replicas"),
             active_gpus=_convert.as_bool_list(active_gpus, function, "active_gpus"),
+            **_search_options(function, effort=effort, seed=seed, threads=threads,
+                              packer=packer, cross_node_replicas=cross_node_replicas,
+                              repair_rounds=repair_rounds),
         )
         self._planner: Optional[Any] = None
 
@@ -177,6 +192,7 @@ def replay(
     threads: int = 1,
     packer: str = "multistart",
     cross_node_replicas: int = 0,
+    repair_rounds: int = 40,
 ) -> Dict[str, Any]:
     """Replays a trace as `eplb replay` does: re-plans every `interval` steps, scores each plan
     on its window and on the next, and counts the slots each re-plan moves.
@@ -192,7 +208,8 @@ def replay(
             "robust" for the others).
         tolerance: None re-plans from scratch every window; a fraction (e.g. 0.005) re-plans
             with Planner.replan.
-        swing_weight, effort, seed, threads, packer, cross_node_replicas: as for Planner.
+        swing_weight, effort, seed, threads, packer, cross_node_replicas, repair_rounds: as
+            for Planner.
 
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
@@ -229,10 +246,7 @@ def replay(
         "" if history is None else _convert.as_str(history, function, "history"),
         -1.0 if tolerance is None else float(tolerance),
         _swing_weight(swing_weight, function),
-        _convert.as_int(effort, function, "effort"),
-        _convert.as_seed(seed, function),
-        _convert.as_int(threads, function, "threads"),
-        _convert.as_str(packer, function, "packer"),
-        _convert.as_int(cross_node_replicas, function, "cross_node_replicas"),
+        **_search_options(function, effort=effort, seed=seed, threads=threads, packer=packer,
+                          cross_node_replicas=cross_node_replicas, repair_rounds=repair_rounds),
     )
     return json.loads(report)

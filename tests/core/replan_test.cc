@@ -75,6 +75,33 @@ TEST(Replan, MovesFewerSlotsWithMoreTolerance) {
   EXPECT_LE(loose, strict);
 }
 
+TEST(Replan, MovesNoMoreSlotsWithMoreRepairRounds) {
+  // The rounds add a candidate per layer to those without them, and the layers' choice is
+  // exact, so more rounds can only lower the moves; the plan stays within the tolerance.
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    const Trace trace = small_trace(80, seed);
+    int64_t previous_moved = -1;
+    for (int64_t rounds : {0, 40, 400}) {
+      PlannerOptions options{.rebalance = {.policy = Policy::global},
+                             .history = parse_history("last", 40),
+                             .repair_rounds = rounds};
+      Planner planner(kTopology, trace.num_layers, trace.num_experts, options);
+      observe_range(planner, trace, 0, 40);
+      const Plan current = planner.plan();
+      observe_range(planner, trace, 40, 80);
+      const Loads loads = planner.planning_loads();
+      const Replan replan = planner.replan(current, 0.005);
+      EXPECT_GE(balancedness(replan.plan, loads),
+                balancedness(planner.plan(), loads) / 1.005 * (1 - 1e-9));
+      const int64_t moved = replan.migration.moved_slots();
+      if (previous_moved >= 0) {
+        EXPECT_LE(moved, previous_moved) << rounds << " rounds, seed " << seed;
+      }
+      previous_moved = moved;
+    }
+  }
+}
+
 TEST(Replan, GivesTheSamePlanOnEveryRunAndThreadCount) {
   // The repairs search at random (ruin and recreate), from a seed of their own.
   const Trace trace = small_trace(80, 5);
@@ -151,6 +178,15 @@ TEST(Replan, RejectsBadArguments) {
     FAIL();
   } catch (const InvalidArgument& error) {
     EXPECT_STREQ(error.what(), "Planner::replan: tolerance = -0.1 must be finite and non-negative");
+  }
+  for (int64_t rounds : {int64_t{-1}, kMaxRepairRounds + 1}) {
+    try {
+      Planner(kTopology, 4, 64, {.repair_rounds = rounds});
+      FAIL();
+    } catch (const InvalidArgument& error) {
+      EXPECT_EQ(std::string(error.what()), "Planner: repair_rounds = " + std::to_string(rounds) +
+                                               " must be in [0, 1000000]");
+    }
   }
   Plan broken = scenario.current;
   broken.logcnt[0] += 1;

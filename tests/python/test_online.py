@@ -111,6 +111,27 @@ def test_threads_change_no_plan_or_replay():
         eplb.replay(trace, **TOPOLOGY, interval=40, threads=0)
 
 
+def test_repair_rounds_reach_the_core():
+    trace = drifting_trace(num_steps=120, num_layers=4, seed=3)
+    moved = []
+    for rounds in (0, 200):
+        planner = make_planner(policy="global", repair_rounds=rounds)
+        planner.observe(trace[:40])
+        current, _, _ = planner.plan()
+        planner.observe(trace[40:80])
+        moved.append(planner.replan(current, 0.005)[3].moved_slots)
+    # More rounds only add candidates (docs/online.md), and here they find fewer moves.
+    assert moved[1] < moved[0]
+    reports = [eplb.replay(trace, **TOPOLOGY, interval=40, policy="global", tolerance=0.005,
+                           repair_rounds=rounds)["summary"]["moved_fraction"]
+               for rounds in (0, 200)]
+    assert reports[1] <= reports[0]
+    with pytest.raises(eplb.InvalidArgument, match=r"repair_rounds = -1 must be in \[0, 1000000\]"):
+        make_planner(repair_rounds=-1).observe(trace[:1])
+    with pytest.raises(TypeError, match="replay: repair_rounds = 'many' must be an int"):
+        eplb.replay(trace, **TOPOLOGY, interval=40, repair_rounds="many")
+
+
 def test_planner_errors():
     planner = make_planner()
     with pytest.raises(eplb.InvalidArgument, match="no step observed yet"):

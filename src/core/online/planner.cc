@@ -39,6 +39,10 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
     detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
                           " must be finite and non-negative");
   }
+  if (options_.repair_rounds < 0 || options_.repair_rounds > kMaxRepairRounds) {
+    detail::throw_invalid("Planner: repair_rounds = ", options_.repair_rounds, " must be in [0, ",
+                          kMaxRepairRounds, "]");
+  }
   if (num_layers * num_experts * history.num_blocks > kMaxPlanEntries) {
     detail::throw_invalid("Planner: ", num_layers, " layers x ", num_experts, " experts x ",
                           history.num_blocks, " blocks exceed ", kMaxPlanEntries, " entries");
