@@ -107,11 +107,16 @@ class LayerRepair {
     carried_if_added_[expert] = per_replica(expert, count_[expert] + 1);
   }
 
+  // GPU by GPU, without dividing slot indices: this runs after every move and every give-back
+  // try, and the division was most of its cost.
   void recompute_loads() {
-    std::fill(gpu_load_.begin(), gpu_load_.end(), 0.0);
-    for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
-      const int64_t expert = row_[slot];
-      if (expert >= 0) gpu_load_[gpu_of(slot)] += carried_[expert];
+    for (size_t gpu = 0, slot = 0; gpu < gpu_load_.size(); ++gpu) {
+      double load = 0;
+      for (const size_t end = slot + static_cast<size_t>(slots_per_gpu_); slot < end; ++slot) {
+        const int64_t expert = row_[slot];
+        if (expert >= 0) load += carried_[expert];
+      }
+      gpu_load_[gpu] = load;
     }
   }
 
@@ -324,11 +329,14 @@ class LayerRepair {
                 double new_load, double others_peak, double old_load, Candidate& best) const {
     const double peak = std::max(new_load, others_peak);
     if (peak >= old_load) return;
+    const bool fixes = peak <= problem_.target;
+    // Most candidates lose to a known fix already here (what better() would decide later).
+    if (best.fixes && !fixes) return;
     Candidate candidate{.slot_a = slot_a, .expert_for_a = expert_for_a, .slot_b = slot_b,
-                        .expert_for_b = expert_for_b};
+                        .expert_for_b = expert_for_b, .fixes = fixes};
     candidate.cost = cost_of(slot_a, expert_for_a) +
                      (slot_b >= 0 ? cost_of(slot_b, expert_for_b) : 0);
-    candidate.fixes = peak <= problem_.target;
+    if (best.fixes && candidate.cost > best.cost) return;
     const auto cost = static_cast<double>(std::max<int64_t>(candidate.cost, 1));
     candidate.score =
         candidate.fixes ? fix_score(new_load, others_peak, peak) : (old_load - peak) / cost;
