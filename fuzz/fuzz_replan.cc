@@ -1,7 +1,8 @@
 // Fuzzes Planner::replan(): the bytes give a small topology, options (excluded GPUs included,
-// sometimes only for the new plan, as when a GPU fails between two plans), a history and the
-// steps of two windows. The re-plan must be valid, keep the healthy GPUs only, fit the
-// tolerance against a fresh plan, and its migration must rebuild it from the current plan.
+// sometimes only for the new plan, as when a GPU fails between two plans; 0 to 120 repair
+// rounds), a history and the steps of two windows. The re-plan must be valid, keep the healthy
+// GPUs only, fit the tolerance against a fresh plan, and its migration must rebuild it from the
+// current plan.
 
 #include <algorithm>
 #include <cstddef>
@@ -27,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t interval = in.pick(1, 4);
   const double tolerance = static_cast<double>(in.pick(0, 40)) / 1000;
   const bool failed_between = in.pick(0, 3) == 0;
+  options.repair_rounds = in.pick(0, 3) * 40;
   try {
     options.history = eplb::parse_history(kHistories[in.pick(0, 3)], interval);
     options.history.swing_weight = static_cast<double>(in.pick(0, 2)) / 2;
