@@ -26,7 +26,7 @@ def _swing_weight(value: Optional[float], function: str) -> float:
 def _search_options(function: str, *, effort: Any, seed: Any, threads: Any, packer: Any,
                     cross_node_replicas: Any, repair_rounds: Any) -> Dict[str, Any]:
     """The options Planner and replay share, converted for the core (keywords of its
-    bindings); raises InvalidArgument naming the option that cannot be converted."""
+    bindings); a value of the wrong type raises TypeError naming the option."""
     return dict(
         effort=_convert.as_int(effort, function, "effort"),
         seed=_convert.as_seed(seed, function),

@@ -107,8 +107,8 @@ class LayerRepair {
     carried_if_added_[expert] = per_replica(expert, count_[expert] + 1);
   }
 
-  // GPU by GPU, without dividing slot indices: this runs after every move and every give-back
-  // try, and the division was most of its cost.
+  // GPU by GPU, so that no slot index is divided: this runs after every move and every
+  // give-back try.
   void recompute_loads() {
     for (size_t gpu = 0, slot = 0; gpu < gpu_load_.size(); ++gpu) {
       double load = 0;

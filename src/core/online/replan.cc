@@ -240,7 +240,8 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
                    (1 + kRelativeSlack),
          .keep_nodes = keep_nodes},
         aligned.phy2log_row(layer), fresh_heaviest_gpus[static_cast<size_t>(layer)], repairable,
-        options_.repair_rounds, detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer)));
+        options_.repair_rounds,
+        detail::mix_seed(options_.rebalance.seed, static_cast<uint64_t>(layer)));
   });
   double budget = 0;
   std::vector<std::vector<Point>> fronts;
