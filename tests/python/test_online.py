@@ -92,15 +92,22 @@ def test_replan_stays_within_tolerance_and_its_migration_rebuilds_it(policy, tol
     assert 0 <= migration.cross_node_copies <= migration.moved_slots
 
 
+def replan_second_window(trace, **options):
+    """Plans on the first 40 steps, then re-plans after 40 more within 0.5 %: `(phy2log,
+    migration)`."""
+    planner = make_planner(policy="global", **options)
+    planner.observe(trace[:40])
+    current, _, _ = planner.plan()
+    planner.observe(trace[40:80])
+    phy2log, _, _, migration = planner.replan(current, 0.005)
+    return phy2log, migration
+
+
 def test_threads_change_no_plan_or_replay():
     trace = drifting_trace(num_steps=120, num_layers=4, seed=2)
     results = []
     for threads in (1, 2):
-        planner = make_planner(policy="global", threads=threads)
-        planner.observe(trace[:40])
-        current, _, _ = planner.plan()
-        planner.observe(trace[40:80])
-        phy2log, _, _, migration = planner.replan(current, 0.005)
+        phy2log, migration = replan_second_window(trace, threads=threads)
         assert migration.moved_slots > 0
         report = eplb.replay(trace, **TOPOLOGY, interval=40, policy="global", tolerance=0.005,
                              threads=threads)
@@ -113,13 +120,8 @@ def test_threads_change_no_plan_or_replay():
 
 def test_repair_rounds_reach_the_core():
     trace = drifting_trace(num_steps=120, num_layers=4, seed=3)
-    moved = []
-    for rounds in (0, 200):
-        planner = make_planner(policy="global", repair_rounds=rounds)
-        planner.observe(trace[:40])
-        current, _, _ = planner.plan()
-        planner.observe(trace[40:80])
-        moved.append(planner.replan(current, 0.005)[3].moved_slots)
+    moved = [replan_second_window(trace, repair_rounds=rounds)[1].moved_slots
+             for rounds in (0, 200)]
     # More rounds only add candidates (docs/online.md), and here they find fewer moves.
     assert moved[1] < moved[0]
     reports = [eplb.replay(trace, **TOPOLOGY, interval=40, policy="global", tolerance=0.005,
