@@ -61,6 +61,12 @@ struct RepairPath {
   std::vector<double> heaviest;
 };
 
+/// Working memory that repair_layer() reuses from call to call (one thread at a time): its table
+/// of replicas per GPU and expert, left zeroed after each call.
+struct RepairScratch {
+  std::vector<int32_t> replicas_on_gpu;
+};
+
 /// Repairs greedily towards `target`: while the heaviest GPU is above it, takes the cheapest move
 /// (in changed slots) that brings that GPU under it without lifting another GPU above it (moving
 /// one replica to another expert, or swapping two replicas; ties broken by `preference`), else
@@ -68,7 +74,7 @@ struct RepairPath {
 /// once `max_moved` slots differ. Once at the target, gives back changes no longer needed: slots
 /// return to `current` while the heaviest GPU stays within the target. Never creates two
 /// replicas of one expert on one GPU.
-RepairPath repair_layer(const RepairProblem& problem);
+RepairPath repair_layer(const RepairProblem& problem, RepairScratch* scratch = nullptr);
 
 /// Improves `repair`, a repair of `problem` from `current` (empty `start`) that reaches the
 /// target, by ruin and recreate: each of `iterations` rounds undoes up to four of the best

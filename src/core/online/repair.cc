@@ -32,7 +32,7 @@ bool better(const Candidate& candidate, const Candidate& best) {
 
 class LayerRepair {
  public:
-  LayerRepair(const RepairProblem& problem)
+  LayerRepair(const RepairProblem& problem, RepairScratch& scratch)
       : problem_(problem),
         topology_(problem.topology),
         slots_per_gpu_(topology_.slots_per_gpu()),
@@ -42,9 +42,12 @@ class LayerRepair {
              problem.start.empty() ? problem.current.end() : problem.start.end()),
         count_(static_cast<size_t>(num_experts_), 0),
         node_count_(static_cast<size_t>(num_experts_ * num_nodes_), 0),
-        gpu_count_(static_cast<size_t>(num_experts_ * topology_.num_gpus()), 0),
+        gpu_count_(scratch.replicas_on_gpu),
         gpu_load_(static_cast<size_t>(topology_.num_gpus()), 0),
         extra_load_(static_cast<size_t>(topology_.num_gpus()), 0) {
+    // The scratch table comes zeroed (see ~LayerRepair), or is made so once.
+    const auto table_size = static_cast<size_t>(num_experts_ * topology_.num_gpus());
+    if (gpu_count_.size() != table_size) gpu_count_.assign(table_size, 0);
     for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
       const int64_t expert = row_[slot];
       if (expert < 0) continue;
@@ -58,6 +61,17 @@ class LayerRepair {
     for (int64_t expert = 0; expert < num_experts_; ++expert) update_carried(expert);
     recompute_loads();
   }
+
+  // Leaves the scratch table zeroed for the next repair: clearing the entries of this row costs
+  // one pass over the slots, where zeroing the whole table (GPUs x experts) would dominate a
+  // short repair.
+  ~LayerRepair() {
+    for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
+      if (row_[slot] >= 0) gpu_count_[gpu_of(slot) * num_experts_ + row_[slot]] = 0;
+    }
+  }
+  LayerRepair(const LayerRepair&) = delete;
+  LayerRepair& operator=(const LayerRepair&) = delete;
 
   RepairPath run() {
     RepairPath path;
@@ -243,13 +257,20 @@ class LayerRepair {
     const int64_t num_gpus = static_cast<int64_t>(gpu_load_.size());
     // Per expert: the heaviest GPU holding it once its replicas each carry more, as if it lost
     // one replica (checked against the target; -1 when it has a single replica).
+    // Only the slots of such experts can host the new replica: listed per GPU, in slot order.
     peak_if_removed_.assign(static_cast<size_t>(num_experts_), -1.0);
-    for (int64_t slot = 0; slot < static_cast<int64_t>(row_.size()); ++slot) {
-      const int64_t expert = row_[slot];
-      if (expert < 0 || count_[expert] < 2) continue;
-      const double increase = increase_if_removed(expert);
-      double& peak = peak_if_removed_[expert];
-      peak = std::max(peak, gpu_load_[gpu_of(slot)] + increase);
+    shared_slots_.clear();
+    shared_begin_.assign(static_cast<size_t>(num_gpus + 1), 0);
+    for (int64_t gpu = 0, slot = 0; gpu < num_gpus; ++gpu) {
+      for (const int64_t end = slot + slots_per_gpu_; slot < end; ++slot) {
+        const int64_t expert = row_[slot];
+        if (expert < 0 || count_[expert] < 2) continue;
+        const double increase = increase_if_removed(expert);
+        double& peak = peak_if_removed_[expert];
+        peak = std::max(peak, gpu_load_[gpu] + increase);
+        shared_slots_.push_back(slot);
+      }
+      shared_begin_[gpu + 1] = static_cast<int64_t>(shared_slots_.size());
     }
     const double load = gpu_load_[heaviest];
     for (int64_t slot = heaviest * slots_per_gpu_; slot < (heaviest + 1) * slots_per_gpu_;
@@ -264,13 +285,11 @@ class LayerRepair {
         if (gpu == heaviest || row_[gpu * slots_per_gpu_] < 0 || on_gpu(expert, gpu)) continue;
         const int64_t node = gpu / topology_.gpus_per_node();
         if (!may_live_on(expert, node)) continue;
-        for (int64_t other = gpu * slots_per_gpu_; other < (gpu + 1) * slots_per_gpu_; ++other) {
+        for (int64_t idx = shared_begin_[gpu]; idx < shared_begin_[gpu + 1]; ++idx) {
+          const int64_t other = shared_slots_[idx];
           const int64_t other_expert = row_[other];
           // Conservative: the other expert's peak counts its GPU here as if it kept its load.
-          if (other_expert == expert || peak_if_removed_[other_expert] < 0 ||
-              peak_if_removed_[other_expert] >= load) {
-            continue;
-          }
+          if (other_expert == expert || peak_if_removed_[other_expert] >= load) continue;
           if (problem_.keep_nodes && node_count_[other_expert * num_nodes_ + node] < 2) continue;
           const double new_other =
               gpu_load_[gpu] - carried_[other_expert] + carried_after;
@@ -352,10 +371,13 @@ class LayerRepair {
   std::vector<int64_t> count_;
   std::vector<int64_t> node_count_;
   // Replicas per GPU and expert: gpu_count_[gpu * num_experts + expert].
-  std::vector<int64_t> gpu_count_;
+  std::vector<int32_t>& gpu_count_;
   std::vector<double> gpu_load_;
   std::vector<double> extra_load_;
   std::vector<double> peak_if_removed_;
+  // Slots of experts with two or more replicas, GPU by GPU (shared_begin_ indexes by GPU).
+  std::vector<int64_t> shared_slots_;
+  std::vector<int64_t> shared_begin_;
   // Per expert: the load each replica carries, and would carry with one replica more.
   std::vector<double> carried_;
   std::vector<double> carried_if_added_;
@@ -364,8 +386,9 @@ class LayerRepair {
 
 }  // namespace
 
-RepairPath repair_layer(const RepairProblem& problem) {
-  return LayerRepair(problem).run();
+RepairPath repair_layer(const RepairProblem& problem, RepairScratch* scratch) {
+  RepairScratch own;
+  return LayerRepair(problem, scratch != nullptr ? *scratch : own).run();
 }
 
 }  // namespace eplb::detail

@@ -74,6 +74,7 @@ RepairPath improve_repair(const RepairProblem& problem, const RepairPath& repair
   Random random(seed);
   std::vector<int64_t> row;
   std::vector<int64_t> count;
+  RepairScratch scratch;
   double best_heaviest = repair.heaviest.back();
   for (int64_t iteration = 0; iteration < iterations && best_moved > 0; ++iteration) {
     row = best;
@@ -96,7 +97,7 @@ RepairPath improve_repair(const RepairProblem& problem, const RepairPath& repair
     again.start = row;
     again.max_moved = best_moved;
     again.preference = kAllFixPreferences[iteration % std::size(kAllFixPreferences)];
-    const RepairPath path = repair_layer(again);
+    const RepairPath path = repair_layer(again, &scratch);
     if (path.heaviest.back() > problem.target || path.moved.back() > best_moved) continue;
     for (int64_t change = 0; change < path.num_changes.back(); ++change) {
       row[path.changes[change].slot] = path.changes[change].expert;
