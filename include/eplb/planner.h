@@ -54,7 +54,7 @@ struct PlannerOptions {
   RebalanceOptions rebalance = {};
   HistoryOptions history = {};
   /// Ruin-and-recreate rounds that replan() spends improving each layer's best repair, in
-  /// [0, kMaxRepairRounds]. Moves fall and time grows with the rounds (about 45 us per round
+  /// [0, kMaxRepairRounds]. Moves fall and time grows with the rounds (about 40 us per round
   /// and layer on DeepSeek-V3 shapes): at a 0.5 % tolerance the default 40 move about 11.5 % of
   /// the slots per re-plan, 3,000 under 10 % (docs/online.md).
   int64_t repair_rounds = 40;
