@@ -476,6 +476,11 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
   EXPECT_EQ(threads.exit_code, 1);
   EXPECT_NE(threads.err.find("threads = 0 must be in [1, 1024]"), std::string::npos)
       << describe(threads);
+  const RunResult rounds = run("replay " + quote(trace) + " --interval 50 --repair-rounds -1");
+  EXPECT_EQ(rounds.exit_code, 2);
+  EXPECT_NE(rounds.err.find("--repair-rounds: Value -1 not in range 0 to 1000000"),
+            std::string::npos)
+      << describe(rounds);
   const RunResult plot = run("replay " + quote(trace) + " --interval 50 --plot " +
                              quote(path("plot.gif")));
   EXPECT_EQ(plot.exit_code, 1);

@@ -78,11 +78,11 @@ RepairPath repair_layer(const RepairProblem& problem, RepairScratch* scratch = n
 
 /// Improves `repair`, a repair of `problem` from `current` (empty `start`) that reaches the
 /// target, by ruin and recreate: each of `iterations` rounds undoes up to four of the best
-/// row's changes, or
-/// every change on up to four of its GPUs (and the changes that undoing forces, so that every
-/// expert keeps a replica and no GPU holds one twice), repairs again under each fix preference
-/// in turn, and keeps the result when it reaches the target with no more changed slots. Returns
-/// a path of one move from `current` to the best row found. Deterministic for a given `seed`.
+/// row's changes, or every change on up to four of its GPUs (and the changes that undoing
+/// forces, so that every expert keeps a replica and no GPU holds one twice), repairs again under
+/// each fix preference in turn, and keeps the result when it reaches the target with no more
+/// changed slots. Returns a path of one move from `current` to the best row found.
+/// Deterministic for a given `seed`.
 RepairPath improve_repair(const RepairProblem& problem, const RepairPath& repair,
                           int64_t iterations, uint64_t seed);
 
