@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "eplb/io/io.h"
 #include "eplb/synthetic.h"
+#include "options.h"
 #include "report.h"
 
 namespace eplb::cli {
@@ -19,7 +20,7 @@ struct GenOptions {
 };
 
 void run_gen(const GenOptions& options) {
-  const Trace trace = generate_trace(options.trace);
+  const Trace trace = from_options([&] { return generate_trace(options.trace); });
   io::write_trace_json(options.output, trace);
   print_field(std::cout, "trace written to", options.output);
   print_field(std::cout, "shape",
@@ -38,22 +39,25 @@ Command add_gen_command(CLI::App& parent) {
   command->add_option("-o,--output", options->output, "Trace file to write (vLLM JSON)")
       ->required()
       ->type_name("TRACE.json");
-  command->add_option("--steps", trace.num_steps, "Steps")->capture_default_str();
-  command->add_option("--layers", trace.num_layers, "MoE layers")->capture_default_str();
-  command->add_option("--experts", trace.num_experts, "Experts per layer")->capture_default_str();
+  command->add_option("--steps", trace.num_steps, "Steps")
+      ->capture_default_str()
+      ->check(integer_in(1));
+  command->add_option("--layers", trace.num_layers, "MoE layers")
+      ->capture_default_str()
+      ->check(integer_in(1));
+  command->add_option("--experts", trace.num_experts, "Experts per layer")
+      ->capture_default_str()
+      ->check(integer_in(1));
   command->add_option("--top-k", trace.top_k, "Experts each token is routed to")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1));
   command->add_option("--prefill-probability", trace.prefill_probability,
                       "Chance that a step is a prefill burst")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_in(0, 1));
   command->add_option("--seed", trace.seed, "Random seed")
       ->capture_default_str()
-      ->check(CLI::Validator(
-          // CLI11 would wrap "-1" around to 2^64 - 1 silently.
-          [](const std::string& value) -> std::string {
-            return value.find('-') == std::string::npos ? "" : "must be a non-negative integer";
-          },
-          ""));
+      ->check(integer_in(0));
   return {command, [options] { run_gen(*options); }};
 }
 

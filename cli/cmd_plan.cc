@@ -63,11 +63,13 @@ Plan plan_layers(const Loads& loads, const std::vector<int64_t>& dense, const To
 }
 
 void run_plan(const PlanOptions& options) {
+  const Topology topology = from_options([&] {
+    return Topology(options.num_replicas, options.num_groups, options.num_nodes,
+                    options.num_gpus);
+  });
+  const RebalanceOptions rebalance = from_options([&] { return options.rebalance_options(); });
   const Loads loads = read_loads(options.loads);
   const LoadMatrix view = loads.view();
-  const Topology topology(options.num_replicas, options.num_groups, options.num_nodes,
-                          options.num_gpus);
-  const RebalanceOptions rebalance = options.rebalance_options();
   const Policy policy = rebalance.policy;
   const std::vector<int64_t> dense = dense_layers_of(options.dense_layers, view);
 
@@ -116,11 +118,15 @@ Command add_plan_command(CLI::App& parent) {
   CLI::App* command = parent.add_subcommand(
       "plan", "Plan a placement of the experts of a load file and report its balance");
   command->add_option("--replicas", options->num_replicas, "Physical expert slots per layer")
-      ->required();
+      ->required()
+      ->check(integer_in(1));
   command->add_option("--groups", options->num_groups, "Expert groups (node-limited routing)")
-      ->required();
-  command->add_option("--nodes", options->num_nodes, "Nodes")->required();
-  command->add_option("--gpus", options->num_gpus, "GPUs over all nodes")->required();
+      ->required()
+      ->check(integer_in(1));
+  command->add_option("--nodes", options->num_nodes, "Nodes")->required()->check(integer_in(1));
+  command->add_option("--gpus", options->num_gpus, "GPUs over all nodes")
+      ->required()
+      ->check(integer_in(1));
   add_loads_options(*command, options->loads);
   add_policy_option(*command, options->policy);
   command->add_option("--packer", options->packer, "Packing strategy of balanced and global")

@@ -2,6 +2,7 @@
 // in-sample and next-window balance and the slots each re-plan moves.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -89,26 +90,39 @@ void print_summary(const std::vector<io::ReplayRun>& runs) {
     const ReplaySummary& summary = run.result.summary;
     std::cout << "| " << run.name << " | " << format_fixed(summary.in_sample, 4) << " | "
               << format_fixed(summary.next_window, 4) << " | "
-              << format_fixed(100 * summary.moved_fraction, 2) << " % | "
-              << format_fixed(summary.plan_ms, 2) << " |\n";
+              << (summary.num_replans > 0 ? format_fixed(100 * summary.moved_fraction, 2) + " %"
+                                          : std::string("none (one plan, no re-plan)"))
+              << " | " << format_fixed(summary.plan_ms, 2) << " |\n";
+  }
+}
+
+// The trace, cut to `--steps` when given.
+Trace read_replay_trace(const LoadsOptions& loads) {
+  Trace trace = io::read_trace(loads.path, {.format = io::parse_load_format(loads.format),
+                                            .num_layers = loads.num_layers,
+                                            .num_experts = loads.num_experts});
+  if (loads.steps.empty()) return trace;
+  try {
+    return trace.slice_steps(loads.step_range());
+  } catch (const InvalidArgument& error) {
+    throw InvalidArgument("--steps " + loads.steps + " of " + loads.path + ": " + error.what());
   }
 }
 
 void run_replay(const ReplayCliOptions& options) {
-  const Trace trace = io::read_trace(
-      options.loads.path, {.format = io::parse_load_format(options.loads.format),
-                           .num_layers = options.loads.num_layers,
-                           .num_experts = options.loads.num_experts});
-  const Topology topology = replay_topology(trace.num_experts, options.num_replicas,
-                                            options.num_groups, options.num_nodes,
-                                            options.num_gpus);
+  const Trace trace = read_replay_trace(options.loads);
+  const Topology topology = from_options([&] {
+    return replay_topology(trace.num_experts, options.num_replicas, options.num_groups,
+                           options.num_nodes, options.num_gpus);
+  });
   std::vector<ReplayPlanner> planners;
   for (const std::string& spec : options.planners) {
-    planners.push_back(options.planner(spec, topology));
+    planners.push_back(from_options([&] { return options.planner(spec, topology); }));
   }
 
+  const std::string steps = options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
   print_field(std::cout, "trace",
-              options.loads.path + " (" + std::to_string(trace.num_steps) + " steps x " +
+              options.loads.path + " (" + steps + std::to_string(trace.num_steps) + " steps x " +
                   std::to_string(trace.num_layers) + " layers x " +
                   std::to_string(trace.num_experts) + " experts)");
   print_topology(std::cout, topology);
@@ -158,13 +172,15 @@ Command add_replay_command(CLI::App& parent) {
   add_loads_options(*command, options->loads);
   command->add_option("--interval", options->interval, "Steps between re-plans")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   command->add_option("--replicas", options->num_replicas,
-                      "Slots per layer (default: experts + 32, rounded up to whole GPUs)");
+                      "Slots per layer (default: experts + 32, rounded up to whole GPUs)")
+      ->check(integer_in(0));
   command->add_option("--groups", options->num_groups,
-                      "Expert groups (default: 8 when the experts divide by 8, else 1)");
-  command->add_option("--nodes", options->num_nodes, "Nodes (default 4)");
-  command->add_option("--gpus", options->num_gpus, "GPUs (default 32)");
+                      "Expert groups (default: 8 when the experts divide by 8, else 1)")
+      ->check(integer_in(0));
+  command->add_option("--nodes", options->num_nodes, "Nodes (default 4)")->check(integer_in(0));
+  command->add_option("--gpus", options->num_gpus, "GPUs (default 32)")->check(integer_in(0));
   command
       ->add_option("--policy", options->planners,
                    "Planners to compare: POLICY or POLICY@HISTORY, comma-separated "
@@ -177,16 +193,16 @@ Command add_replay_command(CLI::App& parent) {
                       "decay:HALF_LIFE (default: last for deepseek, robust for the others)");
   command->add_option("--swing-weight", options->swing_weight,
                       "Weight of each expert's load swing in the planning loads (default 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0, HUGE_VAL));
   command->add_option("--tolerance", options->tolerance,
                       "Re-plan by moving few slots while staying within this fraction of a "
                       "fresh plan's heaviest GPU (e.g. 0.005); without it every window gets a "
                       "fresh plan")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0, HUGE_VAL));
   command->add_option("--repair-rounds", options->repair_rounds,
                       "Ruin-and-recreate rounds per layer when re-planning with --tolerance: "
                       "more rounds move fewer slots and take longer")
-      ->check(CLI::Range(int64_t{0}, kMaxRepairRounds))
+      ->check(integer_in(0, kMaxRepairRounds))
       ->capture_default_str();
   add_search_options(*command, options->search,
                      "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "

@@ -2,12 +2,14 @@
 // (0 success, 1 eplb::Error, 2 usage error).
 #include <exception>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "eplb/error.h"
+#include "options.h"
 
 int main(int argc, char** argv) {
   CLI::App app("Expert-parallelism load balancer for Mixture-of-Experts inference", "eplb");
@@ -18,6 +20,20 @@ int main(int argc, char** argv) {
                                                     eplb::cli::add_convert_command(app),
                                                     eplb::cli::add_gen_command(app),
                                                     eplb::cli::add_replay_command(app)};
+  // CLI11 would only say that a subcommand is required.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const eplb::cli::Command& command : commands) {
+      known = known || command.app->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + command.app->get_name();
+    }
+    if (!known) {
+      std::cerr << "eplb: error: unknown subcommand '" << argv[1] << "' (one of: " << names
+                << ")\nRun with --help for more information.\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -28,6 +44,9 @@ int main(int argc, char** argv) {
     for (const eplb::cli::Command& command : commands) {
       if (command.app->parsed()) command.run();
     }
+  } catch (const eplb::cli::UsageError& error) {
+    std::cerr << "eplb: error: " << error.what() << '\n';
+    return 2;
   } catch (const eplb::Error& error) {
     std::cerr << "eplb: error: " << error.what() << '\n';
     return 1;

@@ -19,11 +19,15 @@ void print_field(std::ostream& out, std::string_view name, std::string_view valu
 void print_loads(std::ostream& out, const std::string& path, StepRange steps, int64_t num_layers,
                  int64_t num_experts);
 
-/// Prints the topology's sizes and whether DeepSeek's hierarchical policy applies.
+/// Prints the topology's sizes and whether groups are placed on nodes first (DeepSeek's
+/// hierarchical policy) or the plan has one level.
 void print_topology(std::ostream& out, const Topology& topology);
 
 /// Prints GPU and slot balancedness and the gap to the lower bound.
 void print_metrics(std::ostream& out, const PlanMetrics& metrics);
+
+/// Returns "1 node", "4 nodes": `number` and `noun`, plural unless `number` is 1.
+std::string count(int64_t number, std::string_view noun);
 
 /// Formats `value` with `digits` digits after the point.
 std::string format_fixed(double value, int digits);
