@@ -40,7 +40,7 @@ inline std::string data(const std::string& name) {
 }
 
 class CliTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
