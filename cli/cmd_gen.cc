@@ -1,5 +1,6 @@
 // `eplb gen`: write a seeded synthetic DeepSeek-V3-like trace in vLLM's load-history format.
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <string>
 
@@ -16,17 +17,19 @@ namespace {
 
 struct GenOptions {
   std::string output;
+  bool quiet = false;
   SyntheticTraceOptions trace;
 };
 
 void run_gen(const GenOptions& options) {
   const Trace trace = from_options([&] { return generate_trace(options.trace); });
   io::write_trace_json(options.output, trace);
-  print_field(std::cout, "trace written to", options.output);
-  print_field(std::cout, "shape",
+  std::ostream& out = report_stream(options.quiet, options.output == "-");
+  print_field(out, "trace written to", options.output);
+  print_field(out, "shape",
               std::to_string(trace.num_steps) + " steps x " + std::to_string(trace.num_layers) +
                   " layers x " + std::to_string(trace.num_experts) + " experts");
-  print_field(std::cout, "seed", std::to_string(options.trace.seed));
+  print_field(out, "seed", std::to_string(options.trace.seed));
 }
 
 }  // namespace
@@ -58,6 +61,7 @@ Command add_gen_command(CLI::App& parent) {
   command->add_option("--seed", trace.seed, "Random seed")
       ->capture_default_str()
       ->check(integer_in(0));
+  add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_gen(*options); }};
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,31 +65,31 @@ void draw_progress(const std::string& name, int64_t done, int64_t total) {
   std::fflush(stderr);
 }
 
-void print_windows(const std::vector<io::ReplayRun>& runs) {
-  std::cout << "\n| window |";
+void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
+  out << "\n| window |";
   for (const io::ReplayRun& run : runs) {
-    std::cout << ' ' << run.name << " in-sample | next-window | moved |";
+    out << ' ' << run.name << " in-sample | next-window | moved |";
   }
-  std::cout << "\n|---:|";
-  for (size_t idx = 0; idx < runs.size(); ++idx) std::cout << "---:|---:|---:|";
-  std::cout << '\n';
+  out << "\n|---:|";
+  for (size_t idx = 0; idx < runs.size(); ++idx) out << "---:|---:|---:|";
+  out << '\n';
   for (size_t window = 0; window < runs.front().result.windows.size(); ++window) {
-    std::cout << "| " << runs.front().result.windows[window].window << " |";
+    out << "| " << runs.front().result.windows[window].window << " |";
     for (const io::ReplayRun& run : runs) {
       const ReplayWindow& row = run.result.windows[window];
-      std::cout << ' ' << format_fixed(row.in_sample, 4) << " | "
+      out << ' ' << format_fixed(row.in_sample, 4) << " | "
                 << format_fixed(row.next_window, 4) << " | " << row.moved_slots << " |";
     }
-    std::cout << '\n';
+    out << '\n';
   }
 }
 
-void print_summary(const std::vector<io::ReplayRun>& runs) {
-  std::cout << "\n| planner | in-sample | next-window | moved slots per re-plan | ms per plan |\n"
+void print_summary(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
+  out << "\n| planner | in-sample | next-window | moved slots per re-plan | ms per plan |\n"
                "|---|---:|---:|---:|---:|\n";
   for (const io::ReplayRun& run : runs) {
     const ReplaySummary& summary = run.result.summary;
-    std::cout << "| " << run.name << " | " << format_fixed(summary.in_sample, 4) << " | "
+    out << "| " << run.name << " | " << format_fixed(summary.in_sample, 4) << " | "
               << format_fixed(summary.next_window, 4) << " | "
               << (summary.num_replans > 0 ? format_fixed(100 * summary.moved_fraction, 2) + " %"
                                           : std::string("none (one plan, no re-plan)"))
@@ -119,17 +120,18 @@ void run_replay(const ReplayCliOptions& options) {
   for (const std::string& spec : options.planners) {
     planners.push_back(from_options([&] { return options.planner(spec, topology); }));
   }
+  std::ostream& out = report_stream(options.quiet, options.json == "-" || options.plot == "-");
 
   const std::string steps = options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
-  print_field(std::cout, "trace",
+  print_field(out, "trace",
               options.loads.path + " (" + steps + std::to_string(trace.num_steps) + " steps x " +
                   std::to_string(trace.num_layers) + " layers x " +
                   std::to_string(trace.num_experts) + " experts)");
-  print_topology(std::cout, topology);
-  print_field(std::cout, "re-plans", "every " + std::to_string(options.interval) +
+  print_topology(out, topology);
+  print_field(out, "re-plans", "every " + std::to_string(options.interval) +
                                          " steps, scored on the next " +
                                          std::to_string(options.interval));
-  print_field(std::cout, "re-plan mode",
+  print_field(out, "re-plan mode",
               options.tolerance < 0 ? std::string("fresh plan every window")
                                     : "replan within " + format_fixed(100 * options.tolerance, 2) +
                                           " % of a fresh plan's heaviest GPU");
@@ -146,18 +148,18 @@ void run_replay(const ReplayCliOptions& options) {
                     .interval = options.interval,
                     .result = replay(trace, topology, planner.options, progress)});
   }
-  print_windows(runs);
-  print_summary(runs);
+  print_windows(out, runs);
+  print_summary(out, runs);
   if (!options.plot.empty()) {
     io::write_replay_plot(options.plot, runs,
                           "Replay of " + std::filesystem::path(options.loads.path).filename().string() +
                               ": " + std::to_string(topology.num_replicas()) + " slots on " +
                               std::to_string(topology.num_gpus()) + " GPUs");
-    print_field(std::cout, "\nplot written to", options.plot);
+    print_field(out, "\nplot written to", options.plot);
   }
   if (!options.json.empty()) {
     io::write_replay_json(options.json, runs);
-    print_field(std::cout, "\njson written to", options.json);
+    print_field(out, "\njson written to", options.json);
   }
 }
 
@@ -212,7 +214,7 @@ Command add_replay_command(CLI::App& parent) {
       ->type_name("FILE");
   command->add_option("--json", options->json, "Write the windows and summary as JSON")
       ->type_name("FILE");
-  command->add_flag("--quiet", options->quiet, "No progress bar");
+  add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_replay(*options); }};
 }
 

@@ -1,9 +1,12 @@
 #include "report.h"
 
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 #include <sstream>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 namespace eplb::cli {
 namespace {
@@ -21,6 +24,17 @@ std::string format_range(StepRange steps) {
 
 std::string count(int64_t number, std::string_view noun) {
   return std::to_string(number) + " " + std::string(noun) + (number == 1 ? "" : "s");
+}
+
+void add_quiet_flag(CLI::App& command, bool& quiet) {
+  command.add_flag("-q,--quiet", quiet, "Print no report and no progress bar");
+}
+
+std::ostream& report_stream(bool quiet, bool stdout_carries_output) {
+  // A stream without a buffer drops what is written to it.
+  static std::ostream nowhere(nullptr);
+  if (quiet) return nowhere;
+  return stdout_carries_output ? std::cerr : std::cout;
 }
 
 void print_field(std::ostream& out, std::string_view name, std::string_view value) {
@@ -51,7 +65,7 @@ void print_metrics(std::ostream& out, const PlanMetrics& metrics) {
   print_field(out, "GPU balancedness",
               format_fixed(metrics.gpu_balancedness, 4) + " (mean GPU load / heaviest GPU's)");
   print_field(out, "slot balancedness",
-              format_fixed(metrics.slot_balancedness, 4) + " (the same per slot)");
+              format_fixed(metrics.slot_balancedness, 4) + " (mean slot load / heaviest slot's)");
   print_field(out, "gap to lower bound",
               format_fixed(100 * metrics.gap, 3) + " % (global bound: any counts, any nodes)");
   if (metrics.hierarchical_gap >= 0) {

@@ -10,7 +10,18 @@
 #include "eplb/topology.h"
 #include "eplb/trace.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace eplb::cli {
+
+/// Adds `-q,--quiet` (no report, no progress bar) to `command`.
+void add_quiet_flag(CLI::App& command, bool& quiet);
+
+/// Returns where a subcommand's report goes: stdout; stderr when stdout carries a file the
+/// command writes (an output path "-"); nowhere when `quiet`.
+std::ostream& report_stream(bool quiet, bool stdout_carries_output);
 
 /// Prints `name` padded to a common width, then `value`.
 void print_field(std::ostream& out, std::string_view name, std::string_view value);

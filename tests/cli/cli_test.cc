@@ -275,7 +275,7 @@ TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
     ASSERT_EQ(to_source.exit_code, 0) << describe(to_source);
     for (const std::string to : {"eplb", "sglang", "trtllm", "vllm-ascend"}) {
       const std::string target = path("to." + to);
-      const RunResult converted = run("convert " + quote(source) + " --input-format " + from +
+      const RunResult converted = run("convert " + quote(source) + " --plan-format " + from +
                                       topology + " --format " + to + " -o " + quote(target));
       ASSERT_EQ(converted.exit_code, 0) << from << " -> " << to << "\n" << describe(converted);
       const io::PlanFile read = io::read_plan(
