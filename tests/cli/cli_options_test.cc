@@ -154,5 +154,89 @@ TEST_F(CliTest, ReportWordsAgreeInNumber) {
   EXPECT_NE(two.out.find("(mean GPU load / heaviest GPU's)"), std::string::npos) << two.out;
 }
 
+TEST_F(CliTest, PlanAndEvalWriteJsonReports) {
+  const std::string trace = make_trace(*this, "trace.json", 150);
+  const std::string plan_file = path("plan.json"), plan_report = path("plan_report.json");
+  const RunResult planned = run("plan " + quote(trace) +
+                                " --replicas 96 --groups 8 --nodes 2 --gpus 8 --steps 0:50 -o " +
+                                quote(plan_file) + " --json " + quote(plan_report));
+  ASSERT_EQ(planned.exit_code, 0) << describe(planned);
+  EXPECT_NE(planned.out.find("report written to   " + plan_report), std::string::npos)
+      << describe(planned);
+  const std::string report = read_file(plan_report);
+  for (const std::string field :
+       {"\"command\": \"plan\"", "\"steps\": \"0:50\"", "\"num_layers\": 2",
+        "\"num_experts\": 64", "\"num_replicas\": 96", "\"slots_per_gpu\": 12",
+        "\"hierarchical\": true", "\"policy\": \"balanced\"", "\"format\": \"eplb\"",
+        "\"gpu_balancedness\": 0.", "\"max_gpu_load\": [", "\"excluded_gpus\": []"}) {
+    EXPECT_NE(report.find(field), std::string::npos) << field << "\n" << report;
+  }
+  // The report's metrics are the plan file's.
+  const io::PlanFile saved = io::read_plan_json(plan_file);
+  EXPECT_EQ(saved.plan.num_layers, 2);
+  const std::string eval_report = path("eval_report.json");
+  const RunResult evaluated = run("eval " + quote(plan_file) + " " + quote(trace) +
+                                  " --steps 50:100 --json " + quote(eval_report));
+  ASSERT_EQ(evaluated.exit_code, 0) << describe(evaluated);
+  const std::string scored = read_file(eval_report);
+  EXPECT_NE(scored.find("\"command\": \"eval\""), std::string::npos) << scored;
+  EXPECT_NE(scored.find("\"plan_ms\": null"), std::string::npos) << scored;
+  EXPECT_NE(scored.find("\"path\": " + std::string("\"") + plan_file + "\""), std::string::npos)
+      << scored;
+  // Scored on the next window, the balance differs from the report made in-sample.
+  const auto balancedness = [](const std::string& text) {
+    const size_t at = text.find("\"gpu_balancedness\": ") + 20;
+    return std::stod(text.substr(at, 20));
+  };
+  EXPECT_LT(balancedness(scored), balancedness(report));
+  EXPECT_NE(evaluated.out.find(std::to_string(balancedness(scored)).substr(0, 5)),
+            std::string::npos)
+      << describe(evaluated);
+}
+
+TEST_F(CliTest, QuietSilencesEveryReport) {
+  const std::string trace = path("trace.json");
+  const RunResult generated = run("gen -q --steps 150 --layers 2 --experts 64 -o " + quote(trace));
+  ASSERT_EQ(generated.exit_code, 0) << describe(generated);
+  EXPECT_EQ(generated.out, "");
+  const std::string plan_file = path("plan.json");
+  const std::vector<std::string> commands = {
+      "plan -q " + quote(trace) + " --replicas 96 --groups 8 --nodes 2 --gpus 8 -o " +
+          quote(plan_file),
+      "eval --quiet " + quote(plan_file) + " " + quote(trace),
+      "convert -q " + quote(plan_file) + " --format sglang -o " + quote(path("plan.sglang.json")),
+      "replay -q " + quote(trace) + " --interval 50 --json " + quote(path("replay.json"))};
+  for (const std::string& command : commands) {
+    const RunResult result = run(command);
+    EXPECT_EQ(result.exit_code, 0) << command << "\n" << describe(result);
+    EXPECT_EQ(result.out, "") << command;
+    EXPECT_EQ(result.err, "") << command;
+  }
+  EXPECT_TRUE(fs::exists(path("replay.json")));
+  EXPECT_TRUE(fs::exists(path("plan.sglang.json")));
+}
+
+TEST_F(CliTest, InputFormatMeansTheLoadFileEverywhere) {
+  const std::string trace = make_trace(*this, "trace.json", 150);
+  const std::string plan_file = path("plan.json");
+  ASSERT_EQ(run("plan -q " + quote(trace) + " --replicas 96 --groups 8 --nodes 2 --gpus 8 -o " +
+                quote(plan_file))
+                .exit_code,
+            0);
+  const std::string output = path("out.json");
+  expect_usage_error(
+      run("convert " + quote(plan_file) + " --input-format eplb --format sglang -o " +
+          quote(output)),
+      "convert reads a plan: name its format with --plan-format (--input-format is a load "
+      "file's format)");
+  EXPECT_FALSE(fs::exists(output));
+  EXPECT_EQ(run("convert -q " + quote(plan_file) + " --plan-format eplb --format sglang -o " +
+                quote(output))
+                .exit_code,
+            0);
+  const std::string help = run("plan --help").out;
+  EXPECT_NE(help.find("deepseek|balanced|global"), std::string::npos) << help;
+}
+
 }  // namespace
 }  // namespace eplb
