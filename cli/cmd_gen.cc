@@ -1,4 +1,6 @@
 // `eplb gen`: write a seeded synthetic DeepSeek-V3-like trace in vLLM's load-history format.
+#include <cstdio>
+#include <functional>
 #include <iostream>
 #include <ostream>
 #include <memory>
@@ -22,7 +24,12 @@ struct GenOptions {
 };
 
 void run_gen(const GenOptions& options) {
-  const Trace trace = from_options([&] { return generate_trace(options.trace); });
+  std::function<void(int64_t, int64_t)> progress;
+  if (shows_progress(options.quiet)) {
+    progress = [](int64_t done, int64_t total) { draw_progress("generating", done, total, "steps"); };
+  }
+  const Trace trace = from_options([&] { return generate_trace(options.trace, progress); });
+  if (progress) std::fprintf(stderr, "writing %s ...\n", options.output.c_str());
   io::write_trace_json(options.output, trace);
   std::ostream& out = report_stream(options.quiet, options.output == "-");
   print_field(out, "trace written to", options.output);

@@ -1,7 +1,5 @@
 // `eplb replay`: walk a trace, re-plan every interval with each planner compared, and report
 // in-sample and next-window balance and the slots each re-plan moves.
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -28,8 +26,6 @@
 namespace eplb::cli {
 namespace {
 
-constexpr int kProgressWidth = 30;
-
 struct ReplayCliOptions {
   LoadsOptions loads;
   int64_t interval = ReplayOptions{}.interval;
@@ -54,16 +50,6 @@ struct ReplayCliOptions {
     return parse_replay_planner(spec, base, history, swing_weight);
   }
 };
-
-void draw_progress(const std::string& name, int64_t done, int64_t total) {
-  const auto filled = static_cast<int>(kProgressWidth * done / total);
-  std::fprintf(stderr, "\r%-16s [%s%s] %lld/%lld windows", name.c_str(),
-               std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(kProgressWidth - filled), '.').c_str(),
-               static_cast<long long>(done), static_cast<long long>(total));
-  if (done == total) std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
 
 void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
   out << "\n| window |";
@@ -135,13 +121,13 @@ void run_replay(const ReplayCliOptions& options) {
               options.tolerance < 0 ? std::string("fresh plan every window")
                                     : "replan within " + format_fixed(100 * options.tolerance, 2) +
                                           " % of a fresh plan's heaviest GPU");
-  const bool show_progress = !options.quiet && isatty(STDERR_FILENO) != 0;
+  const bool show_progress = shows_progress(options.quiet);
   std::vector<io::ReplayRun> runs;
   for (const ReplayPlanner& planner : planners) {
     ReplayProgress progress;
     if (show_progress) {
       progress = [&planner](int64_t done, int64_t total) {
-        draw_progress(planner.name, done, total);
+        draw_progress(planner.name, done, total, "windows");
       };
     }
     runs.push_back({.name = planner.name,

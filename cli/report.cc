@@ -1,5 +1,9 @@
 #include "report.h"
 
+#include <unistd.h>  // isatty
+
+#include <algorithm>
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <ostream>
@@ -12,6 +16,7 @@ namespace eplb::cli {
 namespace {
 
 constexpr int kNameWidth = 20;
+constexpr int kProgressWidth = 30;
 
 std::string format_range(StepRange steps) {
   if (steps.begin == 0 && steps.end == -1) return "all steps";
@@ -36,6 +41,19 @@ std::ostream& report_stream(bool quiet, bool stdout_carries_output) {
   if (quiet) return nowhere;
   return stdout_carries_output ? std::cerr : std::cout;
 }
+
+void draw_progress(const std::string& name, int64_t done, int64_t total, std::string_view unit) {
+  const auto filled = static_cast<int>(kProgressWidth * done / std::max<int64_t>(total, 1));
+  std::fprintf(stderr, "\r%-16s [%s%s] %lld/%lld %.*s", name.c_str(),
+               std::string(static_cast<size_t>(filled), '#').c_str(),
+               std::string(static_cast<size_t>(kProgressWidth - filled), '.').c_str(),
+               static_cast<long long>(done), static_cast<long long>(total),
+               static_cast<int>(unit.size()), unit.data());
+  if (done == total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+bool shows_progress(bool quiet) { return !quiet && isatty(STDERR_FILENO) != 0; }
 
 void print_field(std::ostream& out, std::string_view name, std::string_view value) {
   out << std::left << std::setw(kNameWidth) << name << value << '\n';

@@ -23,6 +23,12 @@ void add_quiet_flag(CLI::App& command, bool& quiet);
 /// command writes (an output path "-"); nowhere when `quiet`.
 std::ostream& report_stream(bool quiet, bool stdout_carries_output);
 
+/// Redraws a progress bar `name [#####.....] done/total unit` on stderr (a new line at the end).
+void draw_progress(const std::string& name, int64_t done, int64_t total, std::string_view unit);
+
+/// Returns whether a progress bar should be drawn: not `quiet`, and stderr is a terminal.
+bool shows_progress(bool quiet);
+
 /// Prints `name` padded to a common width, then `value`.
 void print_field(std::ostream& out, std::string_view name, std::string_view value);
 

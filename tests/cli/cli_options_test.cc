@@ -1,5 +1,6 @@
 // End-to-end tests of the eplb binary's option checks: every bad value is a usage error (exit 2)
 // named before any work, and options that are accepted are honoured.
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -236,6 +237,24 @@ TEST_F(CliTest, InputFormatMeansTheLoadFileEverywhere) {
             0);
   const std::string help = run("plan --help").out;
   EXPECT_NE(help.find("deepseek|balanced|global"), std::string::npos) << help;
+}
+
+// A long gen shows its progress on a terminal only; `script` gives the run one.
+TEST_F(CliTest, GenShowsProgressOnATerminalOnly) {
+  const std::string trace = path("trace.json");
+  const std::string gen = "gen --steps 200 --layers 2 --experts 16 -o " + quote(trace);
+  const RunResult piped = run(gen);
+  ASSERT_EQ(piped.exit_code, 0) << describe(piped);
+  EXPECT_EQ(piped.err, "");
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no script(1)";
+  const std::string command = std::string(EPLB_CLI_PATH) + " " + gen;
+  const RunResult terminal = run_shell("script -qec " + quote(command) + " /dev/null");
+  ASSERT_EQ(terminal.exit_code, 0) << describe(terminal);
+  EXPECT_NE(terminal.out.find("generating"), std::string::npos) << describe(terminal);
+  EXPECT_NE(terminal.out.find("200/200 steps"), std::string::npos) << describe(terminal);
+  EXPECT_NE(terminal.out.find("writing " + trace), std::string::npos) << describe(terminal);
+  const RunResult quiet = run_shell("script -qec " + quote(command + " -q") + " /dev/null");
+  EXPECT_EQ(quiet.out, "") << describe(quiet);
 }
 
 }  // namespace

@@ -51,10 +51,12 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `eplb args` through the shell; stdout and stderr are captured separately.
-  RunResult run(const std::string& args) const {
+  RunResult run(const std::string& args) const { return run_shell(quote(EPLB_CLI_PATH) + " " + args); }
+
+  // Runs a shell command line; stdout and stderr are captured separately.
+  RunResult run_shell(const std::string& command_line) const {
     const fs::path err_path = dir_ / "stderr.txt";
-    const std::string command =
-        quote(EPLB_CLI_PATH) + " " + args + " 2>" + quote(err_path.string());
+    const std::string command = command_line + " 2>" + quote(err_path.string());
     RunResult result;
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) return result;
