@@ -32,7 +32,8 @@ import numpy as np
 
 from . import _api, _convert, _eplb, _online
 
-__all__ = ["EplbPolicy", "PolicyArgumentError", "Settings", "make_policy_class", "register", "register_plugin"]
+__all__ = ["EplbPolicy", "PolicyArgumentError", "Settings", "make_policy_class", "register",
+           "register_plugin"]
 
 POLICIES = ("balanced", "global", "deepseek")
 DEFAULT_TOLERANCE = 0.005
@@ -260,10 +261,10 @@ def make_policy_class(base: Optional[type]) -> type:
     else:
         def rebalance_experts(cls: Any, weight: Any, num_replicas: int, num_groups: int,
                               num_nodes: int, num_ranks: int) -> Any:
-            """vLLM's older contract: `(phy2log, log2phy, logcnt)` on `weight`'s device."""
-            return _api.rebalance_experts(weight, num_replicas, *cls._topology_rest(
-                num_groups, num_nodes), num_ranks, policy=cls.settings().policy,
-                effort=cls.settings().effort)
+            """vLLM's older contract: `(phy2log, log2phy, logcnt)`, int64 on the CPU."""
+            arrays = _plan_or_raise(cls, weight, num_replicas, num_groups, num_nodes,
+                                    num_ranks)
+            return tuple(_to_torch(array, weight) for array in arrays)
         contract = "phy2log, log2phy, logcnt"
     namespace = {
         "__doc__": "vLLM EPLB policy planned by eplb (settings: see eplb.vllm).",

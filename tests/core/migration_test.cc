@@ -168,8 +168,8 @@ TEST(AlignPlan, KeepsTheMostReplicasOnSmallInstances) {
 TEST(KeepGpuSlots, StayingExpertsKeepTheirSlotsAndGpusTheirContents) {
   // GPU 0 keeps experts 1 and 3 (one replica of 1), GPU 1 keeps 6 twice; the rest are new.
   const Topology topology(8, 1, 1, 2);
-  const Plan current = plan_from_phy2log({0, 1, 1, 3, 6, 6, 5, 4}, 1, 8, 8);
-  const Plan fresh = plan_from_phy2log({3, 2, 7, 1, 6, 0, 6, 7}, 1, 8, 8);
+  const Plan current = plan_from_phy2log(std::vector<int64_t>{0, 1, 1, 3, 6, 6, 5, 4}, 1, 8, 8);
+  const Plan fresh = plan_from_phy2log(std::vector<int64_t>{3, 2, 7, 1, 6, 0, 6, 7}, 1, 8, 8);
   const Plan kept = keep_gpu_slots(fresh, current, topology);
   EXPECT_EQ(kept.phy2log, (std::vector<int64_t>{2, 1, 7, 3, 6, 6, 0, 7}));
   EXPECT_EQ(diff_plans(current, kept, topology).moved_slots(), 4);
@@ -183,7 +183,7 @@ TEST(KeepGpuSlots, MovesNoMoreThanTheFreshPlanAndKeepsItsLoads) {
                                  Policy::deepseek);
     const Plan fresh = plan_of(loads, topology, Policy::deepseek);
     const Plan kept = keep_gpu_slots(fresh, current, topology);
-    EXPECT_EQ(check_plan(kept, topology, 32), "");
+    EXPECT_EQ(testing::check_plan(kept, topology, 32), "");
     EXPECT_LE(diff_plans(current, kept, topology).moved_slots(),
               diff_plans(current, fresh, topology).moved_slots());
     EXPECT_EQ(evaluate(kept, loads.view(), topology).max_gpu_load,
@@ -215,8 +215,9 @@ TEST(KeepGpuSlots, MovesNoMoreThanTheFreshPlanAndKeepsItsLoads) {
 
 TEST(KeepGpuSlots, RejectsPlansOfAnotherShape) {
   const Topology topology(8, 1, 1, 2);
-  const Plan current = plan_from_phy2log({0, 1, 2, 3, 4, 5, 6, 7}, 1, 8, 8);
-  const Plan other = plan_from_phy2log({0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7}, 2, 8, 8);
+  const Plan current = plan_from_phy2log(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}, 1, 8, 8);
+  const Plan other = plan_from_phy2log(
+      std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7}, 2, 8, 8);
   EXPECT_THROW(keep_gpu_slots(other, current, topology), InvalidArgument);
 }
 
