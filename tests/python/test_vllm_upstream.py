@@ -7,6 +7,7 @@ of the same sdist), `compute_logical_maps` is eplb.plan_from_phy2log in torch te
 `current_platform` reports no XPU. Skips when PyPI cannot be reached.
 """
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -14,15 +15,20 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import eplb
+import eplb.vllm
 import upstream
+from conftest import deepseek_v3_loads
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 VLLM_VERSION = "0.34.0"
 TEST_FILE = "tests/distributed/test_eplb_algo.py"
 ABSTRACT = "vllm/distributed/eplb/policy/abstract.py"
+DEFAULT = "vllm/distributed/eplb/policy/default.py"
 # Tests of vLLM internals, not of a policy: the load statistics reduction and vLLM's own
 # compute_logical_maps (here it would test the stand-in).
 INTERNAL_TESTS = ("test_eplb_load_stats_reduce_across_ranks",
@@ -92,7 +98,7 @@ SHIM = {
 
 @pytest.fixture(scope="module")
 def vllm_sources():
-    folder = upstream.sdist_files("vllm", VLLM_VERSION, [TEST_FILE, ABSTRACT])
+    folder = upstream.sdist_files("vllm", VLLM_VERSION, [TEST_FILE, ABSTRACT, DEFAULT])
     if folder is None:
         pytest.skip(f"vllm {VLLM_VERSION} sdist not reachable through pip")
     return folder
@@ -149,3 +155,66 @@ def test_the_stand_in_is_what_the_tests_import(tmp_path, vllm_sources):
                                     "vllm.distributed.eplb.policy.default", "vllm.platforms"]
     tests = re.findall(r"^def (test_\w+)", text, flags=re.M)
     assert set(INTERNAL_TESTS + DEEPSEEK_PLAN_TESTS["balanced"]) <= set(tests)
+
+
+def vllm_default_policy(sources, monkeypatch):
+    """vLLM's DefaultEplbPolicy, loaded from the sdist (it needs only NumPy, torch and its
+    abstract base)."""
+    package = "vllm_sdist_policy"
+    folder = sources / "vllm/distributed/eplb/policy"
+    spec = importlib.util.spec_from_file_location(package, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    monkeypatch.setitem(sys.modules, package, importlib.util.module_from_spec(spec))
+    for name in ("abstract", "default"):
+        spec = importlib.util.spec_from_file_location(f"{package}.{name}", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, f"{package}.{name}", module)
+        spec.loader.exec_module(module)
+    return sys.modules[f"{package}.default"].DefaultEplbPolicy
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fewer_moves_than_vllms_default_on_drifted_deepseek_v3_loads(vllm_sources, monkeypatch,
+                                                                     seed):
+    # 8 layers x 256 experts, 288 slots, 8 groups, 4 nodes, 32 GPUs: 2,304 slots. Each policy
+    # re-plans the drifted window from its own plan of the first window.
+    default = vllm_default_policy(vllm_sources, monkeypatch)
+    sizes = (288, 8, 4, 32)
+    first = deepseek_v3_loads(seed, num_layers=8)
+    second = np.round(first * np.random.default_rng(seed + 1000).lognormal(0, 0.3, first.shape))
+    first, second = torch.from_numpy(first), torch.from_numpy(second)
+    old = default.rebalance_experts(first, *sizes)
+    new = default.rebalance_experts(second, *sizes, old)
+    vllm_moved = int((new != old).sum())
+    vllm_heaviest = sum(eplb.evaluate(new, second, 32).max_gpu_load)
+    assert vllm_moved > 1500  # vLLM's default moves most slots on such a drift
+    for policy in ("balanced", "global"):
+        configured = type("Configured", (eplb.vllm.EplbPolicy,), {"policy": policy})
+        own_old = configured.rebalance_experts(first, *sizes)
+        own_new = configured.rebalance_experts(second, *sizes, own_old)
+        moved = int((own_new != own_old).sum())
+        heaviest = sum(eplb.evaluate(own_new, second, 32).max_gpu_load)
+        print(f"seed {seed}: vLLM default {vllm_moved} slots moved; eplb {policy} {moved}")
+        assert moved < vllm_moved / 3
+        if policy == "global":  # no hierarchy: better balance as well
+            assert heaviest < vllm_heaviest
+        else:  # within the 0.5 % tolerance of a fresh plan, which is as good as vLLM's
+            assert heaviest <= vllm_heaviest * 1.01
+    # "deepseek" is vLLM's default in eplb: same GPU contents up to ties, same slot keeping.
+    deepseek = type("Configured", (eplb.vllm.EplbPolicy,), {"policy": "deepseek"})
+    ours = deepseek.rebalance_experts(second, *sizes, old)
+    assert sum(eplb.evaluate(ours, second, 32).max_gpu_load) == pytest.approx(vllm_heaviest)
+
+
+def test_slot_keeping_equals_vllms_preserve_intragpu_slots(vllm_sources, monkeypatch):
+    default = vllm_default_policy(vllm_sources, monkeypatch)
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        num_gpus = int(rng.integers(1, 6))
+        slots = num_gpus * int(rng.integers(1, 6))
+        num_experts = int(rng.integers(1, slots + 1))
+        old = rng.integers(0, num_experts, size=(3, slots))
+        new = rng.integers(0, num_experts, size=(3, slots))
+        np.testing.assert_array_equal(
+            eplb.vllm.EplbPolicy.preserve_intragpu_slots(new, num_gpus, old),
+            default.preserve_intragpu_slots(new, num_gpus, old))
