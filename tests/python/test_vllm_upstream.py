@@ -218,3 +218,20 @@ def test_slot_keeping_equals_vllms_preserve_intragpu_slots(vllm_sources, monkeyp
         np.testing.assert_array_equal(
             eplb.vllm.EplbPolicy.preserve_intragpu_slots(new, num_gpus, old),
             default.preserve_intragpu_slots(new, num_gpus, old))
+
+
+def test_deepseek_equals_vllms_default_on_loads_without_ties(vllm_sources, monkeypatch):
+    # vLLM's NumPy port of DeepSeek's EPLB breaks ties its own way; without ties the plans agree.
+    default = vllm_default_policy(vllm_sources, monkeypatch)
+    deepseek = type("Configured", (eplb.vllm.EplbPolicy,), {"policy": "deepseek"})
+    rng = np.random.default_rng(12)
+    for _ in range(100):
+        num_nodes = int(rng.choice([1, 2, 4]))
+        num_groups = num_nodes * int(rng.choice([1, 2]))
+        num_experts = num_groups * int(rng.integers(1, 5))
+        num_gpus = num_nodes * int(rng.integers(1, 3))
+        num_replicas = num_gpus * (-(-num_experts // num_gpus) + int(rng.integers(0, 3)))
+        weight = torch.from_numpy(rng.random((2, num_experts)) * 100)
+        sizes = (num_replicas, num_groups, num_nodes, num_gpus)
+        assert torch.equal(deepseek.rebalance_experts(weight, *sizes),
+                           default.rebalance_experts(weight, *sizes))
