@@ -2,6 +2,7 @@
 into a stand-in for SGLang's planner module (the same in a process SGLang spawns)."""
 
 import enum
+import os
 import runpy
 import sys
 import types
@@ -137,3 +138,25 @@ def test_install_without_sglang_is_an_import_error(monkeypatch):
     monkeypatch.setitem(sys.modules, SGLANG_MODULE, None)
     with pytest.raises(ImportError):
         eplb.sglang.install("balanced")
+
+
+def test_the_launcher_installs_eplb_then_runs_sglangs_server(fake_sglang, monkeypatch):
+    module, _ = fake_sglang
+    ran = []
+    launch = types.ModuleType("sglang.launch_server")
+    launch.run_server = lambda server_args: ran.append(
+        (server_args, getattr(module.rebalance_experts, "eplb_policy", None)))
+    server_args = types.ModuleType("sglang.srt.server_args")
+    server_args.prepare_server_args = lambda argv: ("parsed", tuple(argv))
+    utils = types.ModuleType("sglang.srt.utils")
+    utils.kill_process_tree = lambda pid, include_parent: ran.append(("killed", include_parent))
+    for module_name, fake in (("sglang.launch_server", launch),
+                              ("sglang.srt.server_args", server_args),
+                              ("sglang.srt.utils", utils)):
+        monkeypatch.setitem(sys.modules, module_name, fake)
+    monkeypatch.setenv("EPLB_SGLANG_POLICY", "")
+    eplb.sglang.main(["--policy", "global", "--", "--model-path", "m", "--enable-eplb"])
+    assert ran == [(("parsed", ("--model-path", "m", "--enable-eplb")), "global"),
+                   ("killed", False)]
+    # Spawned processes inherit the policy through the environment.
+    assert os.environ["EPLB_SGLANG_POLICY"] == "global"
