@@ -135,6 +135,7 @@ def run_vllm_tests(tmp_path, sources, policy, deselect):
 def test_vllm_policy_tests_pass(tmp_path, vllm_sources, policy):
     deselect = INTERNAL_TESTS + DEEPSEEK_PLAN_TESTS[policy]
     result, counts = run_vllm_tests(tmp_path, vllm_sources, policy, deselect)
+    print(f"vLLM's test_eplb_algo.py under {policy}: {counts}")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     # 17 tests in the file: 2 internal, the CUDA and XPU device cases skip without a device
     # (CUDA runs where one is); under "deepseek" every other test passes.
