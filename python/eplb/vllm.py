@@ -95,12 +95,6 @@ def _parse_tolerance(value: Any, name: str) -> Optional[float]:
     return number
 
 
-def _as_cpu_numpy(tensor: Any) -> np.ndarray:
-    if hasattr(tensor, "detach"):
-        return tensor.detach().cpu().numpy()
-    return np.asarray(tensor)
-
-
 def _vllm_base() -> Optional[type]:
     try:
         from vllm.distributed.eplb.policy import AbstractEplbPolicy
@@ -129,7 +123,8 @@ class PolicyArgumentError(_eplb.InvalidArgument, AssertionError):
 
 
 class _EplbPolicyMixin:
-    """The planning behind both contracts; EplbPolicy adds vLLM's entry point."""
+    """The planning behind both contracts; make_policy_class adds the `rebalance_experts` that
+    vLLM calls."""
 
     #: eplb policy; None reads EPLB_VLLM_POLICY (default "balanced").
     policy: Optional[str] = None
@@ -171,8 +166,7 @@ class _EplbPolicyMixin:
         options = dict(policy=settings.policy, effort=settings.effort)
         fresh = _api.rebalance_experts(loads, *topology, **options)
         old = None if old_phy2log is None else _convert.as_index_array(
-            _as_cpu_numpy(old_phy2log), "EplbPolicy.rebalance_experts",
-            "old_global_expert_indices")
+            old_phy2log, "EplbPolicy.rebalance_experts", "old_global_expert_indices")
         if old is None or old.shape != fresh[0].shape:
             if old is not None:
                 logger.warning("eplb: the current map is %s, not %s: planning from scratch",
@@ -192,10 +186,9 @@ class _EplbPolicyMixin:
                 # A map eplb's policy rules do not allow (e.g. vLLM's default put two replicas
                 # of an expert on one GPU): the fresh plan, staying experts kept in place.
                 logger.info("eplb: cannot repair the current map (%s); planning fresh", error)
-        if planned is None:
-            planned = _eplb.keep_gpu_slots(fresh[0], old, loads.shape[1], num_ranks)
         # Experts that stay on a GPU keep their slot (a no-op on Planner.replan's plans).
-        result = _eplb.keep_gpu_slots(planned[0], old, loads.shape[1], num_ranks)
+        result = _eplb.keep_gpu_slots(fresh[0] if planned is None else planned[0], old,
+                                      loads.shape[1], num_ranks)
         cls._report(result[0], old, mode)
         return result
 
@@ -205,10 +198,8 @@ class _EplbPolicyMixin:
         experts a GPU already held in `old_phy2log` keep their old slots (eplb's
         keep_gpu_slots). Returns `phy2log` unchanged when `num_ranks` does not divide its slots
         or the shapes differ, as vLLM does."""
-        new = _convert.as_index_array(_as_cpu_numpy(phy2log), "preserve_intragpu_slots",
-                                      "phy2log")
-        old = _convert.as_index_array(_as_cpu_numpy(old_phy2log), "preserve_intragpu_slots",
-                                      "old_phy2log")
+        new = _convert.as_index_array(phy2log, "preserve_intragpu_slots", "phy2log")
+        old = _convert.as_index_array(old_phy2log, "preserve_intragpu_slots", "old_phy2log")
         if num_ranks <= 0 or new.shape[1] % num_ranks or new.shape != old.shape or new.size == 0:
             return phy2log
         num_experts = int(max(new.max(), old.max())) + 1
