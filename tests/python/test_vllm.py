@@ -3,6 +3,7 @@ re-plan from the current map, and the vllm.general_plugins entry point."""
 
 import abc
 import importlib.metadata
+import importlib.util
 import logging
 import sys
 import types
