@@ -266,7 +266,21 @@ def make_policy_class(base: Optional[type]) -> type:
     return type("EplbPolicy", bases, namespace)
 
 
-EplbPolicy: Any = make_policy_class(_vllm_base())
+_POLICY_CLASS: list = []
+
+
+def _policy_class() -> Any:
+    """EplbPolicy, built on first use: importing eplb.vllm (as vLLM's plugin loader does in
+    every process) imports nothing of vLLM until the policy is asked for."""
+    if not _POLICY_CLASS:
+        _POLICY_CLASS.append(make_policy_class(_vllm_base()))
+    return _POLICY_CLASS[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EplbPolicy":
+        return _policy_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register(name: str = "default", policy_class: Optional[Type[Any]] = None) -> bool:
@@ -276,7 +290,7 @@ def register(name: str = "default", policy_class: Optional[Type[Any]] = None) ->
         from vllm.distributed.eplb import policy as vllm_policy
     except ImportError:
         return False
-    vllm_policy.EPLB_POLICIES[name] = EplbPolicy if policy_class is None else policy_class
+    vllm_policy.EPLB_POLICIES[name] = _policy_class() if policy_class is None else policy_class
     return True
 
 
@@ -286,6 +300,6 @@ def register_plugin() -> None:
     "default" policy; without it, does nothing."""
     if not os.environ.get("EPLB_VLLM_POLICY", "").strip():
         return
-    settings = EplbPolicy.settings()
+    settings = _policy_class().settings()
     if register("default"):
         logger.info("eplb: EPLB policy 'default' is eplb %s (%s)", _eplb.__version__, settings)

@@ -5,6 +5,8 @@ import abc
 import importlib.metadata
 import importlib.util
 import logging
+import os
+import subprocess
 import sys
 import types
 
@@ -265,6 +267,23 @@ def test_plugin_does_nothing_without_the_variable(monkeypatch):
     table = fake_vllm(monkeypatch)
     eplb.vllm.register_plugin()
     assert table == {"default": object}
+
+
+def test_loading_the_plugin_imports_nothing_of_vllm(tmp_path):
+    # vLLM imports the entry point's module in every process; without EPLB_VLLM_POLICY nothing
+    # of vLLM's policy code may run (here it would raise).
+    policy = tmp_path / "vllm" / "distributed" / "eplb" / "policy"
+    policy.mkdir(parents=True)
+    for folder in (policy, *policy.parents[:3]):
+        (folder / "__init__.py").write_text("")
+    (policy / "__init__.py").write_text("raise RuntimeError('vLLM policy imported')\n")
+    script = ("import sys, eplb.vllm; eplb.vllm.register_plugin(); "
+              "assert 'vllm.distributed.eplb.policy' not in sys.modules; print('ok')")
+    env = {key: value for key, value in os.environ.items() if key not in ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path)] + [p for p in sys.path if p])
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
 def test_plugin_installs_the_policy_as_default(monkeypatch, caplog):
