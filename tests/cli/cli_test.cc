@@ -435,11 +435,12 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
 // written (the plot goes to the test's directory).
 TEST_F(CliTest, ReadmeReplayCommandRuns) {
   const std::string readme = read_file(fs::path(EPLB_TEST_DATA_DIR) / ".." / ".." / "README.md");
-  const std::string marker = "./build/cli/eplb replay ";
+  const std::string marker = "&& eplb replay ";
   const size_t start = readme.find(marker);
   ASSERT_NE(start, std::string::npos);
   std::string args = readme.substr(start + marker.size() - 7,
                                    readme.find('\n', start) - start - marker.size() + 7);
+  ASSERT_EQ(args.substr(0, 7), "replay ") << args;
   const size_t plot = args.find("replay.png");
   ASSERT_NE(plot, std::string::npos) << args;
   args.replace(plot, 10, quote(path("replay.png")));
