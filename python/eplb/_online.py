@@ -214,8 +214,9 @@ def replay(
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
         "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots"}) and
-        "summary" ({"in_sample", "next_window", "moved_fraction", "plan_ms"}), and every
-        planner in that form under "runs".
+        "summary" ({"in_sample", "next_window", "replans", "moved_fraction", "plan_ms"};
+        "moved_fraction" is None when there was no re-plan, "replans" 0), and every planner in
+        that form under "runs".
     """
     function = "replay"
     if isinstance(trace, (str, os.PathLike)):

@@ -167,6 +167,11 @@ def test_replay_returns_the_cli_report(tmp_path):
     next_windows = [w["next_window"] for w in report["runs"][1]["windows"]]
     assert summary["next_window"] == pytest.approx(np.mean(next_windows))
     assert 0 <= summary["moved_fraction"] < 1
+    assert summary["replans"] == 2
+    # Two windows make one plan and no re-plan: nothing moved, and the report says so.
+    single = eplb.replay(trace[:100], **TOPOLOGY, interval=50, policy="global")
+    assert single["summary"]["replans"] == 0
+    assert single["summary"]["moved_fraction"] is None
     # The same numbers as the command line on the same trace (plan_ms aside).
     path = tmp_path / "trace.json"
     path.write_text(json.dumps({"load_history": [
