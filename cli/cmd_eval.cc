@@ -41,23 +41,14 @@ void run_eval(const EvalOptions& options) {
   const PlanMetrics metrics = evaluate(plan_file.plan, loads.view(), plan_file.topology);
 
   if (!options.json.empty()) {
-    io::write_plan_report(options.json,
-                          io::PlanReport{.command = "eval",
-                                         .loads_path = options.loads.path,
-                                         .steps = options.loads.steps,
-                                         .num_layers = loads.num_layers,
-                                         .num_experts = loads.num_experts,
-                                         .topology = plan_file.topology,
-                                         .policy = plan_file.policy,
-                                         .dense_layers = plan_file.dense_layers,
-                                         .excluded_gpus = {},
-                                         .plan_path = options.plan.path,
-                                         // null when detected: the reader does not say which
-                                         .plan_format = options.plan.format == "auto"
-                                                            ? std::string()
-                                                            : options.plan.format,
-                                         .plan_ms = -1,
-                                         .metrics = metrics});
+    io::PlanReport report =
+        make_plan_report("eval", options.loads, loads, plan_file.topology, metrics);
+    report.policy = plan_file.policy;
+    report.dense_layers = plan_file.dense_layers;
+    report.plan_path = options.plan.path;
+    // null when detected: the reader does not say which format it found
+    if (options.plan.format != "auto") report.plan_format = options.plan.format;
+    io::write_plan_report(options.json, report);
   }
   std::ostream& out = report_stream(options.quiet, options.json == "-");
   print_field(out, "plan", options.plan.path);

@@ -94,20 +94,14 @@ void run_plan(const PlanOptions& options) {
                    format, metrics);
   }
   if (!options.json.empty()) {
-    io::write_plan_report(options.json,
-                          io::PlanReport{.command = "plan",
-                                         .loads_path = options.loads.path,
-                                         .steps = options.loads.steps,
-                                         .num_layers = loads.num_layers,
-                                         .num_experts = loads.num_experts,
-                                         .topology = topology,
-                                         .policy = std::string(to_string(policy)),
-                                         .dense_layers = dense,
-                                         .excluded_gpus = options.search.excluded_gpus,
-                                         .plan_path = options.output,
-                                         .plan_format = std::string(io::to_string(format)),
-                                         .plan_ms = elapsed.count(),
-                                         .metrics = metrics});
+    io::PlanReport report = make_plan_report("plan", options.loads, loads, topology, metrics);
+    report.policy = to_string(policy);
+    report.dense_layers = dense;
+    report.excluded_gpus = options.search.excluded_gpus;
+    report.plan_path = options.output;
+    report.plan_format = io::to_string(format);
+    report.plan_ms = elapsed.count();
+    io::write_plan_report(options.json, report);
   }
 
   std::ostream& out = report_stream(options.quiet, options.output == "-" || options.json == "-");

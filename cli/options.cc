@@ -119,6 +119,24 @@ Loads read_loads(const LoadsOptions& options) {
                          .num_experts = options.num_experts});
 }
 
+io::PlanReport make_plan_report(std::string command, const LoadsOptions& options,
+                                const Loads& loads, const Topology& topology,
+                                PlanMetrics metrics) {
+  return io::PlanReport{.command = std::move(command),
+                        .loads_path = options.path,
+                        .steps = options.steps,
+                        .num_layers = loads.num_layers,
+                        .num_experts = loads.num_experts,
+                        .topology = topology,
+                        .policy = {},
+                        .dense_layers = {},
+                        .excluded_gpus = {},
+                        .plan_path = {},
+                        .plan_format = {},
+                        .plan_ms = -1,
+                        .metrics = std::move(metrics)};
+}
+
 void add_policy_option(CLI::App& command, std::string& policy) {
   command.add_option("--policy", policy, "Planning policy: deepseek, balanced or global")
       ->capture_default_str()

@@ -10,6 +10,7 @@
 
 #include "eplb/error.h"
 #include "eplb/io/io.h"
+#include "eplb/io/plan_report.h"
 #include "eplb/load_matrix.h"
 #include "eplb/policy.h"
 #include "eplb/trace.h"
@@ -67,6 +68,12 @@ void add_loads_options(CLI::App& command, LoadsOptions& options);
 
 /// Reads and sums the loads that `options` describe (throws eplb::Error).
 Loads read_loads(const LoadsOptions& options);
+
+/// Returns the --json report of `plan` or `eval` (`command`) with the loads, topology and metrics
+/// filled in; the caller adds what only it knows (policy, plan file, time).
+io::PlanReport make_plan_report(std::string command, const LoadsOptions& options,
+                                const Loads& loads, const Topology& topology,
+                                PlanMetrics metrics);
 
 /// Adds `--policy NAME` (choices listed in --help), checked by eplb::parse_policy() while parsing.
 void add_policy_option(CLI::App& command, std::string& policy);
