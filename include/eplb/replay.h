@@ -21,6 +21,12 @@ struct ReplayOptions {
   /// Negative: every window gets a fresh plan, as servers re-plan today. Otherwise each plan
   /// after the first is Planner::replan() of the previous one with this tolerance.
   double tolerance = -1;
+  /// Non-negative: each plan after the first is Planner::replan() of the previous one moving at
+  /// most this fraction of the slots (ReplanOptions::move_budget); `tolerance` is then unused.
+  double move_budget = -1;
+  /// With `tolerance` or `move_budget`: re-plans that would gain less GPU balancedness on the
+  /// planning loads keep the previous plan (ReplanOptions::min_gain).
+  double min_gain = 0;
 };
 
 /// One re-plan of a replay.
@@ -35,6 +41,8 @@ struct ReplayWindow {
   int64_t moved_slots = 0;
   /// `moved_slots` / all slots (layers x replicas).
   double moved_fraction = 0;
+  /// True when `min_gain` kept the previous plan.
+  bool skipped = false;
 };
 
 /// The means over a replay's windows.
@@ -43,6 +51,8 @@ struct ReplaySummary {
   double next_window = 0;
   /// Re-plans after the first plan (windows - 1); 0 when the trace held two windows only.
   int64_t num_replans = 0;
+  /// Re-plans that kept the previous plan (see ReplayOptions::min_gain).
+  int64_t num_skipped = 0;
   /// Moved slots / all slots (layers x replicas), averaged over the re-plans after the first;
   /// 0 when there was none (see num_replans).
   double moved_fraction = 0;

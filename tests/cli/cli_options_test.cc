@@ -131,11 +131,11 @@ TEST_F(CliTest, ReplayWithoutReplanSaysSo) {
   EXPECT_NE(result.out.find("none (one plan, no re-plan)"), std::string::npos) << describe(result);
   EXPECT_EQ(result.out.find("0.00 %"), std::string::npos) << describe(result);
   const std::string report = read_file(json);
-  EXPECT_NE(report.find("\"replans\": 0, \"moved_fraction\": null"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"replans\": 0, \"skipped\": 0, \"moved_fraction\": null"), std::string::npos) << report;
   // With a re-plan, the fraction is a number again.
   const std::string longer = make_trace(*this, "longer.json", 150);
   ASSERT_EQ(run("replay " + quote(longer) + " --interval 50 --json " + quote(json)).exit_code, 0);
-  EXPECT_NE(read_file(json).find("\"replans\": 1, \"moved_fraction\": 0."), std::string::npos)
+  EXPECT_NE(read_file(json).find("\"replans\": 1, \"skipped\": 0, \"moved_fraction\": 0."), std::string::npos)
       << read_file(json);
 }
 

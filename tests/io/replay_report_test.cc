@@ -25,11 +25,13 @@ std::vector<ReplayRun> sample_runs() {
            .in_sample = 0.95 - 0.01 * static_cast<double>(run),
            .next_window = 0.75 + 0.01 * static_cast<double>(window),
            .moved_slots = window == 0 ? 0 : 10 * (run + 1),
-           .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1)});
+           .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1),
+           .skipped = run == 1 && window == 2});
     }
     replay_run.result.summary = {.in_sample = 0.95,
                                  .next_window = 0.76,
                                  .num_replans = 2,
+                                 .num_skipped = run,
                                  .moved_fraction = 0.1,
                                  .plan_ms = 1.5};
     runs.push_back(replay_run);
@@ -52,6 +54,10 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_EQ(int64_t(windows.at(1)["moved_slots"]), 10);
   EXPECT_DOUBLE_EQ(double(report["summary"]["moved_fraction"]), 0.1);
   EXPECT_EQ(int64_t(report["summary"]["replans"]), 2);
+  EXPECT_EQ(int64_t(report["summary"]["skipped"]), 0);
+  EXPECT_FALSE(bool(windows.at(2)["skipped"]));
+  EXPECT_TRUE(bool(report["runs"].at(1)["windows"].at(2)["skipped"]));
+  EXPECT_EQ(int64_t(report["runs"].at(1)["summary"]["skipped"]), 1);
   EXPECT_DOUBLE_EQ(double(report["summary"]["next_window"]), 0.76);
   const simdjson::dom::array all = report["runs"];
   ASSERT_EQ(all.size(), 2u);

@@ -1,6 +1,7 @@
 // replay(): an online planner walked through a recorded trace.
 #include "eplb/replay.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
                           "windows of interval = ", options.interval, " steps");
   }
   Planner planner(topology, trace.num_layers, trace.num_experts, options.planner);
+  const bool replans = options.tolerance >= 0 || options.move_budget >= 0;
   ReplayResult result;
   std::optional<Plan> previous;
   Loads this_window = trace.sum_steps({0, options.interval});
@@ -36,22 +38,27 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     const auto start = std::chrono::steady_clock::now();
     Plan plan;
     int64_t moved_slots = 0;
-    if (previous && options.tolerance >= 0) {
-      Replan replanned = planner.replan(*previous, options.tolerance);
+    bool skipped = false;
+    if (previous && replans) {
+      Replan replanned = planner.replan(
+          *previous, ReplanOptions{.tolerance = std::max(options.tolerance, 0.0),
+                                   .move_budget = options.move_budget,
+                                   .min_gain = options.min_gain});
       plan = std::move(replanned.plan);
       moved_slots = replanned.migration.moved_slots();
+      skipped = replanned.skipped;
     } else {
       plan = planner.plan();
     }
     total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                     .count();
     // A re-plan knows its moves; a fresh plan is compared with the previous one.
-    if (previous && options.tolerance < 0) {
-      moved_slots = diff_plans(*previous, plan, topology).moved_slots();
-    }
+    if (previous && !replans) moved_slots = diff_plans(*previous, plan, topology).moved_slots();
     Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
     ReplayWindow row{.window = window};
+    row.skipped = skipped;
+    result.summary.num_skipped += static_cast<int64_t>(skipped);
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
     row.next_window = evaluate(plan, next_window.view(), topology).gpu_balancedness;
     if (previous) {
