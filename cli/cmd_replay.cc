@@ -116,7 +116,8 @@ void run_replay(const ReplayCliOptions& options) {
   }
   std::ostream& out = report_stream(options.quiet, options.json == "-" || options.plot == "-");
 
-  const std::string steps = options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
+  const std::string steps =
+      options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
   print_field(out, "trace",
               options.loads.path + " (" + steps + std::to_string(trace.num_steps) + " steps x " +
                   std::to_string(trace.num_layers) + " layers x " +

@@ -43,8 +43,8 @@ struct RebalanceOptions {
   Policy policy = Policy::balanced;
   /// Packing strategy of `balanced` and `global` (ignored by `deepseek`).
   PackingStrategy packer = PackingStrategy::multistart;
-  /// Search effort of the multistart packer, in [1, kMaxEffort]: it tries 4 * effort starts, refines
-  /// the best `effort` of them with up to 48 * effort moves each, and stops within 0.03 %
+  /// Search effort of the multistart packer, in [1, kMaxEffort]: it tries 4 * effort starts,
+  /// refines the best `effort` of them with up to 48 * effort moves each, and stops within 0.03 %
   /// (effort 1) or 0.01 % / effort of the lower bound; effort 1 skips the all-pairs move. Higher
   /// is slower, rarely worse.
   int64_t effort = 1;
