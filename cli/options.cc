@@ -96,7 +96,7 @@ void add_plan_input_options(CLI::App& command, PlanInputOptions& options,
       ->check(CLI::PositiveNumber);
   add_dense_layers_option(
       command, options.dense_layers,
-      "Dense layers of the model, e.g. 0:3 (rows a vllm-ascend plan leaves out)",
+      "Dense layers of the model, e.g. 0:3 (rows a vllm-ascend plan leaves out), or none",
       /*allow_auto=*/false);
 }
 
@@ -117,7 +117,8 @@ io::PlanFile read_plan(const PlanInputOptions& options) {
                                       .num_gpus = options.num_gpus,
                                       .num_groups = options.num_groups,
                                       .num_nodes = options.num_nodes,
-                                      .dense_layers = io::parse_layer_list(options.dense_layers)});
+                                      .dense_layers = io::parse_layer_list(options.dense_layers),
+                                      .no_dense_layers = options.dense_layers == "none"});
 }
 
 CLI::Option* add_plan_format_option(CLI::App& command, std::string& format) {

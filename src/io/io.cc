@@ -147,6 +147,7 @@ Trace read_trace_as(std::string_view function, const std::filesystem::path& path
     return detail::read_trtllm_statistics(function, path);
   }
   const std::string content = detail::read_file(function, path);
+  if (format != LoadFormat::npy) detail::refuse_torch_file(function, path, content, "eplb.read_loads");
   if (format == LoadFormat::automatic) format = detect_format(content);
   switch (format) {
     case LoadFormat::vllm_trace:
@@ -229,6 +230,7 @@ void check_plan_file(std::string_view function, const PlanFile& plan_file) {
 void write_plan_as(std::string_view function, const std::filesystem::path& path,
                    const PlanFile& plan_file, PlanFormat format, const PlanMetrics* metrics) {
   check_plan_file(function, plan_file);
+  check_server_plan(plan_file, format);
   const bool moe_only = format == PlanFormat::trtllm || format == PlanFormat::vllm_ascend;
   if (moe_only && plan_file.dense_layers.size() == static_cast<size_t>(plan_file.plan.num_layers)) {
     throw InvalidArgument(std::string(function) + ": every layer is dense: a " +
@@ -258,6 +260,7 @@ void write_plan_as(std::string_view function, const std::filesystem::path& path,
 PlanFile read_plan_as(std::string_view function, const std::filesystem::path& path,
                       const PlanReadOptions& options) {
   const std::string content = detail::read_file(function, path);
+  detail::refuse_torch_file(function, path, content, "eplb.load_plan");
   PlanFormat format = options.format;
   if (format == PlanFormat::automatic) format = detail::detect_plan_format(function, path, content);
   if (format == PlanFormat::trtllm) {

@@ -51,6 +51,35 @@ std::vector<int64_t> resolve_dense_layers(std::string_view function,
   return *recorded;
 }
 
+// A row given as dense holds the trivial placement (what eplb and SGLang give dense layers); a
+// row that holds anything else is a real MoE layer that a MoE-only format would drop.
+void check_dense_rows_trivial(std::string_view function, const std::filesystem::path& path,
+                              const Plan& plan, const std::vector<int64_t>& dense) {
+  for (const int64_t layer : dense) {
+    if (layer >= plan.num_layers) break;  // reported by the callers' range checks
+    const auto row = plan.phy2log_row(layer);
+    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      if (row[static_cast<size_t>(slot)] != slot % plan.num_experts) {
+        throw InvalidArgument(std::string(function) + ": dense_layers = " +
+                              layer_list_text(dense) + " names layer " + std::to_string(layer) +
+                              " of " + path.string() + ", a MoE layer: its slot " +
+                              std::to_string(slot) + " holds expert " +
+                              std::to_string(row[static_cast<size_t>(slot)]) +
+                              ", not the trivial placement of a dense layer (slot s holds "
+                              "expert s % " + std::to_string(plan.num_experts) + ")");
+      }
+    }
+  }
+}
+
+void check_dense_options(std::string_view function, const PlanReadOptions& options) {
+  if (options.no_dense_layers && !options.dense_layers.empty()) {
+    throw InvalidArgument(std::string(function) + ": dense_layers = " +
+                          layer_list_text(options.dense_layers) +
+                          " cannot be given with no_dense_layers");
+  }
+}
+
 // Returns `given` when set (and equal to `recorded` when that is set), else `recorded`.
 int64_t resolve_size(std::string_view function, const std::filesystem::path& path,
                      const char* name, int64_t given, int64_t recorded) {
@@ -173,14 +202,30 @@ class EplbPlanReader : public DomReader {
     int64_t logcnt_shape[] = {plan.num_layers, plan.num_experts};
     read_integers(field(object, "", "logcnt"), "/logcnt", logcnt_shape, plan.logcnt);
     validate(plan, topology);
+    check_dense_options(function_, options);
     std::vector<int64_t> dense;
     const bool recorded = read_dense_layers(object, plan.num_layers, dense);
+    if (read_moe_layers_only(object)) {
+      if (recorded && !dense.empty()) {
+        errors_.fail("/moe_layers_only", "cannot be true with dense_layers");
+      }
+      // As a vllm-ascend file: given dense layers are inserted, and the rows get model ids.
+      const bool told = !options.dense_layers.empty() || options.no_dense_layers;
+      if (!options.dense_layers.empty()) plan = insert_dense_layers(plan, options.dense_layers);
+      return PlanFile{std::move(plan), topology, std::string(policy), options.dense_layers,
+                      /*moe_layers_only=*/!told};
+    }
+    if (options.no_dense_layers && recorded && !dense.empty()) {
+      throw InvalidArgument(std::string(function_) + ": no_dense_layers is set, but " +
+                            path_.string() + " records dense_layers = " + layer_list_text(dense));
+    }
     dense = resolve_dense_layers(function_, path_, recorded ? &dense : nullptr, options);
     if (!dense.empty() && dense.back() >= plan.num_layers) {
       throw InvalidArgument(std::string(function_) + ": dense_layers = " + layer_list_text(dense) +
                             " must be rows of the plan's " + std::to_string(plan.num_layers) +
                             " layers");
     }
+    if (!recorded) check_dense_rows_trivial(function_, path_, plan, dense);
     return PlanFile{std::move(plan), topology, std::string(policy), std::move(dense)};
   }
 
@@ -197,6 +242,15 @@ class EplbPlanReader : public DomReader {
                     size("num_groups", "num_groups", options.num_groups),
                     size("num_nodes", "num_nodes", options.num_nodes),
                     size("num_gpus", "num_gpus", options.num_gpus));
+  }
+
+  // Reads the optional `moe_layers_only` (false when absent).
+  bool read_moe_layers_only(const dom::object& object) {
+    dom::element element;
+    if (object.at_key("moe_layers_only").get(element)) return false;
+    bool value = false;
+    if (element.get_bool().get(value)) errors_.fail("/moe_layers_only", "expected true or false");
+    return value;
   }
 
   // Reads the optional `dense_layers`; returns whether the file has the field.
@@ -361,6 +415,12 @@ PlanFile build_plan_file(std::string_view function, const std::filesystem::path&
   }
   const Topology topology(num_replicas, std::max<int64_t>(options.num_groups, 1),
                           std::max<int64_t>(options.num_nodes, 1), num_gpus);
+  check_dense_options(function, options);
+  if (options.no_dense_layers && recorded_dense != nullptr && !recorded_dense->empty()) {
+    throw InvalidArgument(std::string(function) + ": no_dense_layers is set, but " +
+                          path.string() + " leaves out dense layers " +
+                          layer_list_text(*recorded_dense));
+  }
   std::vector<int64_t> dense = resolve_dense_layers(function, path, recorded_dense, options);
   for (size_t i = 0; i < phy2log.size(); ++i) {
     if (phy2log[i] < 0 || phy2log[i] >= kMaxExperts) {
@@ -373,15 +433,19 @@ PlanFile build_plan_file(std::string_view function, const std::filesystem::path&
   }
   const int64_t max_expert = *std::max_element(phy2log.begin(), phy2log.end());
   Plan plan = plan_from_phy2log(phy2log, num_layers, num_replicas, max_expert + 1);
+  // MoE-only rows (vllm-ascend) get model layer ids only when told where the dense layers go.
+  const bool moe_layers_only = rows_are_moe_only && dense.empty() && !options.no_dense_layers;
   if (rows_are_moe_only) {
     if (!dense.empty()) plan = insert_dense_layers(plan, dense);
   } else if (!dense.empty() && dense.back() >= num_layers) {
     throw InvalidArgument(std::string(function) + ": dense_layers = " + layer_list_text(dense) +
                           " must be rows of the plan's " + std::to_string(num_layers) +
                           " layers");
+  } else if (recorded_dense == nullptr) {
+    check_dense_rows_trivial(function, path, plan, dense);
   }
   validate(plan, topology);
-  return PlanFile{std::move(plan), topology, "", std::move(dense)};
+  return PlanFile{std::move(plan), topology, "", std::move(dense), moe_layers_only};
 }
 
 }  // namespace eplb::io::detail

@@ -320,12 +320,13 @@ TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
   const std::string trace = path("trace.json");
   ASSERT_EQ(run("gen -o " + quote(trace) + " --steps 3 --layers 3 --experts 16").exit_code, 0);
   const std::string original = path("plan.eplb");
-  ASSERT_EQ(run("plan " + quote(trace) + " --replicas 24 --groups 4 --nodes 2 --gpus 8 -o " +
-                quote(original))
+  // The generated rows are the model's layers, none dense; a vllm-ascend file does not say so.
+  ASSERT_EQ(run("plan " + quote(trace) + " --replicas 24 --groups 4 --nodes 2 --gpus 8 " +
+                "--dense-layers none -o " + quote(original))
                 .exit_code,
             0);
   const io::PlanFile expected = io::read_plan(original);
-  const std::string topology = " --gpus 8 --groups 4 --nodes 2";
+  const std::string topology = " --gpus 8 --groups 4 --nodes 2 --dense-layers none";
   for (const std::string from : {"eplb", "sglang", "trtllm", "vllm-ascend"}) {
     const std::string source = path("from." + from);
     const RunResult to_source =
@@ -351,7 +352,8 @@ TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
 TEST_F(CliTest, ConvertNeedsWhatTheFormatDoesNotRecord) {
   const std::string plan = path("plan.json");
   ASSERT_EQ(run("plan " + data("readme_loads.csv") +
-                " --replicas 16 --groups 4 --nodes 2 --gpus 8 --format sglang -o " + quote(plan))
+                " --replicas 16 --groups 4 --nodes 2 --gpus 8 --dense-layers none "
+                "--format sglang -o " + quote(plan))
                 .exit_code,
             0);
   const RunResult no_gpus = run("convert " + quote(plan) + " --format eplb -o " +

@@ -94,6 +94,11 @@ struct PlanFile {
   /// rows hold the trivial placement (slot `s` holds expert `s % num_experts`, as SGLang's
   /// `trivial`); formats that list MoE layers only (trtllm, vllm-ascend) leave them out.
   std::vector<int64_t> dense_layers = {};
+  /// True when the rows are the model's MoE layers only and where its dense layers go is not
+  /// known (a vllm-ascend file read without PlanReadOptions::dense_layers, a plan of a recording
+  /// without dense rows). write_plan() refuses the formats that number the model's layers
+  /// (sglang, trtllm) for such a plan, and the eplb format records it.
+  bool moe_layers_only = false;
 };
 
 /// Formats of plan files.
@@ -123,9 +128,17 @@ std::string_view to_string(PlanFormat format);
 /// Writes `plan_file` in `format` (not automatic). `metrics` are written by the eplb format only.
 /// Dense layers are written as trivial rows (eplb, sglang) or left out (trtllm, vllm-ascend).
 /// Written atomically (temporary file + rename). Throws InvalidArgument for an inconsistent
-/// `plan_file` and IoError.
+/// `plan_file`, for a file its server would misroute (check_server_plan()) and IoError.
 void write_plan(const std::filesystem::path& path, const PlanFile& plan_file, PlanFormat format,
                 const std::optional<PlanMetrics>& metrics = std::nullopt);
+
+/// Throws InvalidArgument, naming the format and what is wrong, when a server would route
+/// tokens wrongly with `plan_file` written in `format`: excluded GPUs (slots of -1) in any
+/// server format, since none of them can leave a GPU empty (SGLang and vllm-ascend read -1 as
+/// the last expert, TensorRT-LLM refuses it); two replicas of one expert on one GPU in
+/// vllm-ascend (it addresses one slot per expert per device); a `moe_layers_only` plan in a
+/// format that numbers the model's layers (sglang, trtllm). The eplb format takes all of them.
+void check_server_plan(const PlanFile& plan_file, PlanFormat format);
 
 /// Options of read_plan(): what a plan format does not record.
 struct PlanReadOptions {
@@ -142,6 +155,9 @@ struct PlanReadOptions {
   /// record them (eplb with the field; trtllm, whose missing layer keys are the dense layers)
   /// must agree when this is not empty.
   std::vector<int64_t> dense_layers = {};
+  /// The model has no dense layers (CLI `--dense-layers none`): the rows of a vllm-ascend file
+  /// are the model's layers. Must not be set with `dense_layers`.
+  bool no_dense_layers = false;
 };
 
 /// Reads a plan file of any PlanFormat and validates it (validate()). The number of experts is

@@ -41,6 +41,12 @@ bool looks_like_safetensors(std::string_view content);
 /// optional meta_info.json, or one such file. Throws IoError and ParseError naming the file.
 Trace read_trtllm_statistics(std::string_view function, const std::filesystem::path& path);
 
+/// Throws ParseError naming `path` when it is a PyTorch file (`torch.save`: a `.pt`/`.pth` name,
+/// or a zip or pickle start), which only the Python package reads: the message points at
+/// `python_function` (e.g. `eplb.read_loads`).
+void refuse_torch_file(std::string_view function, const std::filesystem::path& path,
+                       std::string_view content, std::string_view python_function);
+
 /// Parses a CSV matrix, one row per line. Throws ParseError naming `path`, the line and column.
 Trace parse_csv_loads(std::string_view function, const std::filesystem::path& path,
                       std::string_view content);
