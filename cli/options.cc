@@ -60,13 +60,19 @@ void add_loads_options(CLI::App& command, LoadsOptions& options) {
       .add_option("--experts", options.num_experts,
                   "Experts of a topk-jsonl trace (default: largest expert id + 1)")
       ->check(CLI::PositiveNumber);
+  command
+      .add_option("--deployed-plan", options.deployed_plan,
+                  "The plan the server ran while recording, when the loads count its slots "
+                  "(TensorRT-LLM statistics with its load balancer active): maps them to experts")
+      ->type_name("PLAN");
 }
 
 Loads read_loads(const LoadsOptions& options) {
   return io::read_loads(options.path, options.step_range(),
                         {.format = io::parse_load_format(options.format),
                          .num_layers = options.num_layers,
-                         .num_experts = options.num_experts});
+                         .num_experts = options.num_experts,
+                         .deployed_plan = options.deployed_plan});
 }
 
 void add_policy_option(CLI::App& command, std::string& policy) {

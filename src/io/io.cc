@@ -137,8 +137,8 @@ LoadFormat detect_format(const std::string& content) {
   return LoadFormat::csv;
 }
 
-Trace read_trace_as(std::string_view function, const std::filesystem::path& path,
-                    const ReadOptions& options) {
+Trace read_recorded_trace(std::string_view function, const std::filesystem::path& path,
+                          const ReadOptions& options) {
   LoadFormat format = options.format;
   std::error_code ignored;
   // A statistics folder (TensorRT-LLM) is read file by file.
@@ -171,6 +171,24 @@ Trace read_trace_as(std::string_view function, const std::filesystem::path& path
   }
   throw InvalidArgument(std::string(function) + ": format = " +
                         std::to_string(static_cast<int>(format)) + " is not a LoadFormat");
+}
+
+// The deployed plan only maps slots to experts, so its GPU count does not matter: a format that
+// does not record it (sglang, trtllm without ep_size) is read as if on one GPU.
+PlanFile read_deployed_plan(const std::filesystem::path& path) {
+  try {
+    return read_plan(path);
+  } catch (const InvalidArgument&) {
+    return read_plan(path, {.num_gpus = 1});
+  }
+}
+
+Trace read_trace_as(std::string_view function, const std::filesystem::path& path,
+                    const ReadOptions& options) {
+  Trace trace = read_recorded_trace(function, path, options);
+  if (options.deployed_plan.empty()) return trace;
+  return map_slot_loads(trace, read_deployed_plan(options.deployed_plan),
+                        options.deployed_plan.string());
 }
 
 // The values are indexed below by the shape fields, so a Trace whose fields disagree with its

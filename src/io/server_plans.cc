@@ -8,6 +8,7 @@
 
 #include "eplb/error.h"
 #include "eplb/io/io.h"
+#include "eplb/trace.h"
 
 namespace eplb::io {
 namespace {
@@ -114,6 +115,52 @@ void check_server_plan(const PlanFile& plan_file, PlanFormat format) {
         "and where the dense layers go is not known: give the dense layers (--dense-layers, "
         "e.g. 0:3 for DeepSeek-V3) or say there are none (--dense-layers none)");
   }
+}
+
+Trace map_slot_loads(const Trace& slot_loads, const PlanFile& deployed_plan,
+                     std::string_view plan_name) {
+  const Plan& plan = deployed_plan.plan;
+  const auto fail = [&](const std::string& what) {
+    throw InvalidArgument("map_slot_loads: deployed plan " + std::string(plan_name) + ": " + what);
+  };
+  if (deployed_plan.moe_layers_only) {
+    fail("its rows are MoE layers only, the statistics' rows are model layers: give its dense "
+         "layers");
+  }
+  if (slot_loads.num_experts != plan.num_replicas) {
+    fail("the loads count " + std::to_string(slot_loads.num_experts) +
+         " slots per layer, the plan has num_slots = " + std::to_string(plan.num_replicas));
+  }
+  if (slot_loads.num_layers != plan.num_layers) {
+    fail("the loads have " + std::to_string(slot_loads.num_layers) + " layers, the plan " +
+         std::to_string(plan.num_layers));
+  }
+  std::vector<bool> dense(static_cast<size_t>(plan.num_layers), false);
+  for (const int64_t layer : deployed_plan.dense_layers) dense[static_cast<size_t>(layer)] = true;
+  Trace experts{.num_steps = slot_loads.num_steps,
+                .num_layers = plan.num_layers,
+                .num_experts = plan.num_experts,
+                .values = std::vector<double>(static_cast<size_t>(
+                    slot_loads.num_steps * plan.num_layers * plan.num_experts))};
+  for (int64_t step = 0; step < slot_loads.num_steps; ++step) {
+    for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+      const double* slots = slot_loads.values.data() +
+                            (step * slot_loads.num_layers + layer) * slot_loads.num_experts;
+      double* row = experts.values.data() + (step * plan.num_layers + layer) * plan.num_experts;
+      const auto placement = plan.phy2log_row(layer);
+      for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+        if (slots[slot] == 0) continue;
+        const int64_t expert = placement[static_cast<size_t>(slot)];
+        if (dense[static_cast<size_t>(layer)] || expert < 0) {
+          fail("step " + std::to_string(step) + ", layer " + std::to_string(layer) + ", slot " +
+               std::to_string(slot) + " has tokens, but the plan gives it no expert" +
+               (expert < 0 ? " (excluded GPU)" : " (dense layer)"));
+        }
+        row[expert] += slots[slot];
+      }
+    }
+  }
+  return experts;
 }
 
 }  // namespace eplb::io

@@ -61,6 +61,11 @@ struct ReadOptions {
   int64_t num_layers = 0;
   /// Experts of a `topk_jsonl` trace; 0 = the largest expert id + 1. Ignored by other formats.
   int64_t num_experts = 0;
+  /// The plan file deployed while the loads were recorded (any PlanFormat; TensorRT-LLM's load
+  /// balancer YAML). When set, the loads count slots (TensorRT-LLM statistics with its load
+  /// balancer active: `num_experts` there is `num_slots`) and are mapped to experts through it
+  /// (map_slot_loads()). Empty: the loads count experts.
+  std::filesystem::path deployed_plan = {};
 };
 
 /// Reads every step of a load file (or statistics folder). A file holding one matrix is a trace
@@ -165,6 +170,14 @@ struct PlanReadOptions {
 /// (malformed file, missing or mistyped field, naming the file and the location) and
 /// InvalidArgument (options missing or disagreeing with the file; a plan that fails validate()).
 PlanFile read_plan(const std::filesystem::path& path, const PlanReadOptions& options = {});
+
+/// Returns the expert loads of `slot_loads`, whose rows count the tokens of each slot of
+/// `deployed_plan` (`[num_steps, num_layers, num_replicas]`, rows numbered as the plan's): each
+/// slot's count goes to the expert the plan puts there. Throws InvalidArgument, naming
+/// `plan_name`, when the shapes disagree (slots per layer, layers), a dense row of the plan has
+/// counts, or the plan's rows are MoE layers only (`moe_layers_only`).
+Trace map_slot_loads(const Trace& slot_loads, const PlanFile& deployed_plan,
+                     std::string_view plan_name);
 
 /// Writes eplb's plan JSON: write_plan(path, plan_file, PlanFormat::eplb, metrics).
 void write_plan_json(const std::filesystem::path& path, const PlanFile& plan_file,
