@@ -434,7 +434,8 @@ PlanFile build_plan_file(std::string_view function, const std::filesystem::path&
   const int64_t max_expert = *std::max_element(phy2log.begin(), phy2log.end());
   Plan plan = plan_from_phy2log(phy2log, num_layers, num_replicas, max_expert + 1);
   // MoE-only rows (vllm-ascend) get model layer ids only when told where the dense layers go.
-  const bool moe_layers_only = rows_are_moe_only && dense.empty() && !options.no_dense_layers;
+  const bool moe_layers_only = rows_are_moe_only && recorded_dense == nullptr && dense.empty() &&
+                               !options.no_dense_layers;
   if (rows_are_moe_only) {
     if (!dense.empty()) plan = insert_dense_layers(plan, dense);
   } else if (!dense.empty() && dense.back() >= num_layers) {

@@ -606,5 +606,33 @@ TEST_F(CliTest, TorchFilesPointAtThePythonPackage) {
                              "eplb.read_loads(path) (pip install eplb torch)\n");
 }
 
+TEST_F(CliTest, SlotCountsNeedTheDeployedPlan) {
+  const std::string plan = path("plan.yaml");
+  {
+    std::ofstream(plan) << "num_slots: 4\nep_size: 2\ninitial_global_assignments:\n"
+                           "  0: [0, 1, 2, 0]\n  1: [2, 1, 0, 1]\nlayer_updates_per_iter: 0\n";
+  }
+  const std::string slots = path("slots.json");  // counts per slot, as TensorRT-LLM's balancer
+  {
+    std::ofstream(slots) << "[[5, 1, 2, 3], [0, 4, 0, 6]]";
+  }
+  const RunResult refused = run("eval " + quote(plan) + " " + quote(slots));
+  EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+  EXPECT_EQ(refused.err, "eplb: error: eval: " + slots +
+                             " counts 4 per layer, the plan's num_slots, not its 3 experts: "
+                             "TensorRT-LLM statistics recorded with its load balancer active "
+                             "count slots; give the plan the server ran with --deployed-plan "
+                             "PLAN to map them to experts\n");
+  const RunResult mapped =
+      run("eval " + quote(plan) + " " + quote(slots) + " --deployed-plan " + quote(plan));
+  EXPECT_EQ(mapped.exit_code, 0) << describe(mapped);
+  EXPECT_NE(mapped.out.find("2 layers x 3 experts"), std::string::npos) << describe(mapped);
+  const RunResult planned = run("plan " + quote(slots) + " --deployed-plan " + quote(plan) +
+                                " --replicas 4 --groups 1 --nodes 1 --gpus 2 --dense-layers none"
+                                " --format trtllm -o " + quote(path("next.yaml")));
+  EXPECT_EQ(planned.exit_code, 0) << describe(planned);
+  EXPECT_EQ(io::read_plan(path("next.yaml"), {.num_gpus = 2}).plan.num_experts, 3);
+}
+
 }  // namespace
 }  // namespace eplb

@@ -160,6 +160,9 @@ TEST(ServerPlansTest, RoundTripThroughVllmAscendKeepsLayerIds) {
   const PlanFile from_yaml = read_plan(yaml, {.num_gpus = 2});
   EXPECT_EQ(from_yaml.plan, model.plan);
   EXPECT_EQ(from_yaml.dense_layers, model.dense_layers);
+  EXPECT_FALSE(from_yaml.moe_layers_only);  // its keys are the model's layer ids
+  write_plan(back, from_yaml, PlanFormat::sglang);
+  EXPECT_EQ(testing::read_text(back), testing::read_text(sglang));
 }
 
 TEST(ServerPlansTest, DenseLayersNamingAMoeLayerAreRefused) {
