@@ -267,8 +267,8 @@ def test_malformed_torch_files_are_parse_errors_naming_them(tmp_path):
     with pytest.raises(eplb.ParseError) as info:
         eplb.read_loads(partial)
     assert str(info.value) == (
-        f'read_loads: {partial}: expected a dict with "logical_count" (an SGLang expert '
-        "distribution dump), found a dict with keys 'phy2log'")
+        f'read_loads: {partial}: expected a dict with "logical_count" or "records" (an SGLang '
+        "expert distribution dump), found a dict with keys 'phy2log'")
     negative = tmp_path / "negative.pt"
     sglang_dump(negative, torch.tensor([[1.0, 2.0], [3.0, -4.0]]))
     with pytest.raises(eplb.ParseError) as info:
