@@ -98,7 +98,8 @@ void run_replay(const ReplayCliOptions& options) {
   const Trace trace = io::read_trace(
       options.loads.path, {.format = io::parse_load_format(options.loads.format),
                            .num_layers = options.loads.num_layers,
-                           .num_experts = options.loads.num_experts});
+                           .num_experts = options.loads.num_experts,
+                           .deployed_plan = options.loads.deployed_plan});
   const Topology topology = replay_topology(trace.num_experts, options.num_replicas,
                                             options.num_groups, options.num_nodes,
                                             options.num_gpus);
