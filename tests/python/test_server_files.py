@@ -129,3 +129,36 @@ def test_vllm_ascend_refuses_two_replicas_of_an_expert_on_one_gpu(tmp_path):
         "write_plan: format vllm-ascend: layer 0 (layer_id 0 of the file), gpu 0 holds expert 0 "
         "twice: ")
     assert not path.exists()
+
+
+def test_vllm_ascend_plans_need_their_dense_layers_for_model_layer_formats(tmp_path):
+    # Five model layers, 0 and 1 dense (trivial), as SGLang numbers them.
+    phy2log = np.array([[0, 1, 2, 0], [0, 1, 2, 0], [2, 1, 0, 1], [0, 2, 1, 0], [1, 2, 0, 2]])
+    sglang = tmp_path / "sglang.json"
+    ascend = tmp_path / "expert_map.json"
+    eplb.save_plan(phy2log, sglang, "sglang", num_gpus=2, dense_layers=[0, 1])
+    eplb.save_plan(phy2log, ascend, "vllm-ascend", num_gpus=2, dense_layers=[0, 1])
+    moe_only = eplb.load_plan(ascend)
+    assert moe_only.moe_layers_only
+    assert moe_only.phy2log.shape == (3, 4)
+    back = tmp_path / "back.json"
+    for format in ("sglang", "trtllm"):
+        with pytest.raises(eplb.InvalidArgument) as info:
+            eplb.save_plan(moe_only, back, format, num_gpus=2)
+        assert str(info.value).startswith(
+            f"write_plan: format {format} numbers the model's layers, but the plan's 3 rows are "
+            "MoE layers only")
+    with pytest.raises(eplb.InvalidArgument, match="names rows of a plan whose rows are MoE"):
+        eplb.save_plan(moe_only, back, "sglang", num_gpus=2, dense_layers=[0, 1])
+    # Told where the dense layers go, the round trip gives the same file back.
+    eplb.save_plan(eplb.load_plan(ascend, dense_layers=[0, 1]), back, "sglang", num_gpus=2)
+    assert back.read_text() == sglang.read_text()
+    # () says the model has none: the rows are its layers.
+    assert not eplb.load_plan(ascend, dense_layers=()).moe_layers_only
+    eplb.save_plan(moe_only, back, "sglang", num_gpus=2, dense_layers=())
+    # The eplb format records that the rows are MoE layers only.
+    eplb.save_plan(moe_only, tmp_path / "plan.json", num_gpus=2)
+    assert eplb.load_plan(tmp_path / "plan.json").moe_layers_only
+    # A MoE layer named dense is refused.
+    with pytest.raises(eplb.InvalidArgument, match="names layer 2 of .*, a MoE layer"):
+        eplb.load_plan(sglang, num_gpus=2, dense_layers=[0, 1, 2])
