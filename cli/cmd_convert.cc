@@ -1,6 +1,7 @@
 // `eplb convert`: rewrite a plan file in another server's format.
 #include <cstdint>
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct ConvertOptions {
   PlanInputOptions input;
   std::string format;
   std::string output;
+  bool quiet = false;
 };
 
 // trtllm and vllm-ascend list MoE layers only; a plan that does not mark its dense layers
@@ -42,15 +44,16 @@ void run_convert(const ConvertOptions& options) {
   hint_dense_layers(plan_file, format);
   io::write_plan(options.output, plan_file, format);
   const Plan& plan = plan_file.plan;
-  print_field(std::cout, "plan", options.input.path);
-  print_field(std::cout, "shape",
+  std::ostream& out = report_stream(options.quiet, options.output == "-");
+  print_field(out, "plan", options.input.path);
+  print_field(out, "shape",
               std::to_string(plan.num_layers) + " layers x " + std::to_string(plan.num_experts) +
                   " experts");
   if (!plan_file.dense_layers.empty()) {
-    print_field(std::cout, "dense layers", format_layer_list(plan_file.dense_layers));
+    print_field(out, "dense layers", format_layer_list(plan_file.dense_layers));
   }
-  print_topology(std::cout, plan_file.topology);
-  print_field(std::cout, "plan written to",
+  print_topology(out, plan_file.topology);
+  print_field(out, "plan written to",
               options.output + " (" + std::string(io::to_string(format)) + ")");
 }
 
@@ -60,11 +63,22 @@ Command add_convert_command(CLI::App& parent) {
   auto options = std::make_shared<ConvertOptions>();
   CLI::App* command =
       parent.add_subcommand("convert", "Rewrite a plan file in another format (server)");
-  add_plan_input_options(*command, options->input, "--input-format");
+  add_plan_input_options(*command, options->input, "--plan-format");
+  // --input-format names a load file's format everywhere else; here it would be the plan's.
+  command
+      ->add_option("--input-format", options->input.format,
+                   "Not for convert: name the plan's format with --plan-format")
+      ->check(CLI::Validator(
+          [](const std::string&) -> std::string {
+            return "convert reads a plan: name its format with --plan-format (--input-format is "
+                   "a load file's format)";
+          },
+          ""));
   add_plan_format_option(*command, options->format)->required();
   command->add_option("-o,--output", options->output, "Plan file to write")
       ->required()
       ->type_name("FILE");
+  add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_convert(*options); }};
 }
 

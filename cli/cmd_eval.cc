@@ -1,5 +1,6 @@
 // `eplb eval`: score a saved plan on a load file, e.g. the window after the one it was made on.
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "commands.h"
 #include "eplb/error.h"
 #include "eplb/io/io.h"
+#include "eplb/io/plan_report.h"
 #include "eplb/metrics.h"
 #include "options.h"
 #include "report.h"
@@ -18,6 +20,8 @@ namespace {
 struct EvalOptions {
   PlanInputOptions plan;
   LoadsOptions loads;
+  std::string json;
+  bool quiet = false;
 };
 
 // evaluate() would also refuse a mismatch, but only the CLI knows both file names.
@@ -44,12 +48,33 @@ void run_eval(const EvalOptions& options) {
   check_shapes(options, plan_file.plan, loads);
   const PlanMetrics metrics = evaluate(plan_file.plan, loads.view(), plan_file.topology);
 
-  print_field(std::cout, "plan", options.plan.path);
-  print_loads(std::cout, options.loads.path, options.loads.step_range(), loads.num_layers,
+  if (!options.json.empty()) {
+    io::write_plan_report(options.json,
+                          io::PlanReport{.command = "eval",
+                                         .loads_path = options.loads.path,
+                                         .steps = options.loads.steps,
+                                         .num_layers = loads.num_layers,
+                                         .num_experts = loads.num_experts,
+                                         .topology = plan_file.topology,
+                                         .policy = plan_file.policy,
+                                         .dense_layers = plan_file.dense_layers,
+                                         .excluded_gpus = {},
+                                         .plan_path = options.plan.path,
+                                         // null when detected: the reader does not say which
+                                         .plan_format = options.plan.format == "auto"
+                                                            ? std::string()
+                                                            : options.plan.format,
+                                         .plan_ms = -1,
+                                         .metrics = metrics});
+  }
+  std::ostream& out = report_stream(options.quiet, options.json == "-");
+  print_field(out, "plan", options.plan.path);
+  print_loads(out, options.loads.path, options.loads.step_range(), loads.num_layers,
               loads.num_experts);
-  print_topology(std::cout, plan_file.topology);
-  print_field(std::cout, "policy", plan_file.policy.empty() ? "(not recorded)" : plan_file.policy);
-  print_metrics(std::cout, metrics);
+  print_topology(out, plan_file.topology);
+  print_field(out, "policy", plan_file.policy.empty() ? "(not recorded)" : plan_file.policy);
+  print_metrics(out, metrics);
+  if (!options.json.empty()) print_field(out, "report written to", options.json);
 }
 
 }  // namespace
@@ -60,6 +85,9 @@ Command add_eval_command(CLI::App& parent) {
       parent.add_subcommand("eval", "Score a saved plan on a load file and report its balance");
   add_plan_input_options(*command, options->plan, "--plan-format");
   add_loads_options(*command, options->loads);
+  command->add_option("--json", options->json, "Write the report as JSON (- for stdout)")
+      ->type_name("FILE");
+  add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_eval(*options); }};
 }
 

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdint>
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "commands.h"
 #include "eplb/io/io.h"
 #include "eplb/io/layers.h"
+#include "eplb/io/plan_report.h"
 #include "eplb/metrics.h"
 #include "eplb/error.h"
 #include "eplb/packing.h"
@@ -34,6 +36,8 @@ struct PlanOptions {
   std::string format = "eplb";
   std::string dense_layers = "auto";
   std::string packer = std::string(to_string(RebalanceOptions{}.packer));
+  std::string json;
+  bool quiet = false;
   SearchOptions search;
 
   RebalanceOptions rebalance_options() const {
@@ -115,14 +119,16 @@ void check_excluded_gpus_format(const PlanOptions& options) {
 
 void run_plan(const PlanOptions& options) {
   check_excluded_gpus_format(options);
+  const Topology topology = from_options([&] {
+    return Topology(options.num_replicas, options.num_groups, options.num_nodes,
+                    options.num_gpus);
+  });
+  const RebalanceOptions rebalance = from_options([&] { return options.rebalance_options(); });
   Loads loads = read_loads(options.loads);
   const int64_t num_rows = loads.num_layers;
   const DenseLayers dense_layers = resolve_dense_layers(options, loads);
   const std::vector<int64_t>& dense = dense_layers.rows;
   const LoadMatrix view = loads.view();
-  const Topology topology(options.num_replicas, options.num_groups, options.num_nodes,
-                          options.num_gpus);
-  const RebalanceOptions rebalance = options.rebalance_options();
   const Policy policy = rebalance.policy;
 
   const auto start = std::chrono::steady_clock::now();
@@ -131,31 +137,9 @@ void run_plan(const PlanOptions& options) {
       std::chrono::steady_clock::now() - start;
   const PlanMetrics metrics = evaluate(plan, view, topology);
 
-  print_loads(std::cout, options.loads.path, options.loads.step_range(), num_rows,
-              loads.num_experts);
-  if (dense_layers.inserted) {
-    print_field(std::cout, "dense layers",
-                format_layer_list(dense) + " (inserted: the " + std::to_string(num_rows) +
-                    " rows are MoE layers; trivial placement)");
-  } else if (!dense.empty()) {
-    print_field(std::cout, "dense layers", format_layer_list(dense) + " (trivial placement)");
-  }
-  print_topology(std::cout, topology);
-  print_field(std::cout, "policy", to_string(policy));
-  if (!options.search.excluded_gpus.empty()) {
-    print_field(std::cout, "excluded GPUs", format_layer_list(options.search.excluded_gpus));
-    if (policy == Policy::balanced && topology.is_hierarchical()) {
-      print_field(std::cout, "hierarchy",
-                  uses_hierarchy(topology, view.num_experts(), rebalance)
-                      ? std::string("kept (nodes differ in capacity)")
-                      : std::string("dropped: a node keeps too few GPUs for its experts, "
-                                    "planned on all healthy GPUs as one level"));
-    }
-  }
-  print_metrics(std::cout, metrics);
-  print_field(std::cout, "time", format_fixed(elapsed.count(), 3) + " ms");
+  // Files first: the report says what was written, so it comes only once that has worked.
+  const io::PlanFormat format = io::parse_plan_format(options.format);
   if (!options.output.empty()) {
-    const io::PlanFormat format = io::parse_plan_format(options.format);
     io::write_plan(options.output,
                    io::PlanFile{.plan = plan,
                                 .topology = topology,
@@ -163,9 +147,53 @@ void run_plan(const PlanOptions& options) {
                                 .dense_layers = dense,
                                 .moe_layers_only = dense_layers.unknown},
                    format, metrics);
-    print_field(std::cout, "plan written to",
+  }
+  if (!options.json.empty()) {
+    io::write_plan_report(options.json,
+                          io::PlanReport{.command = "plan",
+                                         .loads_path = options.loads.path,
+                                         .steps = options.loads.steps,
+                                         .num_layers = loads.num_layers,
+                                         .num_experts = loads.num_experts,
+                                         .topology = topology,
+                                         .policy = std::string(to_string(policy)),
+                                         .dense_layers = dense,
+                                         .excluded_gpus = options.search.excluded_gpus,
+                                         .plan_path = options.output,
+                                         .plan_format = std::string(io::to_string(format)),
+                                         .plan_ms = elapsed.count(),
+                                         .metrics = metrics});
+  }
+
+  std::ostream& out = report_stream(options.quiet, options.output == "-" || options.json == "-");
+  print_loads(out, options.loads.path, options.loads.step_range(), num_rows,
+              loads.num_experts);
+  if (dense_layers.inserted) {
+    print_field(out, "dense layers",
+                format_layer_list(dense) + " (inserted: the " + std::to_string(num_rows) +
+                    " rows are MoE layers; trivial placement)");
+  } else if (!dense.empty()) {
+    print_field(out, "dense layers", format_layer_list(dense) + " (trivial placement)");
+  }
+  print_topology(out, topology);
+  print_field(out, "policy", to_string(policy));
+  if (!options.search.excluded_gpus.empty()) {
+    print_field(out, "excluded GPUs", format_layer_list(options.search.excluded_gpus));
+    if (policy == Policy::balanced && topology.is_hierarchical()) {
+      print_field(out, "hierarchy",
+                  uses_hierarchy(topology, view.num_experts(), rebalance)
+                      ? std::string("kept (nodes differ in capacity)")
+                      : std::string("dropped: a node keeps too few GPUs for its experts, "
+                                    "planned on all healthy GPUs as one level"));
+    }
+  }
+  print_metrics(out, metrics);
+  print_field(out, "time", format_fixed(elapsed.count(), 3) + " ms");
+  if (!options.output.empty()) {
+    print_field(out, "plan written to",
                 options.output + " (" + std::string(io::to_string(format)) + ")");
   }
+  if (!options.json.empty()) print_field(out, "report written to", options.json);
 }
 
 }  // namespace
@@ -175,11 +203,15 @@ Command add_plan_command(CLI::App& parent) {
   CLI::App* command = parent.add_subcommand(
       "plan", "Plan a placement of the experts of a load file and report its balance");
   command->add_option("--replicas", options->num_replicas, "Physical expert slots per layer")
-      ->required();
+      ->required()
+      ->check(integer_in(1));
   command->add_option("--groups", options->num_groups, "Expert groups (node-limited routing)")
-      ->required();
-  command->add_option("--nodes", options->num_nodes, "Nodes")->required();
-  command->add_option("--gpus", options->num_gpus, "GPUs over all nodes")->required();
+      ->required()
+      ->check(integer_in(1));
+  command->add_option("--nodes", options->num_nodes, "Nodes")->required()->check(integer_in(1));
+  command->add_option("--gpus", options->num_gpus, "GPUs over all nodes")
+      ->required()
+      ->check(integer_in(1));
   add_loads_options(*command, options->loads);
   add_policy_option(*command, options->policy);
   command->add_option("--packer", options->packer, "Packing strategy of balanced and global")
@@ -205,6 +237,9 @@ Command add_plan_command(CLI::App& parent) {
       command->add_option("-o,--output", options->output, "Write the plan (see --format)")
           ->type_name("FILE");
   add_plan_format_option(*command, options->format)->needs(output);
+  command->add_option("--json", options->json, "Write the report as JSON (- for stdout)")
+      ->type_name("FILE");
+  add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_plan(*options); }};
 }
 

@@ -1,11 +1,11 @@
 // `eplb replay`: walk a trace, re-plan every interval with each planner compared, and report
 // in-sample and next-window balance and the slots each re-plan moves.
-#include <unistd.h>
-
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,8 +25,6 @@
 
 namespace eplb::cli {
 namespace {
-
-constexpr int kProgressWidth = 30;
 
 struct ReplayCliOptions {
   LoadsOptions loads;
@@ -53,98 +51,102 @@ struct ReplayCliOptions {
   }
 };
 
-void draw_progress(const std::string& name, int64_t done, int64_t total) {
-  const auto filled = static_cast<int>(kProgressWidth * done / total);
-  std::fprintf(stderr, "\r%-16s [%s%s] %lld/%lld windows", name.c_str(),
-               std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(kProgressWidth - filled), '.').c_str(),
-               static_cast<long long>(done), static_cast<long long>(total));
-  if (done == total) std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
-
-void print_windows(const std::vector<io::ReplayRun>& runs) {
-  std::cout << "\n| window |";
+void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
+  out << "\n| window |";
   for (const io::ReplayRun& run : runs) {
-    std::cout << ' ' << run.name << " in-sample | next-window | moved |";
+    out << ' ' << run.name << " in-sample | next-window | moved |";
   }
-  std::cout << "\n|---:|";
-  for (size_t idx = 0; idx < runs.size(); ++idx) std::cout << "---:|---:|---:|";
-  std::cout << '\n';
+  out << "\n|---:|";
+  for (size_t idx = 0; idx < runs.size(); ++idx) out << "---:|---:|---:|";
+  out << '\n';
   for (size_t window = 0; window < runs.front().result.windows.size(); ++window) {
-    std::cout << "| " << runs.front().result.windows[window].window << " |";
+    out << "| " << runs.front().result.windows[window].window << " |";
     for (const io::ReplayRun& run : runs) {
       const ReplayWindow& row = run.result.windows[window];
-      std::cout << ' ' << format_fixed(row.in_sample, 4) << " | "
+      out << ' ' << format_fixed(row.in_sample, 4) << " | "
                 << format_fixed(row.next_window, 4) << " | " << row.moved_slots << " |";
     }
-    std::cout << '\n';
+    out << '\n';
   }
 }
 
-void print_summary(const std::vector<io::ReplayRun>& runs) {
-  std::cout << "\n| planner | in-sample | next-window | moved slots per re-plan | ms per plan |\n"
+void print_summary(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
+  out << "\n| planner | in-sample | next-window | moved slots per re-plan | ms per plan |\n"
                "|---|---:|---:|---:|---:|\n";
   for (const io::ReplayRun& run : runs) {
     const ReplaySummary& summary = run.result.summary;
-    std::cout << "| " << run.name << " | " << format_fixed(summary.in_sample, 4) << " | "
+    out << "| " << run.name << " | " << format_fixed(summary.in_sample, 4) << " | "
               << format_fixed(summary.next_window, 4) << " | "
-              << format_fixed(100 * summary.moved_fraction, 2) << " % | "
-              << format_fixed(summary.plan_ms, 2) << " |\n";
+              << (summary.num_replans > 0 ? format_fixed(100 * summary.moved_fraction, 2) + " %"
+                                          : std::string("none (one plan, no re-plan)"))
+              << " | " << format_fixed(summary.plan_ms, 2) << " |\n";
+  }
+}
+
+// The trace, cut to `--steps` when given.
+Trace read_replay_trace(const LoadsOptions& loads) {
+  Trace trace = io::read_trace(loads.path, {.format = io::parse_load_format(loads.format),
+                                            .num_layers = loads.num_layers,
+                                            .num_experts = loads.num_experts,
+                                            .deployed_plan = loads.deployed_plan});
+  if (loads.steps.empty()) return trace;
+  try {
+    return trace.slice_steps(loads.step_range());
+  } catch (const InvalidArgument& error) {
+    throw InvalidArgument("--steps " + loads.steps + " of " + loads.path + ": " + error.what());
   }
 }
 
 void run_replay(const ReplayCliOptions& options) {
-  const Trace trace = io::read_trace(
-      options.loads.path, {.format = io::parse_load_format(options.loads.format),
-                           .num_layers = options.loads.num_layers,
-                           .num_experts = options.loads.num_experts,
-                           .deployed_plan = options.loads.deployed_plan});
-  const Topology topology = replay_topology(trace.num_experts, options.num_replicas,
-                                            options.num_groups, options.num_nodes,
-                                            options.num_gpus);
+  const Trace trace = read_replay_trace(options.loads);
+  const Topology topology = from_options([&] {
+    return replay_topology(trace.num_experts, options.num_replicas, options.num_groups,
+                           options.num_nodes, options.num_gpus);
+  });
   std::vector<ReplayPlanner> planners;
   for (const std::string& spec : options.planners) {
-    planners.push_back(options.planner(spec, topology));
+    planners.push_back(from_options([&] { return options.planner(spec, topology); }));
   }
+  std::ostream& out = report_stream(options.quiet, options.json == "-" || options.plot == "-");
 
-  print_field(std::cout, "trace",
-              options.loads.path + " (" + std::to_string(trace.num_steps) + " steps x " +
+  const std::string steps = options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
+  print_field(out, "trace",
+              options.loads.path + " (" + steps + std::to_string(trace.num_steps) + " steps x " +
                   std::to_string(trace.num_layers) + " layers x " +
                   std::to_string(trace.num_experts) + " experts)");
-  print_topology(std::cout, topology);
-  print_field(std::cout, "re-plans", "every " + std::to_string(options.interval) +
+  print_topology(out, topology);
+  print_field(out, "re-plans", "every " + std::to_string(options.interval) +
                                          " steps, scored on the next " +
                                          std::to_string(options.interval));
-  print_field(std::cout, "re-plan mode",
+  print_field(out, "re-plan mode",
               options.tolerance < 0 ? std::string("fresh plan every window")
                                     : "replan within " + format_fixed(100 * options.tolerance, 2) +
                                           " % of a fresh plan's heaviest GPU");
-  const bool show_progress = !options.quiet && isatty(STDERR_FILENO) != 0;
+  const bool show_progress = shows_progress(options.quiet);
   std::vector<io::ReplayRun> runs;
   for (const ReplayPlanner& planner : planners) {
     ReplayProgress progress;
     if (show_progress) {
       progress = [&planner](int64_t done, int64_t total) {
-        draw_progress(planner.name, done, total);
+        draw_progress(planner.name, done, total, "windows");
       };
     }
     runs.push_back({.name = planner.name,
                     .interval = options.interval,
                     .result = replay(trace, topology, planner.options, progress)});
   }
-  print_windows(runs);
-  print_summary(runs);
+  print_windows(out, runs);
+  print_summary(out, runs);
   if (!options.plot.empty()) {
     io::write_replay_plot(options.plot, runs,
                           "Replay of " + std::filesystem::path(options.loads.path).filename().string() +
                               ": " + std::to_string(topology.num_replicas()) + " slots on " +
                               std::to_string(topology.num_gpus()) + " GPUs");
-    print_field(std::cout, "\nplot written to", options.plot);
+    print_field(out, "\nplot written to", options.plot);
   }
   if (!options.json.empty()) {
     io::write_replay_json(options.json, runs);
-    print_field(std::cout, "\njson written to", options.json);
+    print_field(out, "\njson written to", options.json);
   }
 }
 
@@ -159,13 +161,15 @@ Command add_replay_command(CLI::App& parent) {
   add_loads_options(*command, options->loads);
   command->add_option("--interval", options->interval, "Steps between re-plans")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   command->add_option("--replicas", options->num_replicas,
-                      "Slots per layer (default: experts + 32, rounded up to whole GPUs)");
+                      "Slots per layer (default: experts + 32, rounded up to whole GPUs)")
+      ->check(integer_in(0));
   command->add_option("--groups", options->num_groups,
-                      "Expert groups (default: 8 when the experts divide by 8, else 1)");
-  command->add_option("--nodes", options->num_nodes, "Nodes (default 4)");
-  command->add_option("--gpus", options->num_gpus, "GPUs (default 32)");
+                      "Expert groups (default: 8 when the experts divide by 8, else 1)")
+      ->check(integer_in(0));
+  command->add_option("--nodes", options->num_nodes, "Nodes (default 4)")->check(integer_in(0));
+  command->add_option("--gpus", options->num_gpus, "GPUs (default 32)")->check(integer_in(0));
   command
       ->add_option("--policy", options->planners,
                    "Planners to compare: POLICY or POLICY@HISTORY, comma-separated "
@@ -178,16 +182,16 @@ Command add_replay_command(CLI::App& parent) {
                       "decay:HALF_LIFE (default: last for deepseek, robust for the others)");
   command->add_option("--swing-weight", options->swing_weight,
                       "Weight of each expert's load swing in the planning loads (default 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0, HUGE_VAL));
   command->add_option("--tolerance", options->tolerance,
                       "Re-plan by moving few slots while staying within this fraction of a "
                       "fresh plan's heaviest GPU (e.g. 0.005); without it every window gets a "
                       "fresh plan")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0, HUGE_VAL));
   command->add_option("--repair-rounds", options->repair_rounds,
                       "Ruin-and-recreate rounds per layer when re-planning with --tolerance: "
                       "more rounds move fewer slots and take longer")
-      ->check(CLI::Range(int64_t{0}, kMaxRepairRounds))
+      ->check(integer_in(0, kMaxRepairRounds))
       ->capture_default_str();
   add_search_options(*command, options->search,
                      "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "
@@ -197,7 +201,7 @@ Command add_replay_command(CLI::App& parent) {
       ->type_name("FILE");
   command->add_option("--json", options->json, "Write the windows and summary as JSON")
       ->type_name("FILE");
-  command->add_flag("--quiet", options->quiet, "No progress bar");
+  add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_replay(*options); }};
 }
 

@@ -1,40 +1,4 @@
-// The eplb command-line tool: parses arguments, runs one subcommand, maps failures to exit codes
-// (0 success, 1 eplb::Error, 2 usage error).
-#include <exception>
-#include <iostream>
-#include <vector>
+// The eplb command-line tool.
+#include "app.h"
 
-#include <CLI/CLI.hpp>
-
-#include "commands.h"
-#include "eplb/error.h"
-
-int main(int argc, char** argv) {
-  CLI::App app("Expert-parallelism load balancer for Mixture-of-Experts inference", "eplb");
-  app.set_version_flag("--version", EPLB_VERSION_STRING);
-  app.require_subcommand(1);
-  const std::vector<eplb::cli::Command> commands = {eplb::cli::add_plan_command(app),
-                                                    eplb::cli::add_eval_command(app),
-                                                    eplb::cli::add_convert_command(app),
-                                                    eplb::cli::add_gen_command(app),
-                                                    eplb::cli::add_replay_command(app)};
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    // --help and --version arrive as "errors" with exit code 0.
-    return app.exit(error) == 0 ? 0 : 2;
-  }
-  try {
-    for (const eplb::cli::Command& command : commands) {
-      if (command.app->parsed()) command.run();
-    }
-  } catch (const eplb::Error& error) {
-    std::cerr << "eplb: error: " << error.what() << '\n';
-    return 1;
-  } catch (const std::exception& error) {
-    // Only eplb::Error is thrown on purpose; anything else is a bug, but still no crash.
-    std::cerr << "eplb: internal error: " << error.what() << '\n';
-    return 1;
-  }
-  return 0;
-}
+int main(int argc, char** argv) { return eplb::cli::run_cli(argc, argv); }

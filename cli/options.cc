@@ -1,6 +1,10 @@
 #include "options.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -29,7 +33,53 @@ CLI::Validator checked_by(Parse parse, std::string description) {
       std::move(description));
 }
 
+// "%g" keeps limits such as 1e+300 readable; std::to_string(double) would print every digit.
+std::string format_limit(double value) {
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 }  // namespace
+
+CLI::Validator finite_in(double min, double max) {
+  const std::string range = std::isinf(max) ? ">= " + format_limit(min)
+                                            : "in [" + format_limit(min) + ", " +
+                                                  format_limit(max) + "]";
+  return CLI::Validator(
+      [min, max, range](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value) || value < min ||
+            value > max) {
+          return "value " + text + " must be a finite number " + range;
+        }
+        return {};
+      },
+      "FLOAT " + range);
+}
+
+CLI::Validator integer_in(int64_t min, int64_t max) {
+  const std::string range = max == std::numeric_limits<int64_t>::max()
+                                ? ">= " + std::to_string(min)
+                                : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  return CLI::Validator(
+      [min, max, range](std::string& text) -> std::string {
+        const char* end = text.data() + text.size();
+        int64_t value = 0;
+        uint64_t large = 0;
+        if (const auto parsed = std::from_chars(text.data(), end, value);
+            parsed.ec == std::errc() && parsed.ptr == end) {
+          if (value >= min && value <= max) return {};
+        } else if (const auto parsed_large = std::from_chars(text.data(), end, large);
+                   max == std::numeric_limits<int64_t>::max() &&
+                   parsed_large.ec == std::errc() && parsed_large.ptr == end) {
+          return {};  // a seed above int64_t (from_chars takes no minus sign for unsigned)
+        }
+        return "value " + text + " must be an integer " + range;
+      },
+      "INT " + range);
+}
 
 StepRange LoadsOptions::step_range() const {
   return steps.empty() ? StepRange{} : parse_step_range(steps);
@@ -55,11 +105,11 @@ void add_loads_options(CLI::App& command, LoadsOptions& options) {
   command
       .add_option("--layers", options.num_layers,
                   "Layers per forward pass of a topk-jsonl trace (required there)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   command
       .add_option("--experts", options.num_experts,
                   "Experts of a topk-jsonl trace (default: largest expert id + 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   command
       .add_option("--deployed-plan", options.deployed_plan,
                   "The plan the server ran while recording, when the loads count its slots "
@@ -76,9 +126,9 @@ Loads read_loads(const LoadsOptions& options) {
 }
 
 void add_policy_option(CLI::App& command, std::string& policy) {
-  command.add_option("--policy", policy, "Planning policy")
+  command.add_option("--policy", policy, "Planning policy: deepseek, balanced or global")
       ->capture_default_str()
-      ->type_name("NAME")
+      ->type_name("deepseek|balanced|global")
       ->check(checked_by([](const std::string& name) { parse_policy(name); }, ""));
 }
 
@@ -95,11 +145,11 @@ void add_plan_input_options(CLI::App& command, PlanInputOptions& options,
   command
       .add_option("--gpus", options.num_gpus,
                   "GPUs, when the plan does not record them (sglang, trtllm)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   command.add_option("--groups", options.num_groups, "Expert groups (default: 1 when unrecorded)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   command.add_option("--nodes", options.num_nodes, "Nodes (default: 1 when unrecorded)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   add_dense_layers_option(
       command, options.dense_layers,
       "Dense layers of the model, e.g. 0:3 (rows a vllm-ascend plan leaves out), or none",
@@ -158,21 +208,24 @@ void SearchOptions::apply(RebalanceOptions& rebalance, int64_t num_gpus) const {
 
 void add_search_options(CLI::App& command, SearchOptions& options,
                         const std::string& exclude_description) {
-  command.add_option("--effort", options.effort, "Search effort, 1 to 1000 (higher: slower)")
-      ->capture_default_str();
+  command.add_option("--effort", options.effort, "Search effort (higher: slower)")
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxEffort));
   command.add_option("--seed", options.seed, "Seed of the randomized search")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   command.add_option("--threads", options.threads,
                      "Threads planning layers in parallel (plans do not depend on it)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxThreads));
   command.add_option("--exclude-gpus", options.excluded_gpus, exclude_description)
       ->delimiter(',')
       ->type_name("LIST");
   command.add_option("--cross-node-replicas", options.cross_node_replicas,
                      "balanced, hierarchical: replicas per layer allowed outside their group's "
                      "node (0 = strict hierarchy)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(0));
 }
 
 std::vector<bool> active_gpus_without(const std::vector<int64_t>& excluded_gpus, int64_t num_gpus) {
@@ -181,8 +234,11 @@ std::vector<bool> active_gpus_without(const std::vector<int64_t>& excluded_gpus,
   active.assign(static_cast<size_t>(std::max<int64_t>(num_gpus, 0)), true);
   for (const int64_t gpu : excluded_gpus) {
     if (gpu < 0 || gpu >= num_gpus) {
-      throw InvalidArgument("--exclude-gpus: gpu " + std::to_string(gpu) + " must be in [0, " +
-                            std::to_string(num_gpus) + ")");
+      throw UsageError("--exclude-gpus: gpu " + std::to_string(gpu) + " must be in [0, " +
+                       std::to_string(num_gpus) + ")");
+    }
+    if (!active[static_cast<size_t>(gpu)]) {
+      throw UsageError("--exclude-gpus: gpu " + std::to_string(gpu) + " is listed twice");
     }
     active[static_cast<size_t>(gpu)] = false;
   }

@@ -2,9 +2,13 @@
 // Command-line options shared by subcommands: which load or plan file to read and how.
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
+#include "eplb/error.h"
 #include "eplb/io/io.h"
 #include "eplb/load_matrix.h"
 #include "eplb/policy.h"
@@ -16,6 +20,34 @@ class Option;
 }  // namespace CLI
 
 namespace eplb::cli {
+
+/// An option value that only a check made after parsing can refuse (sizes that do not divide,
+/// say). main() reports it like CLI11's own usage errors, with exit code 2.
+class UsageError : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
+};
+
+/// Runs `make` and turns the InvalidArgument it throws into a UsageError: for building a value
+/// from options alone, before any file is read.
+template <typename Make>
+auto from_options(Make make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const InvalidArgument& error) {
+    throw UsageError(error.what());
+  }
+}
+
+/// A check for a floating-point option: a finite number in [min, max] (max may be infinite).
+/// NaN and infinities are refused, which CLI11's NonNegativeNumber and Range let through.
+CLI::Validator finite_in(double min, double max);
+
+/// A check for an integer option in [min, max]. CLI11's PositiveNumber and Range print their
+/// limits as doubles (DBL_MAX in full); this names them as integers.
+CLI::Validator integer_in(int64_t min, int64_t max = std::numeric_limits<int64_t>::max());
 
 /// The load file arguments as typed; validated while parsing, so converting them cannot fail.
 struct LoadsOptions {
@@ -37,7 +69,7 @@ void add_loads_options(CLI::App& command, LoadsOptions& options);
 /// Reads and sums the loads that `options` describe (throws eplb::Error).
 Loads read_loads(const LoadsOptions& options);
 
-/// Adds `--policy NAME`, checked by eplb::parse_policy() while parsing.
+/// Adds `--policy NAME` (choices listed in --help), checked by eplb::parse_policy() while parsing.
 void add_policy_option(CLI::App& command, std::string& policy);
 
 /// The arguments that say how to read a plan file, as typed.
@@ -84,7 +116,8 @@ void add_search_options(CLI::App& command, SearchOptions& options,
                         const std::string& exclude_description);
 
 /// Returns `active_gpus` for `--exclude-gpus`: empty when nothing is excluded, else one flag per
-/// GPU, false for the excluded ones. Throws InvalidArgument naming a GPU outside [0, num_gpus).
+/// GPU, false for the excluded ones. Throws UsageError naming a GPU outside [0, num_gpus) or one
+/// listed twice.
 std::vector<bool> active_gpus_without(const std::vector<int64_t>& excluded_gpus, int64_t num_gpus);
 
 /// Returns `layers` as "0, 1, 2".

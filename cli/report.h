@@ -10,7 +10,24 @@
 #include "eplb/topology.h"
 #include "eplb/trace.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace eplb::cli {
+
+/// Adds `-q,--quiet` (no report, no progress bar) to `command`.
+void add_quiet_flag(CLI::App& command, bool& quiet);
+
+/// Returns where a subcommand's report goes: stdout; stderr when stdout carries a file the
+/// command writes (an output path "-"); nowhere when `quiet`.
+std::ostream& report_stream(bool quiet, bool stdout_carries_output);
+
+/// Redraws a progress bar `name [#####.....] done/total unit` on stderr (a new line at the end).
+void draw_progress(const std::string& name, int64_t done, int64_t total, std::string_view unit);
+
+/// Returns whether a progress bar should be drawn: not `quiet`, and stderr is a terminal.
+bool shows_progress(bool quiet);
 
 /// Prints `name` padded to a common width, then `value`.
 void print_field(std::ostream& out, std::string_view name, std::string_view value);
@@ -19,11 +36,15 @@ void print_field(std::ostream& out, std::string_view name, std::string_view valu
 void print_loads(std::ostream& out, const std::string& path, StepRange steps, int64_t num_layers,
                  int64_t num_experts);
 
-/// Prints the topology's sizes and whether DeepSeek's hierarchical policy applies.
+/// Prints the topology's sizes and whether groups are placed on nodes first (DeepSeek's
+/// hierarchical policy) or the plan has one level.
 void print_topology(std::ostream& out, const Topology& topology);
 
 /// Prints GPU and slot balancedness and the gap to the lower bound.
 void print_metrics(std::ostream& out, const PlanMetrics& metrics);
+
+/// Returns "1 node", "4 nodes": `number` and `noun`, plural unless `number` is 1.
+std::string count(int64_t number, std::string_view noun);
 
 /// Formats `value` with `digits` digits after the point.
 std::string format_fixed(double value, int digits);

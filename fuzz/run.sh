@@ -10,7 +10,7 @@ seconds="${1:-30}"
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_load_csv fuzz_load_json fuzz_load_npy fuzz_load_plan fuzz_load_vllm fuzz_rebalance fuzz_replan)
+  targets=(fuzz_cli_options fuzz_load_csv fuzz_load_json fuzz_load_npy fuzz_load_plan fuzz_load_vllm fuzz_rebalance fuzz_replan)
 fi
 build=build-fuzz
 
@@ -18,7 +18,7 @@ build=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DEPLB_SANITIZE="address;undefined;fuzzer-no-link" \
   -DEPLB_FUZZ_LINKMAIN=OFF -DEPLB_FUZZ_LDFLAGS=-fsanitize=fuzzer \
-  -DEPLB_BUILD_TESTS=OFF -DEPLB_BUILD_BENCH=OFF -DEPLB_BUILD_CLI=OFF >/dev/null
+  -DEPLB_BUILD_TESTS=OFF -DEPLB_BUILD_BENCH=OFF -DEPLB_BUILD_CLI=ON >/dev/null
 cmake --build "$build" -j 2 --target "${targets[@]}"
 
 total=0

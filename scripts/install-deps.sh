@@ -4,7 +4,7 @@
 set -euo pipefail
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd=sudo; fi
-packages="cmake ninja-build g++ libsimdjson-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev"
+packages="cmake ninja-build g++ libsimdjson-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev python3-venv python3-pip"
 missing=""
 for package in $packages; do
   dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

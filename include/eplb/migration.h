@@ -52,4 +52,11 @@ Plan apply_migration(const Plan& from, const Migration& migration, const Topolog
 /// `topology` with the same shape.
 Plan align_plan(const Plan& fresh, const Plan& current, const Topology& topology, bool keep_nodes);
 
+/// Reorders the slots of each GPU of `fresh` so that every expert that GPU held in `current`
+/// keeps its old slot there (one slot per replica the GPU keeps); the other experts fill the free
+/// slots in their order in `fresh`. GPUs keep their contents, so loads do not change; a server
+/// then copies weights only for experts new to a GPU. Both plans must have the same shape, for
+/// `topology`'s slots.
+Plan keep_gpu_slots(const Plan& fresh, const Plan& current, const Topology& topology);
+
 }  // namespace eplb

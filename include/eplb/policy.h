@@ -34,12 +34,16 @@ std::string_view to_string(Policy policy);
 /// Returns the policy named `name`; throws InvalidArgument for an unknown name.
 Policy parse_policy(std::string_view name);
 
+/// Largest search effort and thread count rebalance_experts() accepts.
+inline constexpr int64_t kMaxEffort = 1000;
+inline constexpr int64_t kMaxThreads = 1024;
+
 /// Options of rebalance_experts().
 struct RebalanceOptions {
   Policy policy = Policy::balanced;
   /// Packing strategy of `balanced` and `global` (ignored by `deepseek`).
   PackingStrategy packer = PackingStrategy::multistart;
-  /// Search effort of the multistart packer, in [1, 1000]: it tries 4 * effort starts, refines
+  /// Search effort of the multistart packer, in [1, kMaxEffort]: it tries 4 * effort starts, refines
   /// the best `effort` of them with up to 48 * effort moves each, and stops within 0.03 %
   /// (effort 1) or 0.01 % / effort of the lower bound; effort 1 skips the all-pairs move. Higher
   /// is slower, rarely worse.
@@ -58,7 +62,7 @@ struct RebalanceOptions {
   /// plans globally on the healthy GPUs (see uses_hierarchy()).
   std::vector<bool> active_gpus = {};
   /// Threads planning layers in parallel (layers are independent); 1 plans on the caller's
-  /// thread. The plan does not depend on it.
+  /// thread, at most kMaxThreads. The plan does not depend on it.
   int64_t threads = 1;
 };
 

@@ -41,7 +41,10 @@ struct ReplayWindow {
 struct ReplaySummary {
   double in_sample = 0;
   double next_window = 0;
-  /// Moved slots / all slots (layers x replicas), averaged over the re-plans after the first.
+  /// Re-plans after the first plan (windows - 1); 0 when the trace held two windows only.
+  int64_t num_replans = 0;
+  /// Moved slots / all slots (layers x replicas), averaged over the re-plans after the first;
+  /// 0 when there was none (see num_replans).
   double moved_fraction = 0;
   /// Mean wall time of one plan or re-plan, in milliseconds (the only field that varies
   /// between runs).

@@ -2,6 +2,7 @@
 // Seeded synthetic traces that look like real DeepSeek-V3 serving.
 
 #include <cstdint>
+#include <functional>
 
 #include "eplb/trace.h"
 
@@ -25,6 +26,8 @@ struct SyntheticTraceOptions {
 /// time. Deterministic: the same options give the same trace on every platform (eplb's own
 /// random number generator and samplers, not the standard library's distributions). Throws
 /// InvalidArgument for non-positive sizes, `top_k > num_experts` or a probability outside [0, 1].
-Trace generate_trace(const SyntheticTraceOptions& options);
+/// `progress`, when given, is called with the steps done and the total, about a hundred times.
+Trace generate_trace(const SyntheticTraceOptions& options,
+                     const std::function<void(int64_t done, int64_t total)>& progress = {});
 
 }  // namespace eplb

@@ -29,6 +29,9 @@ struct Trace {
   /// Sums the steps of `range` into one load matrix. Throws InvalidArgument when the range is
   /// empty or out of bounds, naming the range and `num_steps`.
   Loads sum_steps(StepRange range = {}) const;
+
+  /// Returns the steps of `range` as a trace of their own. Throws InvalidArgument as sum_steps.
+  Trace slice_steps(StepRange range) const;
   /// Returns step `step_idx` as a `[num_layers, num_experts]` view into `values`.
   LoadMatrix step(int64_t step_idx) const;
 };

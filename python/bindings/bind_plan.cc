@@ -1,4 +1,5 @@
-// validate() and plan_from_phy2log(): checking and completing placements made elsewhere.
+// validate(), plan_from_phy2log() and keep_gpu_slots(): checking, completing and reordering
+// placements made elsewhere.
 
 #include <cstdint>
 #include <span>
@@ -6,6 +7,7 @@
 #include <nanobind/stl/tuple.h>
 
 #include "bindings.h"
+#include "eplb/migration.h"
 #include "eplb/plan.h"
 #include "eplb/topology.h"
 
@@ -29,6 +31,22 @@ PlanArrays complete_plan(const IndexArray& phy2log, int64_t num_experts) {
                                     num_replicas, num_experts));
 }
 
+PlanArrays keep_slots(const IndexArray& phy2log, const IndexArray& current, int64_t num_experts,
+                      int64_t num_gpus) {
+  check_ndim(phy2log, 2, "keep_gpu_slots", "phy2log");
+  check_ndim(current, 2, "keep_gpu_slots", "current");
+  const auto num_layers = static_cast<int64_t>(phy2log.shape(0));
+  const auto num_replicas = static_cast<int64_t>(phy2log.shape(1));
+  const Plan fresh = plan_from_phy2log(std::span(phy2log.data(), phy2log.size()), num_layers,
+                                       num_replicas, num_experts);
+  const Plan old = plan_from_phy2log(std::span(current.data(), current.size()),
+                                     static_cast<int64_t>(current.shape(0)),
+                                     static_cast<int64_t>(current.shape(1)), num_experts);
+  const Topology topology(num_replicas, 1, 1, num_gpus);
+  nb::gil_scoped_release release;
+  return to_numpy(keep_gpu_slots(fresh, old, topology));
+}
+
 }  // namespace
 
 void bind_plan(nb::module_& m) {
@@ -50,6 +68,13 @@ void bind_plan(nb::module_& m) {
         "its slots in increasing order.\n\n"
         "Raises InvalidArgument (a ValueError) when an entry is not in `[0, num_experts)`; does "
         "not check that every expert has a replica (validate() does).");
+  m.def("keep_gpu_slots", &keep_slots, nb::arg("phy2log").noconvert(),
+        nb::arg("current").noconvert(), nb::arg("num_experts"), nb::arg("num_gpus"),
+        "Reorders the slots of each of the `num_gpus` GPUs of `phy2log` `[num_layers, "
+        "num_replicas]` so that every expert the GPU held in `current` (same shape) keeps its "
+        "old slot; GPU contents do not change. Returns `(phy2log, log2phy, logcnt)`.\n\n"
+        "Raises InvalidArgument (a ValueError) when the shapes differ, an entry is not in "
+        "`[0, num_experts)` or -1, or `num_gpus` does not divide the slots.");
 }
 
 }  // namespace eplb::python

@@ -210,11 +210,13 @@ void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64
 
 Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
                       const RebalanceOptions& options, bool hierarchical) {
-  if (options.effort < 1 || options.effort > 1000) {
-    throw_invalid("rebalance_experts: effort = ", options.effort, " must be in [1, 1000]");
+  if (options.effort < 1 || options.effort > kMaxEffort) {
+    throw_invalid("rebalance_experts: effort = ", options.effort, " must be in [1, ", kMaxEffort,
+                  "]");
   }
-  if (options.threads < 1 || options.threads > 1024) {
-    throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, 1024]");
+  if (options.threads < 1 || options.threads > kMaxThreads) {
+    throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, ",
+                  kMaxThreads, "]");
   }
   if (options.cross_node_replicas < 0 || options.cross_node_replicas > topology.num_replicas()) {
     throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,

@@ -2,6 +2,7 @@
 #include "eplb/synthetic.h"
 
 #include <algorithm>
+#include <functional>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -340,7 +341,8 @@ void check_options(const SyntheticTraceOptions& options) {
 
 }  // namespace
 
-Trace generate_trace(const SyntheticTraceOptions& options) {
+Trace generate_trace(const SyntheticTraceOptions& options,
+                     const std::function<void(int64_t done, int64_t total)>& progress) {
   check_options(options);
   Trace trace{.num_steps = options.num_steps, .num_layers = options.num_layers,
               .num_experts = options.num_experts,
@@ -352,6 +354,7 @@ Trace generate_trace(const SyntheticTraceOptions& options) {
   std::vector<LayerState> layers = make_layers(options, popularity_rng);
   std::vector<double> shares(options.num_experts);
   std::span<double> out(trace.values);
+  const int64_t progress_every = std::max<int64_t>(1, options.num_steps / 100);
   for (int64_t step_idx = 0; step_idx < options.num_steps; ++step_idx) {
     const bool is_prefill = schedule_rng.uniform() < options.prefill_probability;
     const int64_t tokens = draw_tokens(is_prefill, schedule_rng);
@@ -364,6 +367,9 @@ Trace generate_trace(const SyntheticTraceOptions& options) {
                     out.subspan((step_idx * options.num_layers + layer_idx) * options.num_experts,
                                 options.num_experts));
       drift(layer, popularity_rng);
+    }
+    if (progress && ((step_idx + 1) % progress_every == 0 || step_idx + 1 == options.num_steps)) {
+      progress(step_idx + 1, options.num_steps);
     }
   }
   return trace;

@@ -43,6 +43,21 @@ std::string format_range(StepRange range) {
   return text;
 }
 
+// Returns the end of `range` in `trace` after checking that the range is inside and not empty.
+int64_t checked_end(const Trace& trace, StepRange range, const char* function) {
+  check_shape(trace, function);
+  const int64_t end = range.end == -1 ? trace.num_steps : range.end;
+  if (range.begin < 0 || end < 0 || end > trace.num_steps) {
+    detail::throw_invalid(function, ": steps = ", format_range(range),
+                          " out of range for a trace of ", trace.num_steps, " steps");
+  }
+  if (range.begin >= end) {
+    detail::throw_invalid(function, ": steps = ", format_range(range), " is empty in a trace of ",
+                          trace.num_steps, " steps");
+  }
+  return end;
+}
+
 }  // namespace
 
 StepRange parse_step_range(std::string_view text) {
@@ -71,17 +86,8 @@ StepRange parse_step_range(std::string_view text) {
 }
 
 Loads Trace::sum_steps(StepRange range) const {
-  check_shape(*this, "sum_steps");
+  const int64_t end = checked_end(*this, range, "sum_steps");
   const int64_t layer_size = num_layers * num_experts;
-  const int64_t end = range.end == -1 ? num_steps : range.end;
-  if (range.begin < 0 || end < 0 || end > num_steps) {
-    detail::throw_invalid("sum_steps: steps = ", format_range(range),
-                          " out of range for a trace of ", num_steps, " steps");
-  }
-  if (range.begin >= end) {
-    detail::throw_invalid("sum_steps: steps = ", format_range(range), " is empty in a trace of ",
-                          num_steps, " steps");
-  }
   Loads loads{.num_layers = num_layers, .num_experts = num_experts,
               .values = std::vector<double>(static_cast<size_t>(layer_size), 0.0)};
   // Steps are added in order, so the sum is the same on every platform.
@@ -90,6 +96,16 @@ Loads Trace::sum_steps(StepRange range) const {
     for (int64_t i = 0; i < layer_size; ++i) loads.values[i] += step_values[i];
   }
   return loads;
+}
+
+Trace Trace::slice_steps(StepRange range) const {
+  const int64_t end = checked_end(*this, range, "slice_steps");
+  const int64_t layer_size = num_layers * num_experts;
+  return Trace{.num_steps = end - range.begin,
+               .num_layers = num_layers,
+               .num_experts = num_experts,
+               .values = std::vector<double>(values.begin() + range.begin * layer_size,
+                                             values.begin() + end * layer_size)};
 }
 
 LoadMatrix Trace::step(int64_t step_idx) const {

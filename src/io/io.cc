@@ -28,15 +28,33 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
 void throw_io_error(std::string_view function, const std::filesystem::path& path,
                     int error_number) {
-  throw IoError(std::string(function) + ": " + path.string() + ": " +
+  throw IoError(std::string(function) + ": " + printable(path.string()) + ": " +
                 std::generic_category().message(error_number));
 }
 
 void throw_parse_error(std::string_view function, const std::filesystem::path& path,
                        std::string_view what) {
-  throw ParseError(std::string(function) + ": " + path.string() + ": " + std::string(what));
+  throw ParseError(std::string(function) + ": " + printable(path.string()) + ": " +
+                   printable(what));
 }
 
 std::string read_file(std::string_view function, const std::filesystem::path& path) {

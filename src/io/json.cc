@@ -328,7 +328,12 @@ LoadFormat detect_json_object_format(const std::string& content) {
 
 Trace parse_json_loads(std::string_view function, const std::filesystem::path& path,
                        const std::string& content, LoadFormat format) {
-  return LoadReader(function, path).read(content, format);
+  try {
+    return LoadReader(function, path).read(content, format);
+  } catch (const ParseError&) {
+    check_content_after_root(JsonErrors(function, path), content);
+    throw;
+  }
 }
 
 }  // namespace eplb::io::detail

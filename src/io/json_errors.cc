@@ -39,6 +39,31 @@ std::string describe(simdjson::error_code error, std::string_view expected) {
   return "malformed JSON: " + text;
 }
 
+int64_t content_after_root(std::string_view content) {
+  size_t at = content.find_first_not_of(" \t\r\n");
+  if (at == std::string_view::npos || (content[at] != '[' && content[at] != '{')) return -1;
+  int64_t depth = 0;
+  bool in_string = false;
+  for (; at < content.size(); ++at) {
+    const char c = content[at];
+    if (in_string) {
+      if (c == '\\') {
+        ++at;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if ((c == ']' || c == '}') && --depth == 0) {
+      const size_t next = content.find_first_not_of(" \t\r\n", at + 1);
+      return next == std::string_view::npos ? -1 : static_cast<int64_t>(next);
+    }
+  }
+  return -1;
+}
+
 std::string child(std::string_view pointer, int64_t index) {
   return std::string(pointer) + "/" + std::to_string(index);
 }

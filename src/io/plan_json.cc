@@ -31,7 +31,10 @@ class DomReader {
  protected:
   dom::object parse_root(const std::string& content) {
     dom::element root;
-    if (const auto error = parser_.parse(content).get(root)) errors_.fail("", error, "");
+    if (const auto error = parser_.parse(content).get(root)) {
+      check_content_after_root(errors_, content);
+      errors_.fail("", error, "");
+    }
     return get_object(root, "");
   }
 

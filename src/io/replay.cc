@@ -42,8 +42,15 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
   detail::append_number(out, summary.in_sample);
   out += ", \"next_window\": ";
   detail::append_number(out, summary.next_window);
+  out += ", \"replans\": ";
+  detail::append_number(out, static_cast<double>(summary.num_replans));
+  // No re-plan moved anything because there was none: null, not a measured 0.
   out += ", \"moved_fraction\": ";
-  detail::append_number(out, summary.moved_fraction);
+  if (summary.num_replans > 0) {
+    detail::append_number(out, summary.moved_fraction);
+  } else {
+    out += "null";
+  }
   out += ", \"plan_ms\": ";
   detail::append_number(out, summary.plan_ms);
   out += '}';
@@ -99,6 +106,8 @@ Chart replay_chart(std::span<const ReplayRun> runs, std::string_view title) {
     chart.panels[1].series.push_back(std::move(in_sample));
     chart.panels[2].series.push_back(std::move(moved));
   }
+  // A replay of two windows makes one plan and no re-plan: nothing to draw in the moves panel.
+  if (runs.front().result.summary.num_replans == 0) chart.panels.pop_back();
   return chart;
 }
 

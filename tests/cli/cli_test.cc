@@ -1,7 +1,4 @@
 // End-to-end tests of the eplb binary: exit codes, messages and the files it writes.
-#include <sys/wait.h>  // WIFEXITED
-#include <unistd.h>    // getpid
-
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -15,74 +12,10 @@
 #include "eplb/io/io.h"
 #include "eplb/policy.h"
 #include "eplb/topology.h"
+#include "cli_runner.h"
 
 namespace eplb {
 namespace {
-
-namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;  // -1 when the process did not exit normally (a crash)
-  std::string out;
-  std::string err;
-};
-
-std::string quote(const std::string& text) {
-  std::string quoted = "'";
-  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  std::ostringstream content;
-  content << stream.rdbuf();
-  return content.str();
-}
-
-std::string data(const std::string& name) {
-  return quote(std::string(EPLB_TEST_DATA_DIR) + "/cli/" + name);
-}
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("eplb_cli_test_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs `eplb args` through the shell; stdout and stderr are captured separately.
-  RunResult run(const std::string& args) const {
-    const fs::path err_path = dir_ / "stderr.txt";
-    const std::string command =
-        quote(EPLB_CLI_PATH) + " " + args + " 2>" + quote(err_path.string());
-    RunResult result;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer{};
-    for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
-      result.out.append(buffer.data(), n);
-    }
-    const int status = pclose(pipe);
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.err = read_file(err_path);
-    return result;
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
-
-// Reports the whole run when an expectation on it fails.
-std::string describe(const RunResult& result) {
-  return "exit " + std::to_string(result.exit_code) + "\nstdout:\n" + result.out + "stderr:\n" +
-         result.err;
-}
 
 std::string library_message(int64_t num_replicas, int64_t num_groups, int64_t num_nodes,
                             int64_t num_gpus) {
@@ -148,11 +81,12 @@ TEST_F(CliTest, MissingFileExitsOneNamingIt) {
   EXPECT_NE(eval.err.find(missing), std::string::npos) << describe(eval);
 }
 
-TEST_F(CliTest, BadTopologyExitsOneWithTheLibraryMessage) {
+// Sizes that do not divide are bad option values: a usage error, before the loads are read.
+TEST_F(CliTest, BadTopologyExitsTwoWithTheLibraryMessage) {
   const std::string output = path("plan.json");
   const RunResult result = run("plan " + data("readme_loads.csv") +
                                " --replicas 30 --groups 4 --nodes 2 --gpus 8 -o " + quote(output));
-  EXPECT_EQ(result.exit_code, 1) << describe(result);
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
   EXPECT_EQ(result.err, "eplb: error: " + library_message(30, 4, 2, 8) + "\n");
   EXPECT_FALSE(fs::exists(output));
 }
@@ -166,8 +100,9 @@ TEST_F(CliTest, PlanSearchOptionsAreCheckedAndDeterministic) {
             std::string::npos)
       << describe(result);
   result = run(base + " --effort 0");
-  EXPECT_EQ(result.exit_code, 1) << describe(result);
-  EXPECT_EQ(result.err, "eplb: error: rebalance_experts: effort = 0 must be in [1, 1000]\n");
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("--effort: value 0 must be an integer in [1, 1000]"), std::string::npos)
+      << describe(result);
   const std::string one = path("one.json"), two = path("two.json");
   ASSERT_EQ(run(base + " --effort 3 --seed 9 --threads 1 -o " + quote(one)).exit_code, 0);
   ASSERT_EQ(run(base + " --effort 3 --seed 9 --threads 2 -o " + quote(two)).exit_code, 0);
@@ -192,7 +127,7 @@ TEST_F(CliTest, ExcludedGpusGetEmptySlotsAndTheReportSaysWhetherTheHierarchyHeld
   }
   const RunResult bad = run("plan " + data("readme_loads.csv") +
                             " --replicas 16 --groups 4 --nodes 2 --gpus 8 --exclude-gpus 9");
-  EXPECT_EQ(bad.exit_code, 1) << describe(bad);
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
   EXPECT_EQ(bad.err, "eplb: error: --exclude-gpus: gpu 9 must be in [0, 8)\n");
 }
 
@@ -283,9 +218,16 @@ TEST_F(CliTest, GenIsDeterministicAndValidatesOptions) {
   EXPECT_EQ(read_file(first), read_file(second));
 
   const std::string bad = path("bad.json");
-  const RunResult result = run("gen -o " + quote(bad) + " --top-k 0");
-  EXPECT_EQ(result.exit_code, 1) << describe(result);
-  EXPECT_EQ(result.err, "eplb: error: generate_trace: top_k = 0 must be positive\n");
+  RunResult result = run("gen -o " + quote(bad) + " --top-k 0");
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("--top-k: value 0 must be an integer >= 1"), std::string::npos)
+      << describe(result);
+  EXPECT_FALSE(fs::exists(bad));
+  // Checked by the generator once all options are known: still a usage error.
+  result = run("gen -o " + quote(bad) + " --top-k 17 --experts 16");
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("eplb: error: generate_trace: top_k = 17"), std::string::npos)
+      << describe(result);
   EXPECT_FALSE(fs::exists(bad));
   EXPECT_EQ(run("gen -o " + quote(bad) + " --steps many").exit_code, 2);
 }
@@ -334,7 +276,7 @@ TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
     ASSERT_EQ(to_source.exit_code, 0) << describe(to_source);
     for (const std::string to : {"eplb", "sglang", "trtllm", "vllm-ascend"}) {
       const std::string target = path("to." + to);
-      const RunResult converted = run("convert " + quote(source) + " --input-format " + from +
+      const RunResult converted = run("convert " + quote(source) + " --plan-format " + from +
                                       topology + " --format " + to + " -o " + quote(target));
       ASSERT_EQ(converted.exit_code, 0) << from << " -> " << to << "\n" << describe(converted);
       const io::PlanFile read = io::read_plan(
@@ -459,28 +401,30 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
             std::string::npos)
       << describe(short_trace);
   const RunResult unknown = run("replay " + quote(trace) + " --interval 50 --policy best");
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("best"), std::string::npos) << describe(unknown);
   const RunResult history =
       run("replay " + quote(trace) + " --interval 50 --policy balanced@window:0");
-  EXPECT_EQ(history.exit_code, 1);
+  EXPECT_EQ(history.exit_code, 2);
   EXPECT_NE(history.err.find("history = \"window:0\""), std::string::npos) << describe(history);
   const RunResult excluded =
       run("replay " + quote(trace) + " --interval 50 --gpus 8 --nodes 2 --exclude-gpus 9");
-  EXPECT_EQ(excluded.exit_code, 1);
+  EXPECT_EQ(excluded.exit_code, 2);
   EXPECT_NE(excluded.err.find("--exclude-gpus: gpu 9 must be in [0, 8)"), std::string::npos)
       << describe(excluded);
   // The search options are the plan command's, checked alike.
   const RunResult seed = run("replay " + quote(trace) + " --interval 50 --seed -1");
   EXPECT_EQ(seed.exit_code, 2);  // a usage error, found while parsing
-  EXPECT_NE(seed.err.find("--seed: Value -1 not in range"), std::string::npos) << describe(seed);
+  EXPECT_NE(seed.err.find("--seed: value -1 must be an integer >= 0"), std::string::npos)
+      << describe(seed);
   const RunResult threads = run("replay " + quote(trace) + " --interval 50 --threads 0");
-  EXPECT_EQ(threads.exit_code, 1);
-  EXPECT_NE(threads.err.find("threads = 0 must be in [1, 1024]"), std::string::npos)
+  EXPECT_EQ(threads.exit_code, 2);
+  EXPECT_NE(threads.err.find("--threads: value 0 must be an integer in [1, 1024]"),
+            std::string::npos)
       << describe(threads);
   const RunResult rounds = run("replay " + quote(trace) + " --interval 50 --repair-rounds -1");
   EXPECT_EQ(rounds.exit_code, 2);
-  EXPECT_NE(rounds.err.find("--repair-rounds: Value -1 not in range 0 to 1000000"),
+  EXPECT_NE(rounds.err.find("--repair-rounds: value -1 must be an integer in [0, 1000000]"),
             std::string::npos)
       << describe(rounds);
   const RunResult plot = run("replay " + quote(trace) + " --interval 50 --plot " +
@@ -493,11 +437,12 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
 // written (the plot goes to the test's directory).
 TEST_F(CliTest, ReadmeReplayCommandRuns) {
   const std::string readme = read_file(fs::path(EPLB_TEST_DATA_DIR) / ".." / ".." / "README.md");
-  const std::string marker = "./build/cli/eplb replay ";
+  const std::string marker = "&& eplb replay ";
   const size_t start = readme.find(marker);
   ASSERT_NE(start, std::string::npos);
   std::string args = readme.substr(start + marker.size() - 7,
                                    readme.find('\n', start) - start - marker.size() + 7);
+  ASSERT_EQ(args.substr(0, 7), "replay ") << args;
   const size_t plot = args.find("replay.png");
   ASSERT_NE(plot, std::string::npos) << args;
   args.replace(plot, 10, quote(path("replay.png")));

@@ -1,4 +1,4 @@
-// Migrations between plans and align_plan.
+// Migrations between plans, align_plan and keep_gpu_slots.
 
 #include <algorithm>
 #include <numeric>
@@ -163,6 +163,62 @@ TEST(AlignPlan, KeepsTheMostReplicasOnSmallInstances) {
     const Plan aligned = align_plan(fresh, current, topology, false);
     EXPECT_EQ(12 - diff_plans(current, aligned, topology).moved_slots(), best) << seed;
   }
+}
+
+TEST(KeepGpuSlots, StayingExpertsKeepTheirSlotsAndGpusTheirContents) {
+  // GPU 0 keeps experts 1 and 3 (one replica of 1), GPU 1 keeps 6 twice; the rest are new.
+  const Topology topology(8, 1, 1, 2);
+  const Plan current = plan_from_phy2log(std::vector<int64_t>{0, 1, 1, 3, 6, 6, 5, 4}, 1, 8, 8);
+  const Plan fresh = plan_from_phy2log(std::vector<int64_t>{3, 2, 7, 1, 6, 0, 6, 7}, 1, 8, 8);
+  const Plan kept = keep_gpu_slots(fresh, current, topology);
+  EXPECT_EQ(kept.phy2log, (std::vector<int64_t>{2, 1, 7, 3, 6, 6, 0, 7}));
+  EXPECT_EQ(diff_plans(current, kept, topology).moved_slots(), 4);
+}
+
+TEST(KeepGpuSlots, MovesNoMoreThanTheFreshPlanAndKeepsItsLoads) {
+  const Topology topology(48, 4, 2, 8);
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    const Loads loads = make_loads(Distribution::zipf, 3, 32, seed + 7);
+    const Plan current = plan_of(make_loads(Distribution::lognormal, 3, 32, seed), topology,
+                                 Policy::deepseek);
+    const Plan fresh = plan_of(loads, topology, Policy::deepseek);
+    const Plan kept = keep_gpu_slots(fresh, current, topology);
+    EXPECT_EQ(testing::check_plan(kept, topology, 32), "");
+    EXPECT_LE(diff_plans(current, kept, topology).moved_slots(),
+              diff_plans(current, fresh, topology).moved_slots());
+    EXPECT_EQ(evaluate(kept, loads.view(), topology).max_gpu_load,
+              evaluate(fresh, loads.view(), topology).max_gpu_load);
+    for (int64_t layer = 0; layer < 3; ++layer) {
+      const auto old_row = current.phy2log_row(layer);
+      const auto new_row = kept.phy2log_row(layer);
+      for (int64_t gpu = 0; gpu < 8; ++gpu) {
+        std::vector<int64_t> before(old_row.begin() + gpu * 6, old_row.begin() + gpu * 6 + 6);
+        std::vector<int64_t> after(new_row.begin() + gpu * 6, new_row.begin() + gpu * 6 + 6);
+        std::vector<int64_t> fresh_gpu(fresh.phy2log_row(layer).begin() + gpu * 6,
+                                       fresh.phy2log_row(layer).begin() + gpu * 6 + 6);
+        std::sort(after.begin(), after.end());
+        std::sort(fresh_gpu.begin(), fresh_gpu.end());
+        EXPECT_EQ(after, fresh_gpu) << "GPU " << gpu << " changed contents";
+        // Each slot whose old expert is still on the GPU (and not already matched) keeps it.
+        for (int64_t rank = 0; rank < 6; ++rank) {
+          const int64_t expert = before[rank];
+          const auto old_copies = std::count(before.begin(), before.begin() + rank + 1, expert);
+          const auto new_copies = std::count(fresh_gpu.begin(), fresh_gpu.end(), expert);
+          if (old_copies <= new_copies) {
+            EXPECT_EQ(new_row[gpu * 6 + rank], expert) << "layer " << layer << " gpu " << gpu;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(KeepGpuSlots, RejectsPlansOfAnotherShape) {
+  const Topology topology(8, 1, 1, 2);
+  const Plan current = plan_from_phy2log(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}, 1, 8, 8);
+  const Plan other = plan_from_phy2log(
+      std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7}, 2, 8, 8);
+  EXPECT_THROW(keep_gpu_slots(other, current, topology), InvalidArgument);
 }
 
 }  // namespace

@@ -57,6 +57,39 @@ TEST(JsonTest, ReadsVllmTrace) {
   EXPECT_EQ(trace.values[23], 7);
 }
 
+TEST(JsonTest, ContentAfterTheRootValueIsNamedAsSuch) {
+  const TempDir dir;
+  EXPECT_EQ(parse_error(dir, "[[1, 2, 3]] xyz"),
+            "unexpected content after the JSON value at byte 12");
+  EXPECT_EQ(parse_error(dir, "[[1]] [2]"), "unexpected content after the JSON value at byte 6");
+  EXPECT_EQ(parse_error(dir, std::string(kTrace) + "}"),
+            "unexpected content after the JSON value at byte " + std::to_string(kTrace.size()));
+  EXPECT_EQ(parse_error(dir, "[[1, 2, 3]]]\n"), "unexpected content after the JSON value at byte 11");
+  EXPECT_EQ(parse_error(dir, std::string(kTrace) + "{}"),
+            "unexpected content after the JSON value at byte " +
+                std::to_string(kTrace.size()));
+  // Brackets inside strings do not close the root; an unclosed root is still truncated.
+  EXPECT_EQ(parse_error(dir, "{\"load_history\": [\"]]\"]} 5"),
+            "unexpected content after the JSON value at byte 25");
+  EXPECT_EQ(parse_error(dir, "[[1, 2, 3], [4"),
+            "truncated JSON (unclosed array, object or string)");
+}
+
+TEST(JsonTest, MessagesEscapeRawBytes) {
+  const TempDir dir;
+  EXPECT_EQ(parse_error(dir, "1,2,\xff\x01\n", LoadFormat::automatic, "t.csv"),
+            "line 1, column 3: expected a number, got \"\\xff\\x01\"");
+  const fs::path odd = dir.write("odd\x01name.csv", "1,x\n");
+  try {
+    read_trace(odd);
+    ADD_FAILURE() << "no ParseError";
+  } catch (const ParseError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("odd\\x01name.csv"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\x01'), std::string::npos) << message;
+  }
+}
+
 TEST(JsonTest, IgnoresOtherFieldsOfTraceAndSteps) {
   const TempDir dir;
   const Trace trace = read_trace(dir.write("t.json", R"({"model": "x", "load_history": [
@@ -202,13 +235,6 @@ TEST(JsonTest, EmptyFileIsParseError) {
   EXPECT_EQ(parse_error(dir, ""), "empty file");
   EXPECT_EQ(parse_error(dir, " \n"), "empty file");
   EXPECT_EQ(parse_error(dir, "", LoadFormat::vllm_trace), "empty file");
-}
-
-TEST(JsonTest, TrailingContentIsParseError) {
-  const TempDir dir;
-  EXPECT_EQ(parse_error(dir, "[[1]] [2]"), "unexpected content after the JSON value");
-  EXPECT_EQ(parse_error(dir, "[[1]]]"), "unexpected content after the JSON value");
-  EXPECT_EQ(parse_error(dir, std::string(kTrace) + "}"), "unexpected content after the JSON value");
 }
 
 // Every proper prefix of a valid file must be rejected, wherever the cut falls.

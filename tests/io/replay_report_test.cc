@@ -27,7 +27,10 @@ std::vector<ReplayRun> sample_runs() {
            .moved_slots = window == 0 ? 0 : 10 * (run + 1),
            .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1)});
     }
-    replay_run.result.summary = {.in_sample = 0.95, .next_window = 0.76, .moved_fraction = 0.1,
+    replay_run.result.summary = {.in_sample = 0.95,
+                                 .next_window = 0.76,
+                                 .num_replans = 2,
+                                 .moved_fraction = 0.1,
                                  .plan_ms = 1.5};
     runs.push_back(replay_run);
   }
@@ -48,12 +51,31 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_DOUBLE_EQ(double(windows.at(1)["in_sample"]), 0.95);
   EXPECT_EQ(int64_t(windows.at(1)["moved_slots"]), 10);
   EXPECT_DOUBLE_EQ(double(report["summary"]["moved_fraction"]), 0.1);
+  EXPECT_EQ(int64_t(report["summary"]["replans"]), 2);
   EXPECT_DOUBLE_EQ(double(report["summary"]["next_window"]), 0.76);
   const simdjson::dom::array all = report["runs"];
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(std::string_view(all.at(1)["policy"]), "deepseek");
   EXPECT_EQ(int64_t(all.at(1)["windows"].at(2)["moved_slots"]), 20);
   EXPECT_THROW(replay_json({}), InvalidArgument);
+}
+
+// Two windows give one plan and no re-plan: no moved fraction to report and no moves to draw.
+TEST(ReplayReport, OnePlanHasNoMovedFractionAndNoMovesPanel) {
+  std::vector<ReplayRun> runs = sample_runs();
+  for (ReplayRun& run : runs) {
+    run.result.windows.resize(1);
+    run.result.summary.num_replans = 0;
+    run.result.summary.moved_fraction = 0;
+  }
+  simdjson::dom::parser parser;
+  const simdjson::padded_string text(replay_json(runs));
+  const simdjson::dom::element report = parser.parse(text);
+  EXPECT_EQ(int64_t(report["summary"]["replans"]), 0);
+  EXPECT_TRUE(report["summary"]["moved_fraction"].is_null());
+  const Chart chart = replay_chart(runs, "one plan");
+  ASSERT_EQ(chart.panels.size(), 2u);
+  EXPECT_EQ(chart.panels[1].title.find("moved"), std::string::npos);
 }
 
 TEST(ReplayReport, PlotDrawsEveryPlannerInThreePanels) {

@@ -203,6 +203,38 @@ Plan apply_migration(const Plan& from, const Migration& migration, const Topolog
   return plan_from_phy2log(phy2log, from.num_layers, from.num_replicas, from.num_experts);
 }
 
+namespace {
+
+// Writes GPU `gpu` of `fresh_row` into GPU `position` of `out_row`: experts that GPU `position`
+// of `current_row` already holds return to their old slots; the others fill the free slots in
+// order. `placed` is scratch.
+void place_gpu(std::span<const int64_t> fresh_row, std::span<const int64_t> current_row,
+               int64_t gpu, int64_t position, int64_t slots_per_gpu, std::span<int64_t> out_row,
+               std::vector<int64_t>& placed) {
+  const auto content = fresh_row.subspan(gpu * slots_per_gpu, slots_per_gpu);
+  const auto old_slots = current_row.subspan(position * slots_per_gpu, slots_per_gpu);
+  const auto out = out_row.subspan(position * slots_per_gpu, slots_per_gpu);
+  placed.assign(static_cast<size_t>(slots_per_gpu), 0);
+  std::fill(out.begin(), out.end(), -2);
+  for (int64_t slot = 0; slot < slots_per_gpu; ++slot) {
+    for (int64_t idx = 0; idx < slots_per_gpu; ++idx) {
+      if (!placed[idx] && content[idx] == old_slots[slot]) {
+        out[slot] = content[idx];
+        placed[idx] = 1;
+        break;
+      }
+    }
+  }
+  int64_t free_slot = 0;
+  for (int64_t idx = 0; idx < slots_per_gpu; ++idx) {
+    if (placed[idx]) continue;
+    while (out[free_slot] != -2) ++free_slot;
+    out[free_slot] = content[idx];
+  }
+}
+
+}  // namespace
+
 Plan align_plan(const Plan& fresh, const Plan& current, const Topology& topology,
                 bool keep_nodes) {
   check_same_shape(fresh, current, topology, "align_plan");
@@ -218,28 +250,22 @@ Plan align_plan(const Plan& fresh, const Plan& current, const Topology& topology
         align_layer_gpus(fresh_row, current_row, topology, keep_nodes, tally);
     const auto out_row = std::span(phy2log).subspan(layer * fresh.num_replicas, fresh.num_replicas);
     for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
-      const auto content = fresh_row.subspan(gpu * slots_per_gpu, slots_per_gpu);
-      const int64_t position = position_of[gpu];
-      const auto old_slots = current_row.subspan(position * slots_per_gpu, slots_per_gpu);
-      const auto out = out_row.subspan(position * slots_per_gpu, slots_per_gpu);
-      // Kept experts return to their old slots; the others fill the free slots in order.
-      placed.assign(static_cast<size_t>(slots_per_gpu), 0);
-      std::fill(out.begin(), out.end(), -2);
-      for (int64_t slot = 0; slot < slots_per_gpu; ++slot) {
-        for (int64_t idx = 0; idx < slots_per_gpu; ++idx) {
-          if (!placed[idx] && content[idx] == old_slots[slot]) {
-            out[slot] = content[idx];
-            placed[idx] = 1;
-            break;
-          }
-        }
-      }
-      int64_t free_slot = 0;
-      for (int64_t idx = 0; idx < slots_per_gpu; ++idx) {
-        if (placed[idx]) continue;
-        while (out[free_slot] != -2) ++free_slot;
-        out[free_slot] = content[idx];
-      }
+      place_gpu(fresh_row, current_row, gpu, position_of[gpu], slots_per_gpu, out_row, placed);
+    }
+  }
+  return plan_from_phy2log(phy2log, fresh.num_layers, fresh.num_replicas, fresh.num_experts);
+}
+
+Plan keep_gpu_slots(const Plan& fresh, const Plan& current, const Topology& topology) {
+  check_same_shape(fresh, current, topology, "keep_gpu_slots");
+  const int64_t slots_per_gpu = topology.slots_per_gpu();
+  std::vector<int64_t> phy2log(fresh.phy2log.size(), -1);
+  std::vector<int64_t> placed;
+  for (int64_t layer = 0; layer < fresh.num_layers; ++layer) {
+    const auto out_row = std::span(phy2log).subspan(layer * fresh.num_replicas, fresh.num_replicas);
+    for (int64_t gpu = 0; gpu < topology.num_gpus(); ++gpu) {
+      place_gpu(fresh.phy2log_row(layer), current.phy2log_row(layer), gpu, gpu, slots_per_gpu,
+                out_row, placed);
     }
   }
   return plan_from_phy2log(phy2log, fresh.num_layers, fresh.num_replicas, fresh.num_experts);

@@ -69,6 +69,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     result.summary.in_sample += row.in_sample / num_plans;
     result.summary.next_window += row.next_window / num_plans;
   }
+  result.summary.num_replans = static_cast<int64_t>(result.windows.size()) - 1;
   result.summary.moved_fraction =
       num_plans > 1 ? total_moved_fraction / (num_plans - 1) : 0;
   result.summary.plan_ms = total_ms / num_plans;

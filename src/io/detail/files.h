@@ -18,11 +18,15 @@ inline constexpr size_t kReadPadding = 64;
 /// from asking for gigabytes.
 inline constexpr int64_t kMaxBuiltValues = int64_t{1} << 26;
 
+/// Returns `text` with every byte outside printable ASCII written as `\xNN`, so that a message
+/// quoting a damaged file or an odd path holds no raw binary.
+std::string printable(std::string_view text);
+
 /// Throws IoError `<function>: <path>: <strerror(error_number)>`.
 [[noreturn]] void throw_io_error(std::string_view function, const std::filesystem::path& path,
                                  int error_number);
 
-/// Throws ParseError `<function>: <path>: <what>`.
+/// Throws ParseError `<function>: <path>: <what>`, both made printable().
 [[noreturn]] void throw_parse_error(std::string_view function, const std::filesystem::path& path,
                                     std::string_view what);
 

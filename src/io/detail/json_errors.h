@@ -14,6 +14,11 @@ namespace eplb::io::detail {
 /// Returns words for a simdjson error a user can cause; `expected` describes an INCORRECT_TYPE.
 std::string describe(simdjson::error_code error, std::string_view expected);
 
+/// Returns the offset of the first byte after a complete root array or object in `content` that
+/// is not white space, or -1 when there is none (the root is unclosed, a scalar, or all that the
+/// content holds). simdjson reports such content as a truncated or malformed document.
+int64_t content_after_root(std::string_view content);
+
 /// Returns the JSON pointer `pointer/index`.
 std::string child(std::string_view pointer, int64_t index);
 
@@ -41,5 +46,14 @@ class JsonErrors {
   const std::filesystem::path& path_;
   std::string prefix_;
 };
+
+/// Throws ParseError `unexpected content after the JSON value at byte N` when
+/// content_after_root(content) finds some; readers call it when parsing failed, to name the
+/// real cause.
+inline void check_content_after_root(const JsonErrors& errors, std::string_view content) {
+  if (const int64_t at = content_after_root(content); at >= 0) {
+    errors.fail("", "unexpected content after the JSON value at byte " + std::to_string(at));
+  }
+}
 
 }  // namespace eplb::io::detail
