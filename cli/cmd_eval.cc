@@ -27,6 +27,14 @@ struct EvalOptions {
 // evaluate() would also refuse a mismatch, but only the CLI knows both file names.
 void check_shapes(const EvalOptions& options, const Plan& plan, const Loads& loads) {
   if (loads.num_layers == plan.num_layers && loads.num_experts == plan.num_experts) return;
+  if (loads.num_experts == plan.num_replicas && plan.num_replicas > plan.num_experts &&
+      options.loads.deployed_plan.empty()) {
+    throw InvalidArgument(
+        "eval: " + options.loads.path + " counts " + std::to_string(loads.num_experts) +
+        " per layer, the plan's num_slots, not its " + std::to_string(plan.num_experts) +
+        " experts: TensorRT-LLM statistics recorded with its load balancer active count "
+        "slots; give the plan the server ran with --deployed-plan PLAN to map them to experts");
+  }
   throw InvalidArgument("eval: loads shape [num_layers, num_experts] = [" +
                         std::to_string(loads.num_layers) + ", " +
                         std::to_string(loads.num_experts) + "] of " + options.loads.path +

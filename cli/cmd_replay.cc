@@ -92,7 +92,8 @@ void print_summary(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
 Trace read_replay_trace(const LoadsOptions& loads) {
   Trace trace = io::read_trace(loads.path, {.format = io::parse_load_format(loads.format),
                                             .num_layers = loads.num_layers,
-                                            .num_experts = loads.num_experts});
+                                            .num_experts = loads.num_experts,
+                                            .deployed_plan = loads.deployed_plan});
   if (loads.steps.empty()) return trace;
   try {
     return trace.slice_steps(loads.step_range());

@@ -57,13 +57,14 @@ struct LoadsOptions {
   std::string format = "auto";
   int64_t num_layers = 0;
   int64_t num_experts = 0;
+  std::string deployed_plan;
 
   /// Returns the step range, StepRange{} when `--steps` was not given.
   StepRange step_range() const;
 };
 
-/// Adds the positional LOADFILE, `--steps A:B`, `--input-format` and, for per-token traces,
-/// `--layers` and `--experts` to `command`.
+/// Adds the positional LOADFILE, `--steps A:B`, `--input-format`, for per-token traces
+/// `--layers` and `--experts`, and `--deployed-plan` (loads that count slots) to `command`.
 void add_loads_options(CLI::App& command, LoadsOptions& options);
 
 /// Reads and sums the loads that `options` describe (throws eplb::Error).

@@ -109,14 +109,14 @@ def lower_bounds(loads: Annotated[NDArray, dict(order='C', device='cpu', writabl
     Raises InvalidArgument (a ValueError) for bad sizes. Releases the GIL.
     """
 
-def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto', num_layers: int = 0, num_experts: int = 0) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto', num_layers: int = 0, num_experts: int = 0, deployed_plan: str | os.PathLike | None = None) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
     Reads a load file (or TensorRT-LLM statistics folder) and sums the steps of `steps` ("A:B", "A:" or ":B", half-open and 0-based; None for all) into float64 loads `[num_layers, num_experts]`.
 
-    `format` is "auto" (from the content), "vllm", "json", "csv", "npy", "sglang", "counts", "layer-jsonl", "topk-jsonl" or "trtllm". `num_layers` (required there) and `num_experts` (0: the largest id + 1) apply to "topk-jsonl" only. Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad format, option or range.
+    `format` is "auto" (from the content), "vllm", "json", "csv", "npy", "sglang", "counts", "layer-jsonl", "topk-jsonl" or "trtllm". `num_layers` (required there) and `num_experts` (0: the largest id + 1) apply to "topk-jsonl" only. `deployed_plan` (a plan file, None for none): the loads count that plan's slots (TensorRT-LLM statistics with its load balancer active) and are mapped to experts through it. Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad format, option or range.
     """
 
-def read_trace(path: str | os.PathLike, format: str = 'auto', num_layers: int = 0, num_experts: int = 0) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def read_trace(path: str | os.PathLike, format: str = 'auto', num_layers: int = 0, num_experts: int = 0, deployed_plan: str | os.PathLike | None = None) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
     Reads every step of a load file into float64 loads `[num_steps, num_layers, num_experts]`; a file holding one matrix is a trace of one step.
 
@@ -130,18 +130,18 @@ def sum_steps(trace: Annotated[NDArray[numpy.float64], dict(shape=(None, None, N
     Raises InvalidArgument when the range is malformed, empty or out of bounds.
     """
 
-def write_plan(path: str | os.PathLike, phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, format: str, policy: str = '', dense_layers: Sequence[int] = [], metrics: PlanMetrics | None = None) -> None:
+def write_plan(path: str | os.PathLike, phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, format: str, policy: str = '', dense_layers: Sequence[int] = [], metrics: PlanMetrics | None = None, moe_layers_only: bool = False) -> None:
     """
-    Writes the plan `(phy2log, log2phy, logcnt)` (C-contiguous int64, as validate() takes them) for the topology in `format` ("eplb", "sglang", "trtllm" or "vllm-ascend"). `dense_layers` (ascending rows) are written as given (eplb, sglang) or left out (trtllm, vllm-ascend); `metrics` are written by the eplb format only. The file is written to a temporary name and renamed.
+    Writes the plan `(phy2log, log2phy, logcnt)` (C-contiguous int64, as validate() takes them) for the topology in `format` ("eplb", "sglang", "trtllm" or "vllm-ascend"). `dense_layers` (ascending rows) are written as given (eplb, sglang) or left out (trtllm, vllm-ascend); `metrics` are written by the eplb format only. `moe_layers_only`: the rows are MoE layers only, dense layers unknown (refused by sglang and trtllm, recorded by eplb). The file is written to a temporary name and renamed.
 
-    Raises InvalidArgument for a bad format, topology or inconsistent sizes (the plan is not validated here) and IoError (an OSError) when the file cannot be written.
+    Raises InvalidArgument for a bad format, topology or inconsistent sizes (the plan is not validated here), for a file its server would misroute (empty GPUs; two replicas of an expert on a vllm-ascend device), and IoError (an OSError) when the file cannot be written.
     """
 
-def read_plan(path: str | os.PathLike, format: str = 'auto', num_gpus: int = 0, num_groups: int = 0, num_nodes: int = 0, dense_layers: Sequence[int] = []) -> tuple[tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]], tuple[int, int, int, int], str, list[int]]:
+def read_plan(path: str | os.PathLike, format: str = 'auto', num_gpus: int = 0, num_groups: int = 0, num_nodes: int = 0, dense_layers: Sequence[int] = [], no_dense_layers: bool = False) -> tuple[tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]], tuple[int, int, int, int], str, list[int], bool]:
     """
     Reads a plan file of any format ("auto": from the content) and validates it.
 
-    Returns `((phy2log, log2phy, logcnt), (num_replicas, num_groups, num_nodes, num_gpus), policy, dense_layers)`. 0 means not given: `num_gpus` is required for sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not recorded, and given values must match recorded ones. Raises IoError, ParseError naming the file and location, and InvalidArgument.
+    Returns `((phy2log, log2phy, logcnt), (num_replicas, num_groups, num_nodes, num_gpus), policy, dense_layers, moe_layers_only)`. `no_dense_layers`: the model has no dense layers (the rows of a vllm-ascend file are its layers). 0 means not given: `num_gpus` is required for sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not recorded, and given values must match recorded ones. Raises IoError, ParseError naming the file and location, and InvalidArgument.
     """
 
 def find_dense_layers(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)]) -> list[int]:

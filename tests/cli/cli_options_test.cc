@@ -210,7 +210,8 @@ TEST_F(CliTest, QuietSilencesEveryReport) {
       "plan -q " + quote(trace) + " --replicas 96 --groups 8 --nodes 2 --gpus 8 -o " +
           quote(plan_file),
       "eval --quiet " + quote(plan_file) + " " + quote(trace),
-      "convert -q " + quote(plan_file) + " --format sglang -o " + quote(path("plan.sglang.json")),
+      "convert -q " + quote(plan_file) + " --dense-layers none --format sglang -o " +
+          quote(path("plan.sglang.json")),
       "replay -q " + quote(trace) + " --interval 50 --json " + quote(path("replay.json"))};
   for (const std::string& command : commands) {
     const RunResult result = run(command);
@@ -236,8 +237,8 @@ TEST_F(CliTest, InputFormatMeansTheLoadFileEverywhere) {
       "convert reads a plan: name its format with --plan-format (--input-format is a load "
       "file's format)");
   EXPECT_FALSE(fs::exists(output));
-  EXPECT_EQ(run("convert -q " + quote(plan_file) + " --plan-format eplb --format sglang -o " +
-                quote(output))
+  EXPECT_EQ(run("convert -q " + quote(plan_file) +
+                " --plan-format eplb --dense-layers none --format sglang -o " + quote(output))
                 .exit_code,
             0);
   const std::string help = run("plan --help").out;
