@@ -50,13 +50,19 @@ PlannerSetup make_setup(int64_t num_replicas, int64_t num_groups, int64_t num_no
                         int64_t interval, double swing_weight, int64_t effort, uint64_t seed,
                         int64_t threads, std::string_view packer, int64_t cross_node_replicas,
                         int64_t repair_rounds, std::vector<bool> active_gpus) {
-  ReplayOptions base = base_options(interval, -1, effort, seed, threads, packer,
-                                    cross_node_replicas, repair_rounds, std::move(active_gpus));
-  const std::string spec = history.empty() ? std::string(policy)
-                                           : std::string(policy) + "@" + std::string(history);
   PlannerSetup setup{.topology = Topology(num_replicas, num_groups, num_nodes, num_gpus),
-                     .options = parse_replay_planner(spec, base, "", swing_weight).options.planner};
-  check_planner_options(setup.topology, setup.options);
+                     .options = base_options(interval, -1, effort, seed, threads, packer,
+                                             cross_node_replicas, repair_rounds,
+                                             std::move(active_gpus))
+                                    .planner};
+  // Not parse_replay_planner: a replay's shared options drop what a policy cannot take
+  // (deepseek and active_gpus), where a Planner refuses it.
+  PlannerOptions& options = setup.options;
+  options.rebalance.policy = parse_policy(policy);
+  options.history = history.empty() ? default_history(options.rebalance.policy, interval)
+                                    : parse_history(history, interval);
+  if (swing_weight >= 0) options.history.swing_weight = swing_weight;
+  check_planner_options(setup.topology, options);
   setup.options.rebalance.should_stop = SignalPoll();
   return setup;
 }

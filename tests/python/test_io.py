@@ -91,16 +91,23 @@ def test_io_errors_are_the_os_errors_of_their_errno(tmp_path):
     np.testing.assert_array_equal(eplb.read_loads(not_a_folder), [[1, 2]])
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root reads files without permission")
-def test_unreadable_file_is_a_permission_error(tmp_path):
-    unreadable = tmp_path / "loads.json"
-    unreadable.write_text("[[1, 2]]")
-    unreadable.chmod(0)
-    with pytest.raises(PermissionError) as info:
-        eplb.read_loads(unreadable)
-    assert_os_error(info.value, eplb.PermissionIoError, errno.EACCES, str(unreadable),
-                    f"read_loads: {unreadable}: Permission denied")
+def test_forbidden_file_is_a_permission_error(tmp_path):
+    if os.geteuid() == 0:  # root writes anywhere but in sysfs
+        target = Path("/sys/eplb-plan.json")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        target = locked / "plan.json"
+    plan = eplb.rebalance_experts([[1, 2, 3, 4]], 4, 1, 1, 2)
+    with pytest.raises(eplb.IoError) as info:
+        eplb.save_plan(plan, target, num_gpus=2)
+    if info.value.errno != errno.EACCES:
+        pytest.skip(f"{target} fails with {info.value.strerror}, not EACCES, here")
+    assert isinstance(info.value, PermissionError)
+    assert isinstance(info.value, eplb.PermissionIoError)
+    assert info.value.strerror == os.strerror(errno.EACCES) and str(target) in str(info.value)
+    assert not target.exists()
 
 
 def test_os_errors_of_python_file_calls_become_the_same_io_errors(tmp_path):

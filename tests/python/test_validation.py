@@ -115,6 +115,11 @@ def test_migration_bytes_refuses_negative_and_non_integer_sizes():
      "Planner: active_gpus has 3 entries, must have num_gpus = 8"),
     (TOPOLOGY, {"active_gpus": [False] * 8}, "Planner: active_gpus excludes every GPU"),
     (TOPOLOGY, {"repair_rounds": -1}, "Planner: repair_rounds = -1 must be in [0, 1000000]"),
+    (TOPOLOGY, {"policy": "deepseek", "active_gpus": [True] * 7 + [False]},
+     "Planner: active_gpus needs policy balanced or global; deepseek plans onto every GPU"),
+    (TOPOLOGY, {"policy": "deepseek", "cross_node_replicas": 2},
+     "Planner: cross_node_replicas = 2 needs policy balanced; deepseek keeps the strict "
+     "hierarchy"),
 ])
 def test_planner_checks_its_options_when_made(args, options, message):
     # Before the first observe(): the planner is not made at all.
