@@ -64,6 +64,13 @@ def plan_from_phy2log(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', d
     Raises InvalidArgument (a ValueError) when an entry is not in `[0, num_experts)`; does not check that every expert has a replica (validate() does).
     """
 
+def keep_gpu_slots(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], current: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_experts: int, num_gpus: int) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+    """
+    Reorders the slots of each of the `num_gpus` GPUs of `phy2log` `[num_layers, num_replicas]` so that every expert the GPU held in `current` (same shape) keeps its old slot; GPU contents do not change. Returns `(phy2log, log2phy, logcnt)`.
+
+    Raises InvalidArgument (a ValueError) when the shapes differ, an entry is not in `[0, num_experts)` or -1, or `num_gpus` does not divide the slots.
+    """
+
 def rebalance_experts(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1, cross_node_replicas: int = 0, active_gpus: Sequence[bool] = []) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
     """
     Plans a placement of `weight` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
