@@ -185,7 +185,8 @@ def test_compiled_module_checks_rank_and_dtype_itself():
                 "rebalance_experts: weight.ndim = 1 must be 2 ([num_layers, num_experts])"):
         _eplb.rebalance_experts(np.ones(12), *TOPOLOGY)
     with raises(eplb.InvalidArgument,
-                "rebalance_experts: weight.dtype = float16 must be float64, float32, int32 or int64"):
+                "rebalance_experts: weight.dtype = float16 must be float64, float32, int32 or "
+                "int64"):
         _eplb.rebalance_experts(WEIGHT.astype(np.float16), *TOPOLOGY)
     with pytest.raises(TypeError):  # no silent copy of a non-contiguous array
         _eplb.rebalance_experts(np.repeat(WEIGHT, 2, axis=1)[:, ::2], *TOPOLOGY)

@@ -33,7 +33,8 @@ def observed_planner(**options):
 def test_float_options_must_be_finite_and_non_negative(value, text):
     planner = observed_planner()
     phy2log = planner.plan()[0]
-    with raises(eplb.InvalidArgument, f"replay: tolerance = {text} must be finite and non-negative"):
+    with raises(eplb.InvalidArgument,
+                f"replay: tolerance = {text} must be finite and non-negative"):
         eplb.replay(trace(), *TOPOLOGY, interval=40, tolerance=value)
     with raises(eplb.InvalidArgument,
                 f"replay: swing_weight = {text} must be finite and non-negative"):
@@ -52,10 +53,12 @@ def test_float_options_must_be_finite_and_non_negative(value, text):
                                               ([0.1], "list")])
 def test_float_options_must_be_numbers(value, type_name):
     planner = observed_planner()
-    with raises(TypeError, f"Planner.replan: tolerance = {value!r} must be a float, not {type_name}"):
+    with raises(TypeError,
+                f"Planner.replan: tolerance = {value!r} must be a float, not {type_name}"):
         planner.replan(planner.plan()[0], value)
     if value is not None:  # None means "the history's own" for swing_weight
-        with raises(TypeError, f"replay: swing_weight = {value!r} must be a float, not {type_name}"):
+        with raises(TypeError,
+                    f"replay: swing_weight = {value!r} must be a float, not {type_name}"):
             eplb.replay(trace(), *TOPOLOGY, interval=40, swing_weight=value)
 
 
@@ -153,7 +156,8 @@ def test_value_errors_name_the_python_argument():
                 "find_dense_layers: weight[0][1] = nan must be finite and non-negative"):
         eplb.find_dense_layers(weight)
     phy2log = eplb.rebalance_experts(np.ones((2, 64)), *TOPOLOGY)[0]
-    with raises(eplb.InvalidArgument, "evaluate: weight[0][1] = nan must be finite and non-negative"):
+    with raises(eplb.InvalidArgument,
+                "evaluate: weight[0][1] = nan must be finite and non-negative"):
         eplb.evaluate(phy2log, weight, 8)
     with raises(eplb.InvalidArgument,
                 "Planner.observe: step_loads[0][1] = nan must be finite and non-negative"):
@@ -163,7 +167,8 @@ def test_value_errors_name_the_python_argument():
     with raises(eplb.InvalidArgument,
                 "replay: trace[70][1][5] = -2 must be finite and non-negative"):
         eplb.replay(steps, *TOPOLOGY, interval=40)
-    with raises(eplb.InvalidArgument, "rebalance_experts: weight: num_experts = 0 must be positive"):
+    with raises(eplb.InvalidArgument,
+                "rebalance_experts: weight: num_experts = 0 must be positive"):
         eplb.rebalance_experts(np.ones((2, 0)), *TOPOLOGY)
 
 

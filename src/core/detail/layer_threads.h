@@ -20,7 +20,9 @@ inline int64_t layer_threads(int64_t num_layers, int64_t num_threads) {
 
 /// Throws Cancelled when `should_stop` is set and returns true: `function` was asked to stop.
 inline void check_stop(const std::function<bool()>& should_stop, const char* function) {
-  if (should_stop && should_stop()) throw Cancelled(std::string(function) + ": stopped by its should_stop check");
+  if (should_stop && should_stop()) {
+    throw Cancelled(std::string(function) + ": stopped by its should_stop check");
+  }
 }
 
 /// Calls `plan_layer(layer, thread_idx)` for every layer in [0, num_layers), on layer_threads()
