@@ -11,7 +11,7 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from . import _eplb
+from . import _convert, _eplb
 
 #: The keys of a plan saved with `format="torch"`: DeepSeek's three arrays, as int64 tensors.
 PLAN_KEYS = ("phy2log", "log2phy", "logcnt")
@@ -48,7 +48,8 @@ def _load(path: str, function: str, what: str) -> Any:
         with open(path, "rb") as file:
             return torch.load(file, map_location="cpu", weights_only=True)
     except OSError as error:
-        raise _eplb.IoError(f"{function}: {path}: {error.strerror or error}") from error
+        raise _convert.io_error(f"{function}: {path}: {error.strerror or error}",
+                                error) from error
     except Exception as error:  # torch.load raises many types for content it cannot unpickle
         raise _eplb.ParseError(
             f"{function}: {path}: not a file torch.load(weights_only=True) reads: "

@@ -48,7 +48,8 @@ std::string printable(std::string_view text) {
 void throw_io_error(std::string_view function, const std::filesystem::path& path,
                     int error_number) {
   throw IoError(std::string(function) + ": " + printable(path.string()) + ": " +
-                std::generic_category().message(error_number));
+                    std::generic_category().message(error_number),
+                error_number, path.string());
 }
 
 void throw_parse_error(std::string_view function, const std::filesystem::path& path,
