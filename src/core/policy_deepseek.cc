@@ -5,6 +5,7 @@
 #include "core/detail/greedy_pack.h"
 #include "core/detail/plan_builder.h"
 #include "core/detail/policies.h"
+#include "core/detail/torch_sum.h"
 
 namespace eplb::detail {
 namespace {
@@ -54,9 +55,10 @@ void plan_layer(std::span<const float> weights, const Topology& topology, int64_
   const int64_t slots_per_gpu = topology.slots_per_gpu();
 
   // Step 1: pack groups onto nodes; a node's experts are its groups' in pack rank order.
-  s.group_weights.assign(num_groups, 0.0f);
+  // The reference sums each group with torch, in torch's order.
+  s.group_weights.resize(num_groups);
   for (int64_t g = 0; g < num_groups; ++g) {
-    for (int64_t j = 0; j < group_size; ++j) s.group_weights[g] += weights[g * group_size + j];
+    s.group_weights[g] = torch_cpu_sum(weights.subspan(g * group_size, group_size));
   }
   s.group_pack.resize(num_groups);
   s.group_rank.resize(num_groups);
