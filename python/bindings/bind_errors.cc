@@ -12,6 +12,7 @@ namespace {
 struct ErrorTypes {
   PyObject* error = nullptr;
   PyObject* invalid_argument = nullptr;
+  PyObject* invalid_sizes = nullptr;
   PyObject* parse_error = nullptr;
   PyObject* io_error = nullptr;
 };
@@ -26,6 +27,8 @@ void translate(const std::exception_ptr& exception, void* payload) {
   const auto* types = static_cast<const ErrorTypes*>(payload);
   try {
     std::rethrow_exception(exception);
+  } catch (const InvalidSizes& e) {
+    PyErr_SetString(types->invalid_sizes, e.what());
   } catch (const InvalidArgument& e) {
     PyErr_SetString(types->invalid_argument, e.what());
   } catch (const ParseError& e) {
@@ -49,6 +52,15 @@ void bind_errors(nb::module_& m) {
       "Raised for bad shapes, sizes, divisibility, non-finite or negative loads and misuse of an "
       "API; also a ValueError.",
       nb::make_tuple(error, nb::handle(PyExc_ValueError)));
+  // DeepSeek's rebalance_experts checks these sizes with assert, and callers written around it
+  // (vLLM's tests among them) catch AssertionError.
+  nb::object invalid_sizes = new_exception(
+      "eplb.InvalidSizes",
+      "Raised for the size conditions DeepSeek's rebalance_experts asserts: num_replicas a "
+      "multiple of num_gpus and at least num_experts, and on its hierarchical path num_experts a "
+      "multiple of num_groups and num_gpus a multiple of num_nodes. An InvalidArgument (so a "
+      "ValueError) and also an AssertionError, as the reference raises.",
+      nb::make_tuple(invalid_argument, nb::handle(PyExc_AssertionError)));
   nb::object parse_error = new_exception(
       "eplb.ParseError",
       "Raised when a file's content is malformed; the message names the file and the location. "
@@ -61,13 +73,15 @@ void bind_errors(nb::module_& m) {
       nb::make_tuple(error, nb::handle(PyExc_OSError)));
   m.attr("Error") = error;
   m.attr("InvalidArgument") = invalid_argument;
+  m.attr("InvalidSizes") = invalid_sizes;
   m.attr("ParseError") = parse_error;
   m.attr("IoError") = io_error;
 
   // The translator outlives the module's attributes, so the payload owns a reference to each
   // class; both live until the interpreter exits, like nb::exception's.
   auto* types = new ErrorTypes{error.release().ptr(), invalid_argument.release().ptr(),
-                               parse_error.release().ptr(), io_error.release().ptr()};
+                               invalid_sizes.release().ptr(), parse_error.release().ptr(),
+                               io_error.release().ptr()};
   nb::register_exception_translator(translate, types);
 }
 

@@ -23,12 +23,21 @@ from ._api import (
     validate,
 )
 from ._online import Migration, Planner, replay
-from ._eplb import Error, InvalidArgument, IoError, ParseError, PlanMetrics, __version__
+from ._eplb import (
+    Error,
+    InvalidArgument,
+    InvalidSizes,
+    IoError,
+    ParseError,
+    PlanMetrics,
+    __version__,
+)
 from ._plan_files import PlanFile, insert_dense_layers, load_plan, save_plan
 
 __all__ = [
     "Error",
     "InvalidArgument",
+    "InvalidSizes",
     "IoError",
     "Migration",
     "ParseError",
