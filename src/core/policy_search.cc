@@ -20,6 +20,9 @@
 namespace eplb::detail {
 namespace {
 
+/// Marks the packing streams of the plans that may hold duplicates (place_with_duplicates).
+constexpr uint64_t kDuplicatesStream = uint64_t{1} << 62;
+
 // On a small level, replaces the placement by the exact joint optimum over replica counts and
 // packing when the search finishes within its budget and finds a strictly lighter heaviest GPU.
 void improve_small_level(std::span<const int32_t> node_experts, int64_t num_slots, int64_t num_gpus,
@@ -68,6 +71,7 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   if (num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts && max_count != INT64_MAX) {
     improve_small_level(node_experts, num_slots, num_gpus, max_count, w, slots);
   }
+  place_with_duplicates(node_experts, num_slots, num_gpus, stream | kDuplicatesStream, w, slots);
 }
 
 // With unequal nodes (excluded GPUs), gives the heaviest pack of groups to the node with the most
@@ -244,12 +248,17 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   }
   std::vector<int64_t> phy2log(num_layers * num_replicas);
   std::vector<Worker> workers(layer_threads(num_layers, options.threads));
-  for (auto& worker : workers) worker.packer = make_packer(packing);
+  for (auto& worker : workers) {
+    worker.packer = make_packer(packing);
+    worker.tolerance = packing.tolerance;
+  }
   // Each layer's result depends only on its own index (its seed stream), not on its thread.
   for_each_layer(num_layers, options.threads, [&](int64_t layer, int64_t thread_idx) {
+    const auto row = std::span(phy2log).subspan(layer * num_replicas, num_replicas);
     plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
-               workers[thread_idx],
-               std::span(phy2log).subspan(layer * num_replicas, num_replicas));
+               workers[thread_idx], row);
+    // DeepSeek plans onto every GPU; with some excluded its plan is no candidate.
+    if (!excluded) keep_lighter_deepseek(loads, layer, topology, workers[thread_idx], row);
   });
   return plan_from_phy2log_as("rebalance_experts", std::move(phy2log), num_layers, num_replicas,
                               loads.num_experts());
