@@ -19,6 +19,18 @@ constexpr double kStrictlyLighter = 1 - 1e-12;
 
 bool lighter(double candidate, double incumbent) { return candidate < incumbent * kStrictlyLighter; }
 
+/// Returns whether some GPU of `slots` (GPU-major, `slots_per_gpu` each) holds an expert twice.
+bool has_duplicates(std::span<const int64_t> slots, int64_t slots_per_gpu) {
+  const auto num_slots = static_cast<int64_t>(slots.size());
+  for (int64_t s = 0; s < num_slots; ++s) {
+    const int64_t end = (s / slots_per_gpu + 1) * slots_per_gpu;
+    for (int64_t t = s + 1; t < end; ++t) {
+      if (slots[s] >= 0 && slots[t] == slots[s]) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 double heaviest_gpu(std::span<const int64_t> slots, int64_t num_gpus, Worker& w) {
@@ -85,7 +97,11 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
     for (int64_t s = 0; s < num_slots; ++s) w.alternative[s] = node_experts[local[s]];
     alternative = heaviest_gpu(w.alternative, num_gpus, w);
   }
-  if (lighter(alternative, current)) std::copy(w.alternative.begin(), w.alternative.end(), slots.begin());
+  // Without a duplicate the alternative is just another packing; the search above owns those,
+  // and plans where no duplicate helps stay as they were.
+  if (lighter(alternative, current) && has_duplicates(w.alternative, slots_per_gpu)) {
+    std::copy(w.alternative.begin(), w.alternative.end(), slots.begin());
+  }
 }
 
 void keep_lighter_deepseek(const LoadMatrix& loads, int64_t layer, const Topology& topology,

@@ -257,8 +257,11 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
     const auto row = std::span(phy2log).subspan(layer * num_replicas, num_replicas);
     plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
                workers[thread_idx], row);
-    // DeepSeek plans onto every GPU; with some excluded its plan is no candidate.
-    if (!excluded) keep_lighter_deepseek(loads, layer, topology, workers[thread_idx], row);
+    // DeepSeek plans onto every GPU; with some excluded its plan is no candidate. The greedy and
+    // snake packers are there to be compared, so they keep their own plans.
+    if (!excluded && options.packer == PackingStrategy::multistart) {
+      keep_lighter_deepseek(loads, layer, topology, workers[thread_idx], row);
+    }
   });
   return plan_from_phy2log_as("rebalance_experts", std::move(phy2log), num_layers, num_replicas,
                               loads.num_experts());

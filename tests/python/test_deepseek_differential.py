@@ -112,3 +112,20 @@ def test_deepseek_equals_reference_on_large_groups():
         weight = torch.from_numpy(loads)
         plan = eplb.rebalance_experts(weight, *sizes, policy="deepseek")
         assert mismatches([p.numpy() for p in plan], reference(weight, *sizes)) == []
+
+
+@pytest.mark.parametrize("weight", [[[1, 2, 3, 4, 5, 6]], [[5, 0, 9, 9, 1, 2], [0, 0, 0, 0, 0, 0]]])
+def test_global_fallback_with_gpus_that_nodes_cannot_share(weight):
+    # 3 groups on 2 nodes: the reference plans globally and never checks num_gpus % num_nodes.
+    sizes = (6, 3, 2, 3)
+    weight = torch.tensor(weight, dtype=torch.float32)
+    plan = eplb.rebalance_experts(weight, *sizes, policy="deepseek")
+    assert mismatches([p.numpy() for p in plan], reference(weight, *sizes)) == []
+    for policy in ("balanced", "global"):
+        phy2log, log2phy, logcnt = eplb.rebalance_experts(weight, *sizes, policy=policy)
+        eplb.validate(phy2log, log2phy, logcnt, *sizes)
+    # The same sizes with groups dividing nodes take the hierarchical path, which asserts.
+    with pytest.raises(AssertionError):
+        reference(weight, 6, 2, 2, 3)
+    with pytest.raises(AssertionError):
+        eplb.rebalance_experts(weight, 6, 2, 2, 3, policy="deepseek")
