@@ -14,10 +14,13 @@
 namespace eplb::detail {
 namespace {
 
-/// A candidate replaces the incumbent only when lighter by more than rounding.
-constexpr double kStrictlyLighter = 1 - 1e-12;
+/// Relative margin by which a candidate must be lighter than the incumbent to replace it, where
+/// nothing larger is asked: more than rounding.
+constexpr double kRounding = 1e-12;
 
-bool lighter(double candidate, double incumbent) { return candidate < incumbent * kStrictlyLighter; }
+bool lighter(double candidate, double incumbent, double margin = kRounding) {
+  return candidate < incumbent * (1 - margin);
+}
 
 /// Returns whether some GPU of `slots` (GPU-major, `slots_per_gpu` each) holds an expert twice.
 bool has_duplicates(std::span<const int64_t> slots, int64_t slots_per_gpu) {
@@ -59,9 +62,12 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
   const double total = std::accumulate(w.node_loads.begin(), w.node_loads.end(), 0.0);
   const double bound = std::max(total / static_cast<double>(num_gpus),
                                 min_max_replica_load(w.node_loads, num_slots));
-  // Small levels are solved exactly, so only the bound itself ends them.
+  // Small levels are solved exactly, so only the bound itself ends them. Larger ones take a
+  // duplicate only for a gain beyond the search's own tolerance: a wasted slot is a replica less
+  // for the next window's loads.
   const bool small = num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts;
-  if (current <= bound * (1 + (small ? 1e-12 : w.tolerance))) return;
+  const double margin = small ? kRounding : w.tolerance;
+  if (current <= bound * (1 + margin)) return;
   // Uncapped greedy counts (DeepSeek's) and a packing free to put copies of one expert together:
   // such a GPU carries that expert's load once, and the other slots go to other experts.
   w.counts.assign(num_experts, 1);
@@ -99,7 +105,7 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
   }
   // Without a duplicate the alternative is just another packing; the search above owns those,
   // and plans where no duplicate helps stay as they were.
-  if (lighter(alternative, current) && has_duplicates(w.alternative, slots_per_gpu)) {
+  if (lighter(alternative, current, margin) && has_duplicates(w.alternative, slots_per_gpu)) {
     std::copy(w.alternative.begin(), w.alternative.end(), slots.begin());
   }
 }

@@ -71,7 +71,9 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   if (num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts && max_count != INT64_MAX) {
     improve_small_level(node_experts, num_slots, num_gpus, max_count, w, slots);
   }
-  place_with_duplicates(node_experts, num_slots, num_gpus, stream | kDuplicatesStream, w, slots);
+  if (w.allow_duplicates) {
+    place_with_duplicates(node_experts, num_slots, num_gpus, stream | kDuplicatesStream, w, slots);
+  }
 }
 
 // With unequal nodes (excluded GPUs), gives the heaviest pack of groups to the node with the most
@@ -251,15 +253,16 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   for (auto& worker : workers) {
     worker.packer = make_packer(packing);
     worker.tolerance = packing.tolerance;
+    // The greedy and snake packers are there to be compared, so they keep their own plans.
+    worker.allow_duplicates = options.packer == PackingStrategy::multistart;
   }
   // Each layer's result depends only on its own index (its seed stream), not on its thread.
   for_each_layer(num_layers, options.threads, [&](int64_t layer, int64_t thread_idx) {
     const auto row = std::span(phy2log).subspan(layer * num_replicas, num_replicas);
     plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
                workers[thread_idx], row);
-    // DeepSeek plans onto every GPU; with some excluded its plan is no candidate. The greedy and
-    // snake packers are there to be compared, so they keep their own plans.
-    if (!excluded && options.packer == PackingStrategy::multistart) {
+    // DeepSeek plans onto every GPU; with some excluded its plan is no candidate.
+    if (!excluded && workers[thread_idx].allow_duplicates) {
       keep_lighter_deepseek(loads, layer, topology, workers[thread_idx], row);
     }
   });
