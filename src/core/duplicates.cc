@@ -14,13 +14,8 @@
 namespace eplb::detail {
 namespace {
 
-/// Relative margin by which a candidate must be lighter than the incumbent to replace it, where
-/// nothing larger is asked: more than rounding.
-constexpr double kRounding = 1e-12;
-
-bool lighter(double candidate, double incumbent, double margin = kRounding) {
-  return candidate < incumbent * (1 - margin);
-}
+/// A candidate replaces the incumbent only when lighter by more than rounding.
+bool lighter(double candidate, double incumbent) { return candidate < incumbent * (1 - 1e-12); }
 
 /// Returns whether some GPU of `slots` (GPU-major, `slots_per_gpu` each) holds an expert twice.
 bool has_duplicates(std::span<const int64_t> slots, int64_t slots_per_gpu) {
@@ -56,18 +51,18 @@ double heaviest_gpu(std::span<const int64_t> slots, int64_t num_gpus, Worker& w)
 void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_slots,
                            int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots) {
   const auto num_experts = static_cast<int64_t>(node_experts.size());
-  if (num_slots == num_experts) return;  // no extra slot to give a second copy
+  // Only small levels, where the search without duplicates was exact: on larger ones a duplicate
+  // gains little over the search's own tolerance and costs the next window's loads a replica
+  // (keep_lighter_deepseek() still keeps those layers from being heavier than DeepSeek's).
+  if (num_slots == num_experts || num_slots > kExactMaxSlots || num_experts > kExactMaxExperts) {
+    return;
+  }
   const double current = heaviest_gpu(slots, num_gpus, w);
   // No placement, duplicates or not, beats this bound (w.node_loads holds the level's loads).
   const double total = std::accumulate(w.node_loads.begin(), w.node_loads.end(), 0.0);
   const double bound = std::max(total / static_cast<double>(num_gpus),
                                 min_max_replica_load(w.node_loads, num_slots));
-  // Small levels are solved exactly, so only the bound itself ends them. Larger ones take a
-  // duplicate only for a gain beyond the search's own tolerance: a wasted slot is a replica less
-  // for the next window's loads.
-  const bool small = num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts;
-  const double margin = small ? kRounding : w.tolerance;
-  if (current <= bound * (1 + margin)) return;
+  if (current <= bound * (1 + 1e-12)) return;
   // Uncapped greedy counts (DeepSeek's) and a packing free to put copies of one expert together:
   // such a GPU carries that expert's load once, and the other slots go to other experts.
   w.counts.assign(num_experts, 1);
@@ -86,26 +81,24 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
     w.alternative[w.replica_pack[r] * slots_per_gpu + w.replica_rank[r]] = w.replica_expert[r];
   }
   double alternative = heaviest_gpu(w.alternative, num_gpus, w);
-  if (small) {
-    // The exact joint search, now free to duplicate, from the lighter of the two.
-    constexpr int64_t kMaxSearchNodes = 200'000;
-    if (!lighter(alternative, current)) {
-      std::copy(slots.begin(), slots.end(), w.alternative.begin());
-      alternative = current;
-    }
-    std::vector<int32_t> local(num_slots);
-    for (int64_t s = 0; s < num_slots; ++s) {
-      local[s] = static_cast<int32_t>(
-          std::find(node_experts.begin(), node_experts.end(), w.alternative[s]) - node_experts.begin());
-    }
-    exact_joint_placement(w.node_loads, num_slots, num_gpus, num_slots - num_experts + 1, alternative,
-                          local, kMaxSearchNodes, /*allow_duplicates=*/true);
-    for (int64_t s = 0; s < num_slots; ++s) w.alternative[s] = node_experts[local[s]];
-    alternative = heaviest_gpu(w.alternative, num_gpus, w);
+  // The exact joint search, now free to duplicate, from the lighter of the two.
+  constexpr int64_t kMaxSearchNodes = 200'000;
+  if (!lighter(alternative, current)) {
+    std::copy(slots.begin(), slots.end(), w.alternative.begin());
+    alternative = current;
   }
+  std::vector<int32_t> local(num_slots);
+  for (int64_t s = 0; s < num_slots; ++s) {
+    local[s] = static_cast<int32_t>(
+        std::find(node_experts.begin(), node_experts.end(), w.alternative[s]) - node_experts.begin());
+  }
+  exact_joint_placement(w.node_loads, num_slots, num_gpus, num_slots - num_experts + 1, alternative,
+                        local, kMaxSearchNodes, /*allow_duplicates=*/true);
+  for (int64_t s = 0; s < num_slots; ++s) w.alternative[s] = node_experts[local[s]];
+  alternative = heaviest_gpu(w.alternative, num_gpus, w);
   // Without a duplicate the alternative is just another packing; the search above owns those,
   // and plans where no duplicate helps stay as they were.
-  if (lighter(alternative, current, margin) && has_duplicates(w.alternative, slots_per_gpu)) {
+  if (lighter(alternative, current) && has_duplicates(w.alternative, slots_per_gpu)) {
     std::copy(w.alternative.begin(), w.alternative.end(), slots.begin());
   }
 }

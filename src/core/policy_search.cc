@@ -252,7 +252,6 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   std::vector<Worker> workers(layer_threads(num_layers, options.threads));
   for (auto& worker : workers) {
     worker.packer = make_packer(packing);
-    worker.tolerance = packing.tolerance;
     // The greedy and snake packers are there to be compared, so they keep their own plans.
     worker.allow_duplicates = options.packer == PackingStrategy::multistart;
   }

@@ -21,8 +21,6 @@ struct Worker {
       replica_rank;
   std::vector<int64_t> counts, slot_count, alternative;
   std::vector<ReplicaCandidate> candidates;
-  /// The packer's stopping tolerance: a level this close to its bound is not searched again.
-  double tolerance = 0;
   /// Whether levels may be re-planned with duplicates (place_with_duplicates).
   bool allow_duplicates = false;
 };
@@ -46,11 +44,11 @@ void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64
 /// each replica carrying `w.row[expert] / its count in slots`.
 double heaviest_gpu(std::span<const int64_t> slots, int64_t num_gpus, Worker& w);
 
-/// After a level was placed without duplicates into `slots` (`w.node_loads` holding its experts'
-/// loads): unless it is within `w.tolerance` of its bound, plans the level again allowing two
-/// replicas of one expert on one GPU (DeepSeek's uncapped counts and the packer without classes;
-/// on small levels also the exact joint search) and takes that plan if it holds a duplicate and
-/// its heaviest GPU is lighter by more than `w.tolerance` (on small levels: strictly lighter).
+/// After a small level (within the joint search's limits) was placed without duplicates into
+/// `slots` (`w.node_loads` holding its experts' loads): unless it meets its bound, plans the level
+/// again allowing two replicas of one expert on one GPU (DeepSeek's uncapped counts packed
+/// without classes, then the exact joint search free to duplicate) and takes that plan if it
+/// holds a duplicate and its heaviest GPU is strictly lighter. Larger levels are left alone.
 void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_slots,
                            int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots);
 
