@@ -57,8 +57,10 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
   if (num_slots == num_experts || num_slots > kExactMaxSlots || num_experts > kExactMaxExperts) {
     return;
   }
+  w.node_loads.resize(num_experts);
+  for (int64_t j = 0; j < num_experts; ++j) w.node_loads[j] = w.row[node_experts[j]];
   const double current = heaviest_gpu(slots, num_gpus, w);
-  // No placement, duplicates or not, beats this bound (w.node_loads holds the level's loads).
+  // No placement, duplicates or not, beats this bound.
   const double total = std::accumulate(w.node_loads.begin(), w.node_loads.end(), 0.0);
   const double bound = std::max(total / static_cast<double>(num_gpus),
                                 min_max_replica_load(w.node_loads, num_slots));
@@ -100,6 +102,35 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
   // and plans where no duplicate helps stay as they were.
   if (lighter(alternative, current) && has_duplicates(w.alternative, slots_per_gpu)) {
     std::copy(w.alternative.begin(), w.alternative.end(), slots.begin());
+  }
+}
+
+void lower_heaviest_level(std::span<const int32_t> node_experts, int64_t num_levels,
+                          int64_t gpus_per_level, uint64_t stream, Worker& w,
+                          std::span<int64_t> phy2log) {
+  const auto slots_per_level = static_cast<int64_t>(phy2log.size()) / num_levels;
+  const auto experts_per_level = static_cast<int64_t>(node_experts.size()) / num_levels;
+  const auto level_slots = [&](int64_t level) {
+    return phy2log.subspan(level * slots_per_level, slots_per_level);
+  };
+  std::vector<double> heaviest(num_levels);
+  for (int64_t level = 0; level < num_levels; ++level) {
+    heaviest[level] = heaviest_gpu(level_slots(level), gpus_per_level, w);
+  }
+  std::vector<bool> tried(num_levels, false);
+  while (true) {
+    const auto top = std::max_element(heaviest.begin(), heaviest.end()) - heaviest.begin();
+    double others = 0;
+    for (int64_t level = 0; level < num_levels; ++level) {
+      if (level != top) others = std::max(others, heaviest[level]);
+    }
+    // A duplicate on a level that does not carry the layer's heaviest GPU alone gains nothing.
+    if (tried[top] || !lighter(others, heaviest[top])) return;
+    tried[top] = true;
+    place_with_duplicates(node_experts.subspan(top * experts_per_level, experts_per_level),
+                          slots_per_level, gpus_per_level, stream + static_cast<uint64_t>(top), w,
+                          level_slots(top));
+    heaviest[top] = heaviest_gpu(level_slots(top), gpus_per_level, w);
   }
 }
 

@@ -71,9 +71,6 @@ void place_node(std::span<const int32_t> node_experts, int64_t num_slots, int64_
   if (num_slots <= kExactMaxSlots && num_experts <= kExactMaxExperts && max_count != INT64_MAX) {
     improve_small_level(node_experts, num_slots, num_gpus, max_count, w, slots);
   }
-  if (w.allow_duplicates) {
-    place_with_duplicates(node_experts, num_slots, num_gpus, stream | kDuplicatesStream, w, slots);
-  }
 }
 
 // With unequal nodes (excluded GPUs), gives the heaviest pack of groups to the node with the most
@@ -151,6 +148,10 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
     place_node(std::span<const int32_t>(w.node_experts).subspan(node * experts_per_node, experts_per_node),
                slots_per_node, topology.num_gpus() / num_nodes, stream(1 + node), w,
                phy2log.subspan(node * slots_per_node, slots_per_node));
+  }
+  if (w.allow_duplicates) {
+    lower_heaviest_level(w.node_experts, num_nodes, topology.num_gpus() / num_nodes,
+                         stream(1) | kDuplicatesStream, w, phy2log);
   }
 }
 

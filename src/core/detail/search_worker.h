@@ -45,12 +45,19 @@ void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64
 double heaviest_gpu(std::span<const int64_t> slots, int64_t num_gpus, Worker& w);
 
 /// After a small level (within the joint search's limits) was placed without duplicates into
-/// `slots` (`w.node_loads` holding its experts' loads): unless it meets its bound, plans the level
+/// `slots` (`w.row` holding the layer's loads): unless it meets its bound, plans the level
 /// again allowing two replicas of one expert on one GPU (DeepSeek's uncapped counts packed
 /// without classes, then the exact joint search free to duplicate) and takes that plan if it
 /// holds a duplicate and its heaviest GPU is strictly lighter. Larger levels are left alone.
 void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_slots,
                            int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots);
+
+/// With every level (node, or the whole layer) of `phy2log` placed without duplicates, `num_levels`
+/// levels of `gpus_per_level` GPUs holding `node_experts` (level-major): while one level alone
+/// holds the layer's heaviest GPU, gives it place_with_duplicates() (each level once).
+void lower_heaviest_level(std::span<const int32_t> node_experts, int64_t num_levels,
+                          int64_t gpus_per_level, uint64_t stream, Worker& w,
+                          std::span<int64_t> phy2log);
 
 /// Replaces layer `layer`'s plan `phy2log` by DeepSeek's when that one's heaviest GPU is strictly
 /// lighter (`w.row` holding the layer's loads), so the search policies are never heavier.
