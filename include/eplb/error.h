@@ -19,6 +19,15 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
+/// Thrown for the size conditions DeepSeek's `rebalance_experts` asserts (num_replicas a multiple
+/// of num_gpus and at least num_experts; on the hierarchical path, num_experts a multiple of
+/// num_groups and num_gpus a multiple of num_nodes). Python raises it as eplb.InvalidSizes, both a
+/// ValueError and an AssertionError, so code written around the reference still catches it.
+class InvalidSizes : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
+};
+
 /// Thrown when a file's content is malformed; the message names the file and the location.
 class ParseError : public Error {
  public:

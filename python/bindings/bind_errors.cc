@@ -17,6 +17,7 @@ namespace {
 struct ErrorTypes {
   PyObject* error = nullptr;
   PyObject* invalid_argument = nullptr;
+  PyObject* invalid_sizes = nullptr;
   PyObject* parse_error = nullptr;
   PyObject* io_error = nullptr;
   // IoError subclasses that are also the OSError subclass Python raises for their errno.
@@ -72,6 +73,8 @@ void translate(const std::exception_ptr& exception, void* payload) {
   const auto* types = static_cast<const ErrorTypes*>(payload);
   try {
     std::rethrow_exception(exception);
+  } catch (const InvalidSizes& e) {
+    PyErr_SetString(types->invalid_sizes, e.what());
   } catch (const InvalidArgument& e) {
     PyErr_SetString(types->invalid_argument, e.what());
   } catch (const ParseError& e) {
@@ -98,6 +101,15 @@ void bind_errors(nb::module_& m) {
       "Raised for bad shapes, sizes, divisibility, non-finite or negative loads and misuse of an "
       "API; also a ValueError.",
       nb::make_tuple(error, nb::handle(PyExc_ValueError)));
+  // DeepSeek's rebalance_experts checks these sizes with assert, and callers written around it
+  // (vLLM's tests among them) catch AssertionError.
+  nb::object invalid_sizes = new_exception(
+      "eplb.InvalidSizes",
+      "Raised for the size conditions DeepSeek's rebalance_experts asserts: num_replicas a "
+      "multiple of num_gpus and at least num_experts, and on its hierarchical path num_experts a "
+      "multiple of num_groups and num_gpus a multiple of num_nodes. An InvalidArgument (so a "
+      "ValueError) and also an AssertionError, as the reference raises.",
+      nb::make_tuple(invalid_argument, nb::handle(PyExc_AssertionError)));
   nb::object parse_error = new_exception(
       "eplb.ParseError",
       "Raised when a file's content is malformed; the message names the file and the location. "
@@ -120,6 +132,7 @@ void bind_errors(nb::module_& m) {
   };
   m.attr("Error") = error;
   m.attr("InvalidArgument") = invalid_argument;
+  m.attr("InvalidSizes") = invalid_sizes;
   m.attr("ParseError") = parse_error;
   m.attr("IoError") = io_error;
 
@@ -128,6 +141,7 @@ void bind_errors(nb::module_& m) {
   auto* types = new ErrorTypes{
       .error = error.release().ptr(),
       .invalid_argument = invalid_argument.release().ptr(),
+      .invalid_sizes = invalid_sizes.release().ptr(),
       .parse_error = parse_error.release().ptr(),
       .io_error = io_error.ptr(),
       .file_not_found = io_subclass(

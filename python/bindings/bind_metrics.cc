@@ -52,6 +52,7 @@ std::string repr(const PlanMetrics& metrics) {
   out << "PlanMetrics(gpu_balancedness=" << metrics.gpu_balancedness
       << ", slot_balancedness=" << metrics.slot_balancedness << ", gap=" << metrics.gap
       << ", mean_layer_gap=" << metrics.mean_layer_gap
+      << ", duplicate_slots=" << metrics.duplicate_slots
       << ", num_layers=" << metrics.max_gpu_load.size() << ")";
   return out.str();
 }
@@ -78,6 +79,10 @@ void bind_metrics(nb::module_& m) {
           "lower_bound", [](const PlanMetrics& p) { return copy_to_numpy(p.lower_bound); },
           nb::rv_policy::move,
           "Global lower bound on the heaviest GPU per layer, float64 `[num_layers]`.")
+      .def_ro("duplicate_slots", &PlanMetrics::duplicate_slots,
+              "Slots, over all layers, holding a second (third, ...) replica of an expert on a GPU "
+              "that already holds one. balanced and global use one only where it lowers the "
+              "heaviest GPU; deepseek wherever DeepSeek's reference does.")
       .def("__repr__", &repr);
 
   m.def("evaluate", &evaluate_phy2log, nb::arg("phy2log").noconvert(),

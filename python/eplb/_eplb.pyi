@@ -20,6 +20,11 @@ class InvalidArgument(Error, ValueError):
     Raised for bad shapes, sizes, divisibility, non-finite or negative loads and misuse of an API; also a ValueError.
     """
 
+class InvalidSizes(InvalidArgument, AssertionError):
+    """
+    Raised for the size conditions DeepSeek's rebalance_experts asserts: num_replicas a multiple of num_gpus and at least num_experts, and on its hierarchical path num_experts a multiple of num_groups and num_gpus a multiple of num_nodes. An InvalidArgument (so a ValueError) and also an AssertionError, as the reference raises.
+    """
+
 class ParseError(Error, ValueError):
     """
     Raised when a file's content is malformed; the message names the file and the location. Also a ValueError.
@@ -111,6 +116,12 @@ class PlanMetrics:
     def lower_bound(self) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
         """
         Global lower bound on the heaviest GPU per layer, float64 `[num_layers]`.
+        """
+
+    @property
+    def duplicate_slots(self) -> int:
+        """
+        Slots, over all layers, holding a second (third, ...) replica of an expert on a GPU that already holds one. balanced and global use one only where it lowers the heaviest GPU; deepseek wherever DeepSeek's reference does.
         """
 
     def __repr__(self) -> str: ...

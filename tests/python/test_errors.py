@@ -75,7 +75,7 @@ def test_empty_weight(shape, message):
 @pytest.mark.parametrize("sizes, message", [
     ((8, 4, 2, 8), "rebalance_experts: num_replicas = 8 must be at least num_experts = 12"),
     ((16, 4, 2, 6), "Topology: num_replicas = 16 must be a multiple of num_gpus = 6"),
-    ((16, 4, 3, 8), "Topology: num_gpus = 8 must be a multiple of num_nodes = 3"),
+    ((16, 3, 3, 8), "Topology: num_gpus = 8 must be a multiple of num_nodes = 3"),
     ((16, 8, 2, 8), "rebalance_experts: num_experts = 12 must be a multiple of num_groups = 8"),
     ((16, 4, 2, 32), "Topology: num_gpus = 32 must not exceed num_replicas = 16"),
     ((0, 4, 2, 8), "Topology: num_replicas = 0 must be positive"),
@@ -89,6 +89,50 @@ def test_bad_sizes(sizes, message):
     for policy in ("deepseek", "balanced", "global"):
         with raises(eplb.InvalidArgument, message):
             eplb.rebalance_experts(WEIGHT, *sizes, policy=policy)
+
+
+# The size conditions DeepSeek's rebalance_experts asserts: code written around it catches
+# AssertionError (vLLM's own test does, for num_replicas not divisible by the GPUs).
+ASSERTED_SIZES = [
+    (8, 4, 2, 8),  # fewer slots than experts
+    (16, 4, 2, 6),  # num_replicas not a multiple of num_gpus
+    (16, 3, 3, 8),  # hierarchical (groups divide nodes), num_gpus not a multiple of num_nodes
+    (16, 8, 2, 8),  # hierarchical, num_experts not a multiple of num_groups
+    (16, 4, 2, 32),  # more GPUs than slots
+]
+
+
+@pytest.mark.parametrize("sizes", ASSERTED_SIZES)
+@pytest.mark.parametrize("policy", ["deepseek", "balanced", "global"])
+def test_asserted_sizes_raise_invalid_sizes(sizes, policy):
+    for caught in (AssertionError, ValueError, eplb.InvalidArgument, eplb.InvalidSizes, eplb.Error):
+        with pytest.raises(caught):
+            eplb.rebalance_experts(WEIGHT, *sizes, policy=policy)
+
+
+def test_invalid_sizes_is_an_invalid_argument_and_an_assertion_error():
+    assert issubclass(eplb.InvalidSizes, eplb.InvalidArgument)
+    assert issubclass(eplb.InvalidSizes, ValueError)
+    assert issubclass(eplb.InvalidSizes, AssertionError)
+    assert eplb.InvalidSizes.__name__ == "InvalidSizes"
+    assert eplb.InvalidSizes.__module__ == "eplb"
+
+
+def test_other_invalid_arguments_are_not_assertion_errors():
+    # Conditions the reference does not assert keep a plain InvalidArgument.
+    for sizes in [(0, 4, 2, 8), (16, 4, 0, 8)]:
+        with pytest.raises(eplb.InvalidArgument) as error:
+            eplb.rebalance_experts(WEIGHT, *sizes)
+        assert not isinstance(error.value, AssertionError)
+    with pytest.raises(eplb.InvalidArgument) as error:
+        eplb.rebalance_experts(WEIGHT, *TOPOLOGY, effort=0)
+    assert not isinstance(error.value, AssertionError)
+
+
+def test_replicas_not_divisible_by_gpus_as_vllm_tests_it():
+    # vLLM's test_eplb_algo.py: `with pytest.raises(AssertionError)` around the call.
+    with pytest.raises(AssertionError):
+        eplb.rebalance_experts(np.array([[1.0, 2.0, 3.0]]), 7, 1, 1, 2)
 
 
 def test_groups_not_dividing_experts_is_fine_on_the_global_path():
