@@ -27,7 +27,7 @@ using TraceArray = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::devi
 ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, uint64_t seed,
                            int64_t threads, std::string_view packer, int64_t cross_node_replicas,
                            int64_t repair_rounds, std::vector<bool> active_gpus) {
-  ReplayOptions base{.interval = interval, .tolerance = tolerance};
+  ReplayOptions base{.interval = interval, .tolerance = tolerance, .move_budget = -1};
   base.planner.repair_rounds = repair_rounds;
   RebalanceOptions& rebalance = base.planner.rebalance;
   rebalance.effort = effort;
@@ -88,16 +88,19 @@ PlanArrays plan(const Planner& planner) {
 }
 
 // (phy2log, log2phy, logcnt, moves [num_moves, 5] as layer, slot, old_expert, new_expert,
-// source_slot, cross-node copies, repaired layers).
+// source_slot, cross-node copies, repaired layers, skipped, balancedness before and after).
 std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>,
-           int64_t, int64_t>
-replan(const Planner& planner, const IndexArray& phy2log, double tolerance) {
+           int64_t, int64_t, bool, double, double>
+replan(const Planner& planner, const IndexArray& phy2log, double tolerance, double move_budget,
+       double min_gain) {
   check_ndim(phy2log, 2, "Planner.replan", "phy2log");
   Replan result = without_gil(planner.options().rebalance.should_stop, [&] {
     const Plan current = plan_from_phy2log(
         to_vector(phy2log), static_cast<int64_t>(phy2log.shape(0)),
         static_cast<int64_t>(phy2log.shape(1)), planner.history().num_experts);
-    return planner.replan(current, tolerance);
+    return planner.replan(current, ReplanOptions{.tolerance = tolerance,
+                                                 .move_budget = move_budget,
+                                                 .min_gain = min_gain});
   });
   std::vector<int64_t> moves;
   moves.reserve(result.migration.moves.size() * 5);
@@ -109,13 +112,14 @@ replan(const Planner& planner, const IndexArray& phy2log, double tolerance) {
   auto [new_phy2log, log2phy, logcnt] = to_numpy(std::move(result.plan));
   return {std::move(new_phy2log), std::move(log2phy), std::move(logcnt),
           to_numpy(std::move(moves), {result.migration.moves.size(), 5}), cross_node,
-          result.repaired_layers};
+          result.repaired_layers, result.skipped, result.balancedness_before,
+          result.balancedness_after};
 }
 
 std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int64_t num_groups,
                        int64_t num_nodes, int64_t num_gpus, const std::vector<std::string>& specs,
                        int64_t interval, std::string_view history, double tolerance,
-                       double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
+                       double move_budget, double min_gain, double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
                        std::string_view packer, int64_t cross_node_replicas,
                        int64_t repair_rounds) {
   Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
@@ -125,6 +129,8 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
                                             trace_array.data() + trace_array.size())};
   ReplayOptions base = base_options(interval, tolerance, effort, seed, threads, packer,
                                     cross_node_replicas, repair_rounds, {});
+  base.move_budget = move_budget;
+  base.min_gain = min_gain;
   base.planner.rebalance.should_stop = SignalPoll();
   return without_gil(base.planner.rebalance.should_stop, [&] {
     // Every value is checked before the work, naming its step (replay() would not).
@@ -183,10 +189,13 @@ void bind_planner(nb::module_& m) {
            "The history weighted by each expert's swing: what plans are made on.")
       .def("plan", &plan, "A fresh plan of planning_loads().")
       .def("replan", &replan, nb::arg("phy2log").noconvert(), nb::arg("tolerance"),
-           "A plan close to `phy2log` within `tolerance` of a fresh plan.");
+           nb::arg("move_budget"), nb::arg("min_gain"),
+           "A plan close to `phy2log`: within `tolerance` of a fresh plan, or (move_budget >= 0) "
+           "moving at most that fraction of the slots; kept when it gains under `min_gain`.");
   m.def("_replay", &run_replay, nb::arg("trace").noconvert(), nb::arg("num_replicas"),
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
-        nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("swing_weight"),
+        nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("move_budget"),
+        nb::arg("min_gain"), nb::arg("swing_weight"),
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
         nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "

@@ -42,10 +42,16 @@ class Migration:
             same GPU if possible, else the same node; copy every move's weights before
             overwriting any slot).
         cross_node_copies: moves whose weights come from another node.
+        skipped: True when `min_gain` kept the current plan (no moves).
+        balancedness_before, balancedness_after: GPU balancedness of the current and of the new
+            plan on the planning loads (what the moves bought); None where not known.
     """
 
     moves: np.ndarray
     cross_node_copies: int
+    skipped: bool = False
+    balancedness_before: Optional[float] = None
+    balancedness_after: Optional[float] = None
 
     @property
     def moved_slots(self) -> int:
@@ -168,22 +174,44 @@ class Planner:
         return tuple(self._like(array)  # type: ignore[return-value]
                      for array in self._require("plan").plan())
 
-    def replan(self, phy2log: Any, tolerance: float = 0.005) -> Tuple[Any, Any, Any, Migration]:
+    def replan(self, phy2log: Any, tolerance: float = 0.005, *,
+               move_budget: Optional[float] = None,
+               min_gain: float = 0.0) -> Tuple[Any, Any, Any, Migration]:
         """A plan close to the current one `phy2log` `[num_layers, num_replicas]`: the fewest
         moved slots found such that its GPU balancedness on planning_loads() is at least a
-        fresh plan's / (1 + tolerance).
+        fresh plan's / (1 + tolerance). With `move_budget` (a fraction of all slots in [0, 1];
+        for a budget in bytes, bytes / (expert bytes x layers x replicas)) instead: at most that
+        many slots change, where they lower the heaviest GPUs most, and `tolerance` is unused.
+        `min_gain`: keep `phy2log` (no moves) when the re-plan would raise GPU balancedness on
+        the planning loads by less; `migration.skipped` then says so.
 
         Returns `(phy2log, log2phy, logcnt, migration)`, the arrays as plan() returns them
         (`migration.moves` is NumPy). Raises InvalidArgument (a ValueError) when `phy2log` is
-        not a valid plan of this shape or `tolerance` is negative, NaN or infinite.
+        not a valid plan of this shape, `tolerance` or `min_gain` is negative, NaN or infinite,
+        or `move_budget` is outside [0, 1].
         """
         function = "Planner.replan"
         planner = self._require("replan")
+        tolerance = _convert.as_non_negative(tolerance, function, "tolerance")
+        budget = _move_budget(move_budget, function)
+        gain = _convert.as_non_negative(min_gain, function, "min_gain")
         current = _convert.as_index_array(phy2log, function, "phy2log")
-        new_phy2log, log2phy, logcnt, moves, cross_node, _ = planner.replan(
-            current, _convert.as_non_negative(tolerance, function, "tolerance"))
+        new_phy2log, log2phy, logcnt, moves, cross_node, _, skipped, before, after = (
+            planner.replan(current, tolerance, budget, gain))
         like = self._like
-        return like(new_phy2log), like(log2phy), like(logcnt), Migration(moves, int(cross_node))
+        return like(new_phy2log), like(log2phy), like(logcnt), Migration(
+            moves, int(cross_node), bool(skipped), float(before), float(after))
+
+
+def _move_budget(value: Any, function: str) -> float:
+    """Returns `move_budget` for the core: -1 for None, else a fraction in [0, 1]."""
+    if value is None:
+        return -1.0
+    budget = _convert.as_non_negative(value, function, "move_budget")
+    if budget > 1:
+        raise _eplb.InvalidArgument(
+            f"{function}: move_budget = {value} must be in [0, 1] (a fraction of all slots)")
+    return budget
 
 
 def replay(
@@ -197,6 +225,8 @@ def replay(
     policy: Union[str, Sequence[str], None] = None,
     history: Optional[str] = None,
     tolerance: Optional[float] = None,
+    move_budget: Optional[float] = None,
+    min_gain: float = 0.0,
     swing_weight: Optional[float] = None,
     effort: int = 1,
     seed: int = 0,
@@ -219,6 +249,9 @@ def replay(
             "robust" for the others).
         tolerance: None re-plans from scratch every window; a fraction (e.g. 0.005, finite and
             non-negative) re-plans with Planner.replan.
+        move_budget: instead of `tolerance`, re-plan moving at most this fraction of all slots
+            (in [0, 1]); min_gain: with either, keep the plan when a re-plan would gain less
+            GPU balancedness on the planning loads (counted as "skipped").
         swing_weight, effort, seed, threads, packer, cross_node_replicas, repair_rounds: as
             for Planner.
 
@@ -251,6 +284,8 @@ def replay(
         history="" if history is None else _convert.as_str(history, function, "history"),
         tolerance=(-1.0 if tolerance is None else
                    _convert.as_non_negative(tolerance, function, "tolerance")),
+        move_budget=_move_budget(move_budget, function),
+        min_gain=_convert.as_non_negative(min_gain, function, "min_gain"),
         swing_weight=_swing_weight(swing_weight, function),
         **_search_options(function, effort=effort, seed=seed, threads=threads, packer=packer,
                           cross_node_replicas=cross_node_replicas, repair_rounds=repair_rounds),

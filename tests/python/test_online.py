@@ -92,6 +92,39 @@ def test_replan_stays_within_tolerance_and_its_migration_rebuilds_it(policy, tol
     assert 0 <= migration.cross_node_copies <= migration.moved_slots
 
 
+def test_replan_move_budget_and_min_gain():
+    trace = drifting_trace(seed=2)
+    planner = make_planner(policy="global")
+    planner.observe(trace[:40])
+    current, _, _ = planner.plan()
+    planner.observe(trace[40:80])
+    total = current.size
+    previous = -1.0
+    for budget in [0.0, 0.02, 0.05, 0.2, 1.0]:
+        phy2log, _, _, migration = planner.replan(current, move_budget=budget)
+        assert migration.moved_slots <= int(budget * total)
+        assert migration.balancedness_after >= previous - 1e-12
+        assert migration.balancedness_after == pytest.approx(eplb.evaluate(
+            phy2log, planner.planning_loads(), num_gpus=8).gpu_balancedness)
+        previous = migration.balancedness_after
+        assert not migration.skipped
+    # A gain larger than the re-plan can buy keeps the plan.
+    phy2log, _, _, migration = planner.replan(current, move_budget=0.05, min_gain=1.0)
+    assert migration.skipped and migration.moved_slots == 0
+    np.testing.assert_array_equal(phy2log, current)
+    for bad, match in [(dict(move_budget=1.5), "move_budget = 1.5 must be in \\[0, 1\\]"),
+                       (dict(move_budget=float("nan")), "move_budget = nan"),
+                       (dict(min_gain=-1.0), "min_gain = -1.0 must be finite")]:
+        with pytest.raises(eplb.InvalidArgument, match=match):
+            planner.replan(current, **bad)
+    report = eplb.replay(trace, **TOPOLOGY, interval=40, policy="global", move_budget=0.05,
+                         min_gain=1.0)
+    assert report["summary"]["skipped"] == report["summary"]["replans"] > 0
+    assert all(window["moved_slots"] == 0 for window in report["windows"])
+    with pytest.raises(eplb.InvalidArgument, match="replay: move_budget = 2"):
+        eplb.replay(trace, interval=40, move_budget=2)
+
+
 def replan_second_window(trace, **options):
     """Plans on the first 40 steps, then re-plans after 40 more within 0.5 %: `(phy2log,
     migration)`."""
