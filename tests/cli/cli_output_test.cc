@@ -28,7 +28,7 @@
 namespace eplb {
 namespace {
 
-const std::string kPlanArgs = "--replicas 16 --groups 4 --nodes 2 --gpus 8";
+const std::string kPlanArgs = "--replicas 16 --groups 4 --nodes 2 --gpus 8 --dense-layers none";
 
 // Runs the commands in a folder of their own, work/, so that what they leave behind is seen.
 class CliOutputTest : public CliTest {
