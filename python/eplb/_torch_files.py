@@ -258,7 +258,8 @@ def write_file(path: str, data: bytes, function: str) -> None:
         else:
             _replace(path, data)
     except OSError as error:
-        raise _eplb.IoError(f"{function}: {path}: {error.strerror or error}") from error
+        raise _convert.io_error(f"{function}: {path}: {error.strerror or error}",
+                                error) from error
 
 
 def save_plan(path: str, arrays: Tuple[np.ndarray, ...], function: str) -> None:

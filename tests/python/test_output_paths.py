@@ -151,6 +151,7 @@ def test_dev_full_and_missing_folders_are_io_errors(tmp_path, format):
         save(format, "/dev/full")
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
     missing = tmp_path / "missing" / f"plan{FORMATS[format]}"
-    with pytest.raises(eplb.IoError, match="No such file or directory"):
+    with pytest.raises(FileNotFoundError, match="No such file or directory") as info:
         save(format, missing)
+    assert isinstance(info.value, eplb.IoError)
     assert os.listdir(tmp_path) == []
