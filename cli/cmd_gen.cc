@@ -24,6 +24,7 @@ struct GenOptions {
 };
 
 void run_gen(const GenOptions& options) {
+  check_output_option(options.output, "--output");
   std::function<void(int64_t, int64_t)> progress;
   if (shows_progress(options.quiet)) {
     progress = [](int64_t done, int64_t total) {
@@ -33,7 +34,7 @@ void run_gen(const GenOptions& options) {
   const Trace trace = from_options([&] { return generate_trace(options.trace, progress); });
   if (progress) std::fprintf(stderr, "writing %s ...\n", options.output.c_str());
   io::write_trace_json(options.output, trace);
-  std::ostream& out = report_stream(options.quiet, options.output == "-");
+  std::ostream& out = report_stream(options.quiet, writes_stdout(options.output));
   print_field(out, "trace written to", options.output);
   print_field(out, "shape",
               std::to_string(trace.num_steps) + " steps x " + std::to_string(trace.num_layers) +
@@ -48,7 +49,8 @@ Command add_gen_command(CLI::App& parent) {
   SyntheticTraceOptions& trace = options->trace;
   CLI::App* command = parent.add_subcommand(
       "gen", "Generate a synthetic trace: small decode steps, rare prefill bursts, drifting skew");
-  command->add_option("-o,--output", options->output, "Trace file to write (vLLM JSON)")
+  command
+      ->add_option("-o,--output", options->output, "Trace file to write (vLLM JSON; - for stdout)")
       ->required()
       ->type_name("TRACE.json");
   command->add_option("--steps", trace.num_steps, "Steps")

@@ -1,6 +1,7 @@
 #pragma once
 // Exception types thrown by eplb: every failure the library reports is one of these.
 
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -57,6 +58,18 @@ class IoError : public Error {
 class Cancelled : public Error {
  public:
   using Error::Error;
+};
+
+/// Thrown when memory runs out while a file is read or written: a std::bad_alloc (Python's
+/// MemoryError) whose message says what was being built, e.g. `read_trace: big.npy: out of
+/// memory building a trace of 800000000 values`.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(const std::string& message) : message_(message) {}
+  const char* what() const noexcept override { return message_.what(); }
+
+ private:
+  std::runtime_error message_;  // copies without throwing, as an exception must
 };
 
 }  // namespace eplb

@@ -256,7 +256,8 @@ def read_loads(
     matrix.
 
     Arguments:
-        path: the file or folder; docs/formats.md describes each format.
+        path: the file or folder, or "-" for standard input; docs/formats.md describes each
+            format.
         steps: the steps to sum: None for all, "A:B" / "A:" / ":B" (half-open, 0-based), a
             slice or a pair `(begin, end)` (None for an open end).
         format: "auto" (from the content; `.pt`/`.pth` files are "torch"), "vllm" (vLLM load

@@ -155,7 +155,9 @@ def save_plan(
             torch tensors, NumPy arrays or nested lists), or `phy2log`
             `[num_layers, num_replicas]` alone (the others are
             rebuilt, with experts = largest index + 1).
-        path: the file to write; it is written to a temporary name and renamed.
+        path: the file to write, or "-" for standard output. A regular file (or a symlink's
+            target) is written to a unique temporary name in its folder and renamed over it,
+            so it is never left partial; a FIFO or a device is written straight through.
         format: "eplb" (eplb's JSON: topology, policy, all three arrays, dense layers, metrics),
             "sglang" (`--init-expert-location`), "trtllm" (`moe_config.load_balancer` YAML),
             "vllm-ascend" (`expert_map_path`) or "torch" (a `.pt` holding
@@ -221,7 +223,7 @@ def load_plan(
     """Reads and validates a plan file of any format save_plan writes.
 
     Arguments:
-        path: the file.
+        path: the file, or "-" for standard input (the format is then detected from the content).
         format: "auto" (`.pt`/`.pth` files are "torch", others are told by their content) or a
             format of save_plan.
         num_gpus: GPUs; required for "sglang", "torch" and "trtllm" files without `ep_size`,
