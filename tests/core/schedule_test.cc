@@ -12,6 +12,8 @@
 #include "eplb/error.h"
 #include "eplb/migration.h"
 #include "eplb/plan.h"
+#include "eplb/replay.h"
+#include "eplb/synthetic.h"
 #include "eplb/topology.h"
 
 namespace eplb {
@@ -225,6 +227,39 @@ TEST(Schedule, NamesTheBadArgument) {
     EXPECT_EQ(std::string(error.what()),
               "TransferSchedule::sent_bytes: expert_bytes = -1 must be non-negative");
   }
+}
+
+TEST(Schedule, ReplayReportsEveryReplansSchedule) {
+  const Topology topology(72, 4, 2, 8);
+  const Trace trace = generate_trace(
+      {.num_steps = 200, .num_layers = 4, .num_experts = 64, .top_k = 4, .seed = 3});
+  ReplayOptions options{.interval = 40, .planner = {.rebalance = {.policy = Policy::global}},
+                        .tolerance = 0.01, .expert_bytes = 1000};
+  const ReplayResult result = replay(trace, topology, options);
+  ASSERT_EQ(result.windows.size(), 4u);
+  EXPECT_EQ(result.windows[0].schedule.rounds, 0);
+  int64_t network = 0;
+  int64_t cross_node = 0;
+  int64_t max_rounds = 0;
+  for (size_t idx = 1; idx < result.windows.size(); ++idx) {
+    const ReplaySchedule& schedule = result.windows[idx].schedule;
+    EXPECT_GT(schedule.rounds, 0);
+    EXPECT_EQ(schedule.rounds, schedule.max_copies_per_gpu);
+    EXPECT_EQ(schedule.rounds, std::max(schedule.max_sent, schedule.max_received));
+    EXPECT_EQ(schedule.network_copies + schedule.local_copies, result.windows[idx].moved_slots);
+    EXPECT_EQ(schedule.max_sent_bytes, 1000 * schedule.max_sent);
+    EXPECT_EQ(schedule.max_received_bytes, 1000 * schedule.max_received);
+    network += schedule.network_copies;
+    cross_node += schedule.cross_node_copies;
+    max_rounds = std::max(max_rounds, schedule.rounds);
+  }
+  EXPECT_EQ(result.summary.max_rounds, max_rounds);
+  EXPECT_DOUBLE_EQ(result.summary.cross_node_share,
+                   static_cast<double>(cross_node) / static_cast<double>(network));
+  options.expert_bytes = 0;
+  EXPECT_EQ(replay(trace, topology, options).windows[1].schedule.max_sent_bytes, -1);
+  options.expert_bytes = -1;
+  EXPECT_THROW(replay(trace, topology, options), InvalidArgument);
 }
 
 }  // namespace
