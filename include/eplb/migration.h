@@ -41,10 +41,12 @@ struct Migration {
   /// one. Each copy's source is a GPU that holds the expert in `current`: the target's own GPU
   /// when it does (a local copy, in no round), else the holder on the target's node, else any
   /// holder, taking among those the one with the fewest sends so far (then the lowest GPU).
-  /// The rounds equal the busiest GPU's copies (TransferSchedule::max_copies_per_gpu; a
-  /// bipartite edge colouring meets that bound). Deterministic. Throws InvalidArgument naming
-  /// `current` when it has another topology's slots or a move does not fit it.
-  TransferSchedule schedule(const Plan& current, const Topology& topology) const;
+  /// The rounds equal the busiest GPU's copies (TransferSchedule::min_rounds; a bipartite edge
+  /// colouring meets that bound), over all layers or, with `options.by_layer`, layer by layer.
+  /// Deterministic. Throws InvalidArgument naming `current` when it has another topology's
+  /// slots or a move does not fit it.
+  TransferSchedule schedule(const Plan& current, const Topology& topology,
+                            const ScheduleOptions& options = {}) const;
 };
 
 /// Returns the moves that turn `from` into `to` (same layers, experts and slots, both valid for

@@ -31,6 +31,9 @@ struct ReplaySchedule {
   /// Rounds, and the busiest GPU's copies (max over GPUs of max(sent, received)): equal.
   int64_t rounds = 0;
   int64_t max_copies_per_gpu = 0;
+  /// Rounds when no round mixes layers (ScheduleOptions::by_layer), as movers that move layer
+  /// by layer need.
+  int64_t rounds_by_layer = 0;
   /// The most copies one GPU sends, and receives.
   int64_t max_sent = 0;
   int64_t max_received = 0;

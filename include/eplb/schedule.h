@@ -7,6 +7,15 @@
 
 namespace eplb {
 
+/// Options of Migration::schedule().
+struct ScheduleOptions {
+  /// Rounds hold copies of one layer only, layers in increasing order, for movers that move
+  /// layer by layer (vLLM, SGLang): each layer takes as many rounds as its busiest GPU's copies
+  /// in that layer. Otherwise rounds mix layers and the whole re-plan takes as many rounds as
+  /// the busiest GPU's copies over all layers.
+  bool by_layer = false;
+};
+
 /// One expert's weights copied from a slot of the old plan into a slot of the new one.
 struct ExpertCopy {
   int64_t layer = 0;
@@ -36,12 +45,16 @@ struct TransferSchedule {
   std::vector<int64_t> received;
   /// Copies whose source is on another node than their target.
   int64_t cross_node_copies = 0;
+  /// The fewest rounds any schedule of these copies (these sources) can have: the busiest GPU's
+  /// copies, or with ScheduleOptions::by_layer the sum over layers of each layer's busiest
+  /// GPU's copies. `rounds` has exactly this many.
+  int64_t min_rounds = 0;
 
   int64_t num_rounds() const { return static_cast<int64_t>(rounds.size()); }
   /// Copies between GPUs (all rounds).
   int64_t network_copies() const;
-  /// The busiest GPU's copies: max over GPUs of max(sent, received). No schedule of these
-  /// copies has fewer rounds, and this one has exactly that many.
+  /// The busiest GPU's copies over all rounds: max over GPUs of max(sent, received) (equal to
+  /// the rounds unless by_layer).
   int64_t max_copies_per_gpu() const;
   /// Bytes each GPU sends (or receives) when one expert's weights take `expert_bytes` bytes.
   /// Throws InvalidArgument naming `expert_bytes` when it is negative or the bytes overflow.

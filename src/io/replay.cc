@@ -32,6 +32,7 @@ void append_schedule(std::string& out, const ReplaySchedule* schedule) {
   out += "{\"rounds\": ";
   detail::append_number(out, static_cast<double>(schedule->rounds));
   append_count(out, "max_copies_per_gpu", schedule->max_copies_per_gpu);
+  append_count(out, "rounds_by_layer", schedule->rounds_by_layer);
   append_count(out, "max_sent", schedule->max_sent);
   append_count(out, "max_received", schedule->max_received);
   append_count(out, "max_sent_bytes", schedule->max_sent_bytes);

@@ -45,7 +45,7 @@ Plan random_plan(const Topology& topology, int64_t num_layers, int64_t num_exper
 
 // Checks every invariant of `schedule` for the moves `from` -> `to`; returns the failures.
 std::string check_schedule(const TransferSchedule& schedule, const Plan& from, const Plan& to,
-                           const Topology& topology) {
+                           const Topology& topology, bool by_layer = false) {
   const int64_t num_gpus = topology.num_gpus();
   std::string failures;
   const auto fail = [&](const std::string& what) { failures += what + "; "; };
@@ -79,8 +79,24 @@ std::string check_schedule(const TransferSchedule& schedule, const Plan& from, c
     if (copy.source_gpu != copy.target_gpu) fail("a local copy crosses GPUs");
     apply(copy);
   }
+  // Copies per GPU and layer, sent and received.
+  const auto per_layer = [&](int64_t layer, int64_t gpu) {
+    return static_cast<size_t>(layer * num_gpus + gpu);
+  };
+  std::vector<int64_t> layer_sent(static_cast<size_t>(from.num_layers * num_gpus), 0);
+  std::vector<int64_t> layer_received(layer_sent.size(), 0);
+  int64_t previous_layer = 0;
   for (const auto& round : schedule.rounds) {
     if (round.empty()) fail("an empty round");
+    for (const ExpertCopy& copy : round) {
+      ++layer_sent[per_layer(copy.layer, copy.source_gpu)];
+      ++layer_received[per_layer(copy.layer, copy.target_gpu)];
+      if (by_layer && copy.layer != round.front().layer) fail("a round mixes layers");
+    }
+    if (by_layer && !round.empty()) {
+      if (round.front().layer < previous_layer) fail("layers out of order");
+      previous_layer = round.front().layer;
+    }
     std::vector<int64_t> round_sent(static_cast<size_t>(num_gpus), 0);
     std::vector<int64_t> round_received(static_cast<size_t>(num_gpus), 0);
     for (const ExpertCopy& copy : round) {
@@ -104,11 +120,24 @@ std::string check_schedule(const TransferSchedule& schedule, const Plan& from, c
   for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
     busiest = std::max({busiest, sent[gpu], received[gpu]});
   }
-  if (schedule.num_rounds() != busiest) {
-    fail("rounds " + std::to_string(schedule.num_rounds()) + " != busiest GPU's copies " +
-         std::to_string(busiest));
-  }
   if (schedule.max_copies_per_gpu() != busiest) fail("wrong max_copies_per_gpu");
+  // The bound: the busiest GPU's copies, over all layers or summed layer by layer.
+  int64_t bound = busiest;
+  if (by_layer) {
+    bound = 0;
+    for (int64_t layer = 0; layer < from.num_layers; ++layer) {
+      int64_t layer_busiest = 0;
+      for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
+        layer_busiest = std::max({layer_busiest, layer_sent[per_layer(layer, gpu)],
+                                  layer_received[per_layer(layer, gpu)]});
+      }
+      bound += layer_busiest;
+    }
+  }
+  if (schedule.num_rounds() != bound || schedule.min_rounds != bound) {
+    fail("rounds " + std::to_string(schedule.num_rounds()) + " != the bound " +
+         std::to_string(bound));
+  }
   return failures;
 }
 
@@ -142,6 +171,10 @@ TEST(Schedule, RandomMigrationsMeetTheBusiestGpuBound) {
         << num_experts << " experts";
     EXPECT_EQ(migration.schedule(from, topology).rounds, schedule.rounds);  // deterministic
     if (schedule.num_rounds() > 1) ++schedules_with_rounds;
+    const TransferSchedule layered = migration.schedule(from, topology, {.by_layer = true});
+    ASSERT_EQ(check_schedule(layered, from, to, topology, /*by_layer=*/true), "")
+        << "trial " << trial << " by layer";
+    EXPECT_EQ(layered.network_copies(), schedule.network_copies());
   }
   EXPECT_GT(schedules_with_rounds, 100);  // the colouring had real work to do
 }
@@ -246,6 +279,7 @@ TEST(Schedule, ReplayReportsEveryReplansSchedule) {
     EXPECT_GT(schedule.rounds, 0);
     EXPECT_EQ(schedule.rounds, schedule.max_copies_per_gpu);
     EXPECT_EQ(schedule.rounds, std::max(schedule.max_sent, schedule.max_received));
+    EXPECT_GE(schedule.rounds_by_layer, 1);
     EXPECT_EQ(schedule.network_copies + schedule.local_copies, result.windows[idx].moved_slots);
     EXPECT_EQ(schedule.max_sent_bytes, 1000 * schedule.max_sent);
     EXPECT_EQ(schedule.max_received_bytes, 1000 * schedule.max_received);

@@ -28,6 +28,7 @@ std::vector<ReplayRun> sample_runs() {
            .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1),
            .schedule = {.rounds = window == 0 ? 0 : 3,
                         .max_copies_per_gpu = window == 0 ? 0 : 3,
+                        .rounds_by_layer = window == 0 ? 0 : 5,
                         .max_sent = window == 0 ? 0 : 2,
                         .max_received = window == 0 ? 0 : 3,
                         .network_copies = window == 0 ? 0 : 9,
@@ -66,6 +67,7 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   const simdjson::dom::element schedule = windows.at(1)["schedule"];
   EXPECT_EQ(int64_t(schedule["rounds"]), 3);
   EXPECT_EQ(int64_t(schedule["max_copies_per_gpu"]), 3);
+  EXPECT_EQ(int64_t(schedule["rounds_by_layer"]), 5);
   EXPECT_EQ(int64_t(schedule["max_sent"]), 2);
   EXPECT_EQ(int64_t(schedule["max_received"]), 3);
   EXPECT_EQ(int64_t(schedule["max_sent_bytes"]), 2000);

@@ -86,6 +86,8 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
       row.moved_fraction = static_cast<double>(row.moved_slots) / slots;
       total_moved_fraction += row.moved_fraction;
       row.schedule = summarize(migration.schedule(*previous, topology), options.expert_bytes);
+      row.schedule.rounds_by_layer =
+          migration.schedule(*previous, topology, {.by_layer = true}).num_rounds();
       total_rounds += row.schedule.rounds;
       result.summary.max_rounds = std::max(result.summary.max_rounds, row.schedule.rounds);
       network_copies += row.schedule.network_copies;

@@ -71,7 +71,7 @@ int64_t least_sending(std::span<const int64_t> candidates, std::span<const int64
 // Moves copies off the busiest senders to candidates with at least two fewer sends, while the
 // senders, not the receivers, set the bound. Each step lowers the sum of squared sends, so it
 // ends.
-void level_sends(std::vector<PendingCopy>& pending, std::vector<int64_t>& sent,
+void level_sends(std::span<PendingCopy> pending, std::vector<int64_t>& sent,
                  std::span<const int64_t> received) {
   const int64_t max_received = *std::max_element(received.begin(), received.end());
   bool changed = true;
@@ -195,7 +195,66 @@ std::vector<int64_t> TransferSchedule::received_bytes(int64_t expert_bytes) cons
   return times_bytes(received, expert_bytes, "TransferSchedule::received_bytes");
 }
 
-TransferSchedule Migration::schedule(const Plan& current, const Topology& topology) const {
+namespace {
+
+// Chooses the sources of `group` (one layer, or all) and colours its copies into as many rounds
+// as its busiest GPU's copies; appends those rounds to `result` and adds the group's counts.
+void schedule_group(std::span<PendingCopy> group, const Migration& migration, const Plan& current,
+                    const Topology& topology, TransferSchedule& result) {
+  const int64_t num_gpus = topology.num_gpus();
+  const int64_t slots_per_gpu = topology.slots_per_gpu();
+  const int64_t gpus_per_node = topology.gpus_per_node();
+  std::vector<int64_t> sent(static_cast<size_t>(num_gpus), 0);
+  std::vector<int64_t> received(static_cast<size_t>(num_gpus), 0);
+  std::vector<int64_t> receivers;
+  for (const PendingCopy& copy : group) {
+    receivers.push_back(topology.gpu_of_slot(migration.moves[copy.move].slot));
+    ++received[receivers.back()];
+  }
+  // Sources: the copies with the fewest candidates choose first.
+  std::vector<int64_t> by_choice(group.size());
+  std::iota(by_choice.begin(), by_choice.end(), 0);
+  std::stable_sort(by_choice.begin(), by_choice.end(), [&](int64_t first, int64_t second) {
+    return group[first].candidates.size() < group[second].candidates.size();
+  });
+  for (int64_t idx : by_choice) {
+    PendingCopy& copy = group[idx];
+    copy.source_gpu = least_sending(copy.candidates, sent);
+    ++sent[copy.source_gpu];
+  }
+  level_sends(group, sent, received);
+
+  std::vector<int64_t> senders;
+  for (const PendingCopy& copy : group) senders.push_back(copy.source_gpu);
+  int64_t num_rounds = 0;
+  for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
+    num_rounds = std::max({num_rounds, sent[gpu], received[gpu]});
+    result.sent[gpu] += sent[gpu];
+    result.received[gpu] += received[gpu];
+  }
+  const std::vector<int64_t> round_of = colour_edges(senders, receivers, num_gpus, num_rounds);
+  const size_t first_round = result.rounds.size();
+  result.rounds.resize(first_round + static_cast<size_t>(num_rounds));
+  result.min_rounds += num_rounds;
+  for (size_t idx = 0; idx < group.size(); ++idx) {
+    const SlotMove& move = migration.moves[group[idx].move];
+    const auto row = current.phy2log_row(move.layer);
+    const ExpertCopy copy{
+        .layer = move.layer, .expert = move.new_expert,
+        .source_slot = slot_on_gpu(row, senders[idx], move.new_expert, slots_per_gpu),
+        .source_gpu = senders[idx], .target_slot = move.slot, .target_gpu = receivers[idx]};
+    if (copy.source_gpu / gpus_per_node != copy.target_gpu / gpus_per_node) {
+      ++result.cross_node_copies;
+    }
+    // Copies are in (layer, target slot) order, so each round is too.
+    result.rounds[first_round + static_cast<size_t>(round_of[idx])].push_back(copy);
+  }
+}
+
+}  // namespace
+
+TransferSchedule Migration::schedule(const Plan& current, const Topology& topology,
+                                     const ScheduleOptions& options) const {
   check_moves(*this, current, topology);
   const int64_t num_gpus = topology.num_gpus();
   const int64_t slots_per_gpu = topology.slots_per_gpu();
@@ -228,8 +287,7 @@ TransferSchedule Migration::schedule(const Plan& current, const Topology& topolo
     std::vector<int64_t> elsewhere;
     for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
       if (slot_on_gpu(row, gpu, move.new_expert, slots_per_gpu) < 0) continue;
-      (gpu / gpus_per_node == target_gpu / gpus_per_node ? copy.candidates
-                                                                      : elsewhere)
+      (gpu / gpus_per_node == target_gpu / gpus_per_node ? copy.candidates : elsewhere)
           .push_back(gpu);
     }
     if (copy.candidates.empty()) copy.candidates = std::move(elsewhere);
@@ -238,46 +296,22 @@ TransferSchedule Migration::schedule(const Plan& current, const Topology& topolo
                             move.new_expert, " of layer ", move.layer,
                             " but no slot of current holds it");
     }
-    ++result.received[target_gpu];
     pending.push_back(std::move(copy));
   }
-
-  // Sources: the copies with the fewest candidates choose first.
-  std::vector<int64_t> by_choice(pending.size());
-  std::iota(by_choice.begin(), by_choice.end(), 0);
-  std::stable_sort(by_choice.begin(), by_choice.end(), [&](int64_t first, int64_t second) {
-    return pending[first].candidates.size() < pending[second].candidates.size();
-  });
-  for (int64_t idx : by_choice) {
-    PendingCopy& copy = pending[idx];
-    copy.source_gpu = least_sending(copy.candidates, result.sent);
-    ++result.sent[copy.source_gpu];
-  }
-  if (!pending.empty()) level_sends(pending, result.sent, result.received);
-
-  std::vector<int64_t> senders;
-  std::vector<int64_t> receivers;
-  for (const PendingCopy& copy : pending) {
-    senders.push_back(copy.source_gpu);
-    receivers.push_back(topology.gpu_of_slot(moves[copy.move].slot));
-  }
-  const int64_t num_rounds = result.max_copies_per_gpu();
-  const std::vector<int64_t> round_of = colour_edges(senders, receivers, num_gpus, num_rounds);
-  result.rounds.resize(static_cast<size_t>(num_rounds));
-  for (size_t idx = 0; idx < pending.size(); ++idx) {
-    const SlotMove& move = moves[pending[idx].move];
-    const auto row = current.phy2log_row(move.layer);
-    ExpertCopy copy{.layer = move.layer, .expert = move.new_expert,
-                    .source_slot = slot_on_gpu(row, senders[idx], move.new_expert,
-                                               slots_per_gpu),
-                    .source_gpu = senders[idx], .target_slot = move.slot,
-                    .target_gpu = receivers[idx]};
-    if (copy.source_gpu / gpus_per_node != copy.target_gpu / gpus_per_node) {
-      ++result.cross_node_copies;
+  auto begin = pending.begin();
+  while (begin != pending.end()) {
+    auto end = pending.end();
+    if (options.by_layer) {
+      const int64_t layer = moves[begin->move].layer;
+      end = std::find_if(begin, pending.end(), [&](const PendingCopy& copy) {
+        return moves[copy.move].layer != layer;
+      });
     }
-    // Pending copies are in (layer, target slot) order, so each round is too.
-    result.rounds[static_cast<size_t>(round_of[idx])].push_back(copy);
+    schedule_group(std::span(begin, end), *this, current, topology, result);
+    begin = end;
   }
+  EPLB_DCHECK(result.num_rounds() == result.min_rounds);
+  EPLB_DCHECK(options.by_layer || result.min_rounds == result.max_copies_per_gpu());
   return result;
 }
 
