@@ -22,7 +22,7 @@ from ._api import (
     rebalance_experts,
     validate,
 )
-from ._online import Migration, Planner, replay
+from ._online import Migration, Planner, TransferSchedule, replay
 from ._eplb import Error, InvalidArgument, IoError, ParseError, PlanMetrics, __version__
 from ._plan_files import PlanFile, insert_dense_layers, load_plan, save_plan
 
@@ -35,6 +35,7 @@ __all__ = [
     "PlanFile",
     "PlanMetrics",
     "Planner",
+    "TransferSchedule",
     "__version__",
     "evaluate",
     "find_dense_layers",
