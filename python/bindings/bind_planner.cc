@@ -154,7 +154,7 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
                        int64_t interval, std::string_view history, double tolerance,
                        double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
                        std::string_view packer, int64_t cross_node_replicas,
-                       int64_t repair_rounds) {
+                       int64_t repair_rounds, int64_t expert_bytes) {
   Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
               .num_layers = static_cast<int64_t>(trace_array.shape(1)),
               .num_experts = static_cast<int64_t>(trace_array.shape(2)),
@@ -163,9 +163,10 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
   nb::gil_scoped_release release;
   const Topology topology =
       replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
-  const ReplayOptions base =
+  ReplayOptions base =
       base_options(interval, tolerance, effort, seed, threads, packer, cross_node_replicas,
                    repair_rounds, {});
+  base.expert_bytes = expert_bytes;
   std::vector<io::ReplayRun> runs;
   for (const std::string& spec : specs) {
     ReplayPlanner planner = parse_replay_planner(spec, base, history, swing_weight);
@@ -211,7 +212,7 @@ void bind_planner(nb::module_& m) {
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
         nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("swing_weight"),
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
-        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
+        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"), nb::arg("expert_bytes"),
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
         "planner and returns the JSON report of `eplb replay --json`.");
 }

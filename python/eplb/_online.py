@@ -297,6 +297,7 @@ def replay(
     packer: str = "multistart",
     cross_node_replicas: int = 0,
     repair_rounds: int = 40,
+    expert_bytes: Any = None,
 ) -> Dict[str, Any]:
     """Replays a trace as `eplb replay` does: re-plans every `interval` steps, scores each plan
     on its window and on the next, and counts the slots each re-plan moves.
@@ -314,12 +315,16 @@ def replay(
             with Planner.replan.
         swing_weight, effort, seed, threads, packer, cross_node_replicas, repair_rounds: as
             for Planner.
+        expert_bytes: one expert's weights in bytes, to report each re-plan's transfer in bytes
+            (None or 0: copies only).
 
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
-        "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots"}) and
-        "summary" ({"in_sample", "next_window", "moved_fraction", "plan_ms"}), and every
-        planner in that form under "runs".
+        "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots",
+        "schedule"}: a re-plan's transfer schedule, Migration.schedule from the previous plan,
+        null for the first plan) and "summary" ({"in_sample", "next_window", "replans",
+        "moved_fraction", "mean_rounds", "max_rounds", "cross_node_share", "plan_ms"}), and
+        every planner in that form under "runs".
     """
     function = "replay"
     if isinstance(trace, (str, os.PathLike)):
@@ -352,5 +357,6 @@ def replay(
         _swing_weight(swing_weight, function),
         **_search_options(function, effort=effort, seed=seed, threads=threads, packer=packer,
                           cross_node_replicas=cross_node_replicas, repair_rounds=repair_rounds),
+        expert_bytes=0 if expert_bytes is None else _expert_bytes(expert_bytes, function),
     )
     return json.loads(report)

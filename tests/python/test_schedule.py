@@ -97,3 +97,23 @@ def test_schedule_names_the_bad_argument():
         migration.schedule(current, expert_bytes=2**62)
     with pytest.raises(eplb.InvalidArgument, match="no topology"):
         eplb.Migration(migration.moves, migration.cross_node_copies).schedule(current)
+
+
+def test_replay_reports_each_replans_schedule():
+    trace = drifting_trace(num_steps=160, seed=5)
+    report = eplb.replay(trace, *TOPOLOGY.values(), interval=40, tolerance=0.01,
+                         expert_bytes=1000)
+    assert report["windows"][0]["schedule"] is None
+    for window in report["windows"][1:]:
+        schedule = window["schedule"]
+        assert schedule["rounds"] == schedule["max_copies_per_gpu"]
+        assert schedule["rounds"] == max(schedule["max_sent"], schedule["max_received"])
+        assert schedule["network_copies"] + schedule["local_copies"] == window["moved_slots"]
+        assert schedule["max_sent_bytes"] == 1000 * schedule["max_sent"]
+        assert schedule["max_received_bytes"] == 1000 * schedule["max_received"]
+    assert report["summary"]["max_rounds"] == max(
+        window["schedule"]["rounds"] for window in report["windows"][1:])
+    unknown = eplb.replay(trace, *TOPOLOGY.values(), interval=40, tolerance=0.01)
+    assert unknown["windows"][1]["schedule"]["max_sent_bytes"] is None
+    with pytest.raises(eplb.InvalidArgument, match="expert_bytes"):
+        eplb.replay(trace, *TOPOLOGY.values(), interval=40, expert_bytes=float("nan"))
