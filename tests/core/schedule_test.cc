@@ -252,6 +252,15 @@ TEST(Schedule, NamesTheBadArgument) {
               "Migration::schedule: moves[0] expects expert 1 in layer 0 slot 1 but current "
               "has 2");
   }
+  Migration twice = migration;
+  twice.moves.push_back(migration.moves[0]);
+  try {
+    twice.schedule(from, topology);
+    FAIL();
+  } catch (const InvalidArgument& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "Migration::schedule: moves[0] and moves[4] both change layer 0 slot 1");
+  }
   const TransferSchedule schedule = migration.schedule(from, topology);
   try {
     static_cast<void>(schedule.sent_bytes(-1));

@@ -102,7 +102,8 @@ std::vector<int64_t> colour_edges(std::span<const int64_t> senders,
     return static_cast<size_t>(vertex * colours + colour);
   };
   // Edge at each (vertex, colour), senders then receivers (receiver v is vertex num_vertices + v).
-  std::vector<int64_t> edge_at(static_cast<size_t>(2 * num_vertices * colours), -1);
+  // int32 edges: a plan has at most kMaxPlanEntries (2^28) slots, so fewer copies than 2^31.
+  std::vector<int32_t> edge_at(static_cast<size_t>(2 * num_vertices * colours), -1);
   std::vector<int64_t> colour_of(senders.size(), -1);
   const auto endpoints = [&](int64_t edge) {
     return std::pair{senders[edge], num_vertices + receivers[edge]};
@@ -139,14 +140,14 @@ std::vector<int64_t> colour_edges(std::span<const int64_t> senders,
         const auto [from, to] = endpoints(step);
         colour_of[step] =
             colour_of[step] == free_at_sender ? free_at_receiver : free_at_sender;
-        edge_at[index(from, colour_of[step])] = step;
-        edge_at[index(to, colour_of[step])] = step;
+        edge_at[index(from, colour_of[step])] = static_cast<int32_t>(step);
+        edge_at[index(to, colour_of[step])] = static_cast<int32_t>(step);
       }
       EPLB_DCHECK(edge_at[index(sender, free_at_sender)] < 0);
     }
     colour_of[edge] = free_at_sender;
-    edge_at[index(sender, free_at_sender)] = edge;
-    edge_at[index(receiver, free_at_sender)] = edge;
+    edge_at[index(sender, free_at_sender)] = static_cast<int32_t>(edge);
+    edge_at[index(receiver, free_at_sender)] = static_cast<int32_t>(edge);
   }
   return colour_of;
 }
@@ -257,7 +258,6 @@ TransferSchedule Migration::schedule(const Plan& current, const Topology& topolo
                                      const ScheduleOptions& options) const {
   check_moves(*this, current, topology);
   const int64_t num_gpus = topology.num_gpus();
-  const int64_t slots_per_gpu = topology.slots_per_gpu();
   const int64_t gpus_per_node = topology.gpus_per_node();
   TransferSchedule result;
   result.sent.assign(static_cast<size_t>(num_gpus), 0);
@@ -270,25 +270,46 @@ TransferSchedule Migration::schedule(const Plan& current, const Topology& topolo
     return std::pair{moves[first].layer, moves[first].slot} <
            std::pair{moves[second].layer, moves[second].slot};
   });
+  for (size_t pos = 1; pos < order.size(); ++pos) {
+    const SlotMove& first = moves[order[pos - 1]];
+    const SlotMove& second = moves[order[pos]];
+    if (first.layer == second.layer && first.slot == second.slot) {
+      detail::throw_invalid("Migration::schedule: moves[", order[pos - 1], "] and moves[",
+                            order[pos], "] both change layer ", first.layer, " slot ",
+                            first.slot);
+    }
+  }
+  // slots_of[expert]: the slots of the indexed layer of `current` holding it, in increasing
+  // order (so in increasing GPU order).
+  std::vector<std::vector<int64_t>> slots_of(static_cast<size_t>(current.num_experts));
+  int64_t indexed_layer = -1;
   std::vector<PendingCopy> pending;
   for (int64_t idx : order) {
     const SlotMove& move = moves[idx];
     if (move.new_expert < 0) continue;
     const auto row = current.phy2log_row(move.layer);
+    if (move.layer != indexed_layer) {
+      for (auto& slots : slots_of) slots.clear();
+      for (int64_t slot = 0; slot < current.num_replicas; ++slot) {
+        if (row[slot] >= 0 && row[slot] < current.num_experts) slots_of[row[slot]].push_back(slot);
+      }
+      indexed_layer = move.layer;
+    }
     const int64_t target_gpu = topology.gpu_of_slot(move.slot);
-    const int64_t local = slot_on_gpu(row, target_gpu, move.new_expert, slots_per_gpu);
+    PendingCopy copy{.move = idx, .candidates = {}};
+    std::vector<int64_t> elsewhere;
+    int64_t local = -1;
+    for (int64_t slot : slots_of[move.new_expert]) {
+      const int64_t gpu = topology.gpu_of_slot(slot);
+      if (gpu == target_gpu && local < 0) local = slot;
+      auto& list = gpu / gpus_per_node == target_gpu / gpus_per_node ? copy.candidates : elsewhere;
+      if (list.empty() || list.back() != gpu) list.push_back(gpu);
+    }
     if (local >= 0) {
       result.local_copies.push_back({.layer = move.layer, .expert = move.new_expert,
                                      .source_slot = local, .source_gpu = target_gpu,
                                      .target_slot = move.slot, .target_gpu = target_gpu});
       continue;
-    }
-    PendingCopy copy{.move = idx, .candidates = {}};
-    std::vector<int64_t> elsewhere;
-    for (int64_t gpu = 0; gpu < num_gpus; ++gpu) {
-      if (slot_on_gpu(row, gpu, move.new_expert, slots_per_gpu) < 0) continue;
-      (gpu / gpus_per_node == target_gpu / gpus_per_node ? copy.candidates : elsewhere)
-          .push_back(gpu);
     }
     if (copy.candidates.empty()) copy.candidates = std::move(elsewhere);
     if (copy.candidates.empty()) {
