@@ -1,4 +1,5 @@
-// Online planning rows (issue #6): replay of synthetic traces, re-planning every 100 steps.
+// Online planning rows (issues #6, #19): replay of synthetic traces, re-planning every 100
+// steps, and the curve of next-window balance against the move budget.
 #include "replay.h"
 
 #include <algorithm>
@@ -127,6 +128,30 @@ void print_trace_table(const std::string& title, const Trace& trace, int64_t int
   print_schedule_table(results, num_rows);
 }
 
+// Issue #19's curve: next-window balance against the move budget, with the default planner.
+void print_budget_table(const std::string& title, const Trace& trace, int64_t interval,
+                        bool quick) {
+  const Topology topology = replay_topology(trace.num_experts);
+  std::printf("\n### Move budget: %s, re-plan every %lld steps, default planner (%s)\n\n"
+              "| move budget | next-window bal. | in-sample bal. | moved slots per re-plan | "
+              "ms per plan |\n|---:|---:|---:|---:|---:|\n",
+              title.c_str(), static_cast<long long>(interval),
+              std::string(kDefaultReplayPlanner).c_str());
+  const std::vector<double> budgets =
+      quick ? std::vector<double>{0, 0.05, -1}
+            : std::vector<double>{0, 0.01, 0.02, 0.05, 0.1, 0.2, -1};
+  for (const double budget : budgets) {
+    ReplayOptions base{.interval = interval, .move_budget = budget};
+    const ReplayResult result =
+        replay(trace, topology, parse_replay_planner(kDefaultReplayPlanner, base).options);
+    char label[32] = "fresh plan";
+    if (budget >= 0) std::snprintf(label, sizeof(label), "%.0f %%", 100 * budget);
+    std::printf("| %s | %.4f | %.4f | %.2f %% | %.2f |\n", label, result.summary.next_window,
+                result.summary.in_sample, 100 * result.summary.moved_fraction,
+                result.summary.plan_ms);
+  }
+}
+
 }  // namespace
 
 void print_replay_tables(bool quick, const std::filesystem::path& bundled_trace) {
@@ -135,8 +160,10 @@ void print_replay_tables(bool quick, const std::filesystem::path& bundled_trace)
     SyntheticTraceOptions options;
     options.num_steps = num_steps;
     options.seed = seed;
-    print_trace_table("synthetic DeepSeek-V3 trace, seed " + std::to_string(seed),
-                      generate_trace(options), 100, quick);
+    const Trace trace = generate_trace(options);
+    const std::string title = "synthetic DeepSeek-V3 trace, seed " + std::to_string(seed);
+    print_trace_table(title, trace, 100, quick);
+    print_budget_table(title, trace, 100, quick);
   }
   if (std::filesystem::exists(bundled_trace)) {
     print_trace_table(bundled_trace.filename().string() + " (bundled)",

@@ -27,6 +27,14 @@ struct EvalOptions {
 // evaluate() would also refuse a mismatch, but only the CLI knows both file names.
 void check_shapes(const EvalOptions& options, const Plan& plan, const Loads& loads) {
   if (loads.num_layers == plan.num_layers && loads.num_experts == plan.num_experts) return;
+  if (loads.num_experts == plan.num_replicas && plan.num_replicas > plan.num_experts &&
+      options.loads.deployed_plan.empty()) {
+    throw InvalidArgument(
+        "eval: " + options.loads.path + " counts " + std::to_string(loads.num_experts) +
+        " per layer, the plan's num_slots, not its " + std::to_string(plan.num_experts) +
+        " experts: TensorRT-LLM statistics recorded with its load balancer active count "
+        "slots; give the plan the server ran with --deployed-plan PLAN to map them to experts");
+  }
   throw InvalidArgument("eval: loads shape [num_layers, num_experts] = [" +
                         std::to_string(loads.num_layers) + ", " +
                         std::to_string(loads.num_experts) + "] of " + options.loads.path +
@@ -41,23 +49,14 @@ void run_eval(const EvalOptions& options) {
   const PlanMetrics metrics = evaluate(plan_file.plan, loads.view(), plan_file.topology);
 
   if (!options.json.empty()) {
-    io::write_plan_report(options.json,
-                          io::PlanReport{.command = "eval",
-                                         .loads_path = options.loads.path,
-                                         .steps = options.loads.steps,
-                                         .num_layers = loads.num_layers,
-                                         .num_experts = loads.num_experts,
-                                         .topology = plan_file.topology,
-                                         .policy = plan_file.policy,
-                                         .dense_layers = plan_file.dense_layers,
-                                         .excluded_gpus = {},
-                                         .plan_path = options.plan.path,
-                                         // null when detected: the reader does not say which
-                                         .plan_format = options.plan.format == "auto"
-                                                            ? std::string()
-                                                            : options.plan.format,
-                                         .plan_ms = -1,
-                                         .metrics = metrics});
+    io::PlanReport report =
+        make_plan_report("eval", options.loads, loads, plan_file.topology, metrics);
+    report.policy = plan_file.policy;
+    report.dense_layers = plan_file.dense_layers;
+    report.plan_path = options.plan.path;
+    // null when detected: the reader does not say which format it found
+    if (options.plan.format != "auto") report.plan_format = options.plan.format;
+    io::write_plan_report(options.json, report);
   }
   std::ostream& out = report_stream(options.quiet, options.json == "-");
   print_field(out, "plan", options.plan.path);

@@ -26,7 +26,9 @@ struct GenOptions {
 void run_gen(const GenOptions& options) {
   std::function<void(int64_t, int64_t)> progress;
   if (shows_progress(options.quiet)) {
-    progress = [](int64_t done, int64_t total) { draw_progress("generating", done, total, "steps"); };
+    progress = [](int64_t done, int64_t total) {
+      draw_progress("generating", done, total, "steps");
+    };
   }
   const Trace trace = from_options([&] { return generate_trace(options.trace, progress); });
   if (progress) std::fprintf(stderr, "writing %s ...\n", options.output.c_str());

@@ -48,14 +48,49 @@ struct PlanOptions {
   }
 };
 
-// Returns the dense layers: all-zero rows ("auto"), none, or the given list (checked).
-std::vector<int64_t> dense_layers_of(const std::string& spec, const LoadMatrix& loads) {
-  if (spec == "auto") return io::find_dense_layers(loads);
-  std::vector<int64_t> dense = io::parse_layer_list(spec);
-  io::check_dense_layers(loads, dense);
-  return dense;
+// Where the model's dense layers are among the rows of the loads.
+struct DenseLayers {
+  std::vector<int64_t> rows;
+  /// The loads held MoE layers only and got zero rows at `rows`.
+  bool inserted = false;
+  /// Not told, and no row is all zero: the rows may be MoE layers only.
+  bool unknown = false;
+};
+
+// sglang and trtllm number the model's layers: a recording of MoE layers only (vLLM's, 58 rows
+// for DeepSeek-V3) written there unchanged would give layer 6's plan to layer 3.
+bool numbers_model_layers(const PlanOptions& options) {
+  if (options.output.empty()) return false;
+  const io::PlanFormat format = io::parse_plan_format(options.format);
+  return format == io::PlanFormat::sglang || format == io::PlanFormat::trtllm;
 }
 
+// Returns the dense layers: all-zero rows ("auto"), none, or the given list. A list names rows
+// that are all zero, or, when no row is (the loads hold MoE layers only), where zero rows go.
+DenseLayers resolve_dense_layers(const PlanOptions& options, Loads& loads) {
+  const std::vector<int64_t> zero_rows = io::find_dense_layers(loads.view());
+  const std::string& spec = options.dense_layers;
+  if (spec == "auto") {
+    if (!zero_rows.empty()) return {zero_rows};
+    if (numbers_model_layers(options)) {
+      throw InvalidArgument(
+          "plan: --dense-layers auto: --format " + options.format +
+          " numbers the model's layers, but none of the " + std::to_string(loads.num_layers) +
+          " rows of " + options.loads.path +
+          " is all zero (dense): give the model's dense layers (--dense-layers 0:3 for "
+          "DeepSeek-V3, whose MoE-only recordings such as vLLM's have 58 rows) or "
+          "--dense-layers none when every row is a model layer");
+    }
+    return {.rows = {}, .inserted = false, .unknown = true};
+  }
+  std::vector<int64_t> dense = io::parse_layer_list(spec);
+  if (!dense.empty() && zero_rows.empty()) {
+    loads = io::insert_dense_layers(loads, dense);
+    return {dense, /*inserted=*/true};
+  }
+  io::check_dense_layers(loads.view(), dense);
+  return {dense};
+}
 // Plans the MoE layers only; dense layers keep the trivial placement so that rows still match
 // the model's layer numbering.
 Plan plan_layers(const Loads& loads, const std::vector<int64_t>& dense, const Topology& topology,
@@ -66,16 +101,35 @@ Plan plan_layers(const Loads& loads, const std::vector<int64_t>& dense, const To
   return io::insert_dense_layers(moe_plan, dense);
 }
 
+// Server formats cannot leave a GPU empty (io::check_server_plan()); say so before planning.
+void check_excluded_gpus_format(const PlanOptions& options) {
+  const std::vector<int64_t>& excluded = options.search.excluded_gpus;
+  if (excluded.empty() || options.output.empty() ||
+      io::parse_plan_format(options.format) == io::PlanFormat::eplb) {
+    return;
+  }
+  const int64_t healthy = options.num_gpus - static_cast<int64_t>(excluded.size());
+  throw InvalidArgument("plan: --exclude-gpus " + format_layer_list(excluded) + ": --format " +
+                        options.format +
+                        " cannot leave a GPU empty, so its server would route tokens to the "
+                        "excluded GPUs (docs/formats.md); restart the server on the " +
+                        std::to_string(healthy) + " other GPUs and plan for those (--gpus " +
+                        std::to_string(healthy) + "), or write --format eplb");
+}
+
 void run_plan(const PlanOptions& options) {
+  check_excluded_gpus_format(options);
   const Topology topology = from_options([&] {
     return Topology(options.num_replicas, options.num_groups, options.num_nodes,
                     options.num_gpus);
   });
   const RebalanceOptions rebalance = from_options([&] { return options.rebalance_options(); });
-  const Loads loads = read_loads(options.loads);
+  Loads loads = read_loads(options.loads);
+  const int64_t num_rows = loads.num_layers;
+  const DenseLayers dense_layers = resolve_dense_layers(options, loads);
+  const std::vector<int64_t>& dense = dense_layers.rows;
   const LoadMatrix view = loads.view();
   const Policy policy = rebalance.policy;
-  const std::vector<int64_t> dense = dense_layers_of(options.dense_layers, view);
 
   const auto start = std::chrono::steady_clock::now();
   const Plan plan = plan_layers(loads, dense, topology, rebalance);
@@ -90,30 +144,29 @@ void run_plan(const PlanOptions& options) {
                    io::PlanFile{.plan = plan,
                                 .topology = topology,
                                 .policy = std::string(to_string(policy)),
-                                .dense_layers = dense},
+                                .dense_layers = dense,
+                                .moe_layers_only = dense_layers.unknown},
                    format, metrics);
   }
   if (!options.json.empty()) {
-    io::write_plan_report(options.json,
-                          io::PlanReport{.command = "plan",
-                                         .loads_path = options.loads.path,
-                                         .steps = options.loads.steps,
-                                         .num_layers = loads.num_layers,
-                                         .num_experts = loads.num_experts,
-                                         .topology = topology,
-                                         .policy = std::string(to_string(policy)),
-                                         .dense_layers = dense,
-                                         .excluded_gpus = options.search.excluded_gpus,
-                                         .plan_path = options.output,
-                                         .plan_format = std::string(io::to_string(format)),
-                                         .plan_ms = elapsed.count(),
-                                         .metrics = metrics});
+    io::PlanReport report = make_plan_report("plan", options.loads, loads, topology, metrics);
+    report.policy = to_string(policy);
+    report.dense_layers = dense;
+    report.excluded_gpus = options.search.excluded_gpus;
+    report.plan_path = options.output;
+    report.plan_format = io::to_string(format);
+    report.plan_ms = elapsed.count();
+    io::write_plan_report(options.json, report);
   }
 
   std::ostream& out = report_stream(options.quiet, options.output == "-" || options.json == "-");
-  print_loads(out, options.loads.path, options.loads.step_range(), loads.num_layers,
+  print_loads(out, options.loads.path, options.loads.step_range(), num_rows,
               loads.num_experts);
-  if (!dense.empty()) {
+  if (dense_layers.inserted) {
+    print_field(out, "dense layers",
+                format_layer_list(dense) + " (inserted: the " + std::to_string(num_rows) +
+                    " rows are MoE layers; trivial placement)");
+  } else if (!dense.empty()) {
     print_field(out, "dense layers", format_layer_list(dense) + " (trivial placement)");
   }
   print_topology(out, topology);
@@ -170,7 +223,9 @@ Command add_plan_command(CLI::App& parent) {
                      "Failed or drained GPUs to plan around, e.g. 3,17 (their slots get -1)");
   add_dense_layers_option(*command, options->dense_layers,
                           "Layers without routed experts, kept with a trivial placement: auto "
-                          "(all-zero rows), none, or a list such as 0:3",
+                          "(all-zero rows), none, or a list such as 0:3 (all-zero rows, or "
+                          "where they go when every row is a MoE layer); --format sglang and "
+                          "trtllm need it when no row is all zero",
                           /*allow_auto=*/true);
   CLI::Option* output =
       command->add_option("-o,--output", options->output, "Write the plan (see --format)")

@@ -37,6 +37,8 @@ struct ReplayCliOptions {
   std::string history;
   double swing_weight = -1;
   double tolerance = -1;
+  double move_budget = -1;
+  double min_gain = 0;
   int64_t repair_rounds = PlannerOptions{}.repair_rounds;
   SearchOptions search;
   std::string plot;
@@ -44,7 +46,10 @@ struct ReplayCliOptions {
   bool quiet = false;
 
   ReplayPlanner planner(const std::string& spec, const Topology& topology) const {
-    ReplayOptions base{.interval = interval, .tolerance = tolerance};
+    ReplayOptions base{.interval = interval,
+                       .tolerance = tolerance,
+                       .move_budget = move_budget,
+                       .min_gain = min_gain};
     base.planner.repair_rounds = repair_rounds;
     search.apply(base.planner.rebalance, topology.num_gpus());
     return parse_replay_planner(spec, base, history, swing_weight);
@@ -87,7 +92,8 @@ void print_summary(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
 Trace read_replay_trace(const LoadsOptions& loads) {
   Trace trace = io::read_trace(loads.path, {.format = io::parse_load_format(loads.format),
                                             .num_layers = loads.num_layers,
-                                            .num_experts = loads.num_experts});
+                                            .num_experts = loads.num_experts,
+                                            .deployed_plan = loads.deployed_plan});
   if (loads.steps.empty()) return trace;
   try {
     return trace.slice_steps(loads.step_range());
@@ -97,6 +103,9 @@ Trace read_replay_trace(const LoadsOptions& loads) {
 }
 
 void run_replay(const ReplayCliOptions& options) {
+  if (options.min_gain > 0 && options.tolerance < 0 && options.move_budget < 0) {
+    throw UsageError("--min-gain needs a re-plan mode: --tolerance or --move-budget");
+  }
   const Trace trace = read_replay_trace(options.loads);
   const Topology topology = from_options([&] {
     return replay_topology(trace.num_experts, options.num_replicas, options.num_groups,
@@ -108,7 +117,8 @@ void run_replay(const ReplayCliOptions& options) {
   }
   std::ostream& out = report_stream(options.quiet, options.json == "-" || options.plot == "-");
 
-  const std::string steps = options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
+  const std::string steps =
+      options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
   print_field(out, "trace",
               options.loads.path + " (" + steps + std::to_string(trace.num_steps) + " steps x " +
                   std::to_string(trace.num_layers) + " layers x " +
@@ -117,10 +127,18 @@ void run_replay(const ReplayCliOptions& options) {
   print_field(out, "re-plans", "every " + std::to_string(options.interval) +
                                          " steps, scored on the next " +
                                          std::to_string(options.interval));
-  print_field(out, "re-plan mode",
-              options.tolerance < 0 ? std::string("fresh plan every window")
-                                    : "replan within " + format_fixed(100 * options.tolerance, 2) +
-                                          " % of a fresh plan's heaviest GPU");
+  std::string mode = "fresh plan every window";
+  if (options.move_budget >= 0) {
+    mode = "replan moving at most " + format_fixed(100 * options.move_budget, 2) +
+           " % of the slots";
+  } else if (options.tolerance >= 0) {
+    mode = "replan within " + format_fixed(100 * options.tolerance, 2) +
+           " % of a fresh plan's heaviest GPU";
+  }
+  if (options.min_gain > 0) {
+    mode += ", kept when it gains under " + format_fixed(options.min_gain, 4) + " balancedness";
+  }
+  print_field(out, "re-plan mode", mode);
   const bool show_progress = shows_progress(options.quiet);
   std::vector<io::ReplayRun> runs;
   for (const ReplayPlanner& planner : planners) {
@@ -136,6 +154,15 @@ void run_replay(const ReplayCliOptions& options) {
   }
   print_windows(out, runs);
   print_summary(out, runs);
+  if (options.min_gain > 0) {
+    out << '\n';
+    for (const io::ReplayRun& run : runs) {
+      print_field(out, run.name + " kept",
+                  std::to_string(run.result.summary.num_skipped) + " of " +
+                      std::to_string(run.result.summary.num_replans) +
+                      " re-plans (gain under --min-gain)");
+    }
+  }
   if (!options.plot.empty()) {
     io::write_replay_plot(options.plot, runs,
                           "Replay of " + std::filesystem::path(options.loads.path).filename().string() +
@@ -187,6 +214,16 @@ Command add_replay_command(CLI::App& parent) {
                       "fresh plan's heaviest GPU (e.g. 0.005); without it every window gets a "
                       "fresh plan")
       ->check(finite_in(0, HUGE_VAL));
+  command
+      ->add_option("--move-budget", options->move_budget,
+                   "Re-plan by moving at most this fraction of all slots (e.g. 0.05), where it "
+                   "buys the most balance")
+      ->check(finite_in(0, 1))
+      ->excludes("--tolerance");
+  command->add_option("--min-gain", options->min_gain,
+                      "With --tolerance or --move-budget: keep the plan when a re-plan would "
+                      "raise GPU balancedness on the planning loads by less (e.g. 0.01)")
+      ->check(finite_in(0, 1));
   command->add_option("--repair-rounds", options->repair_rounds,
                       "Ruin-and-recreate rounds per layer when re-planning with --tolerance: "
                       "more rounds move fewer slots and take longer")

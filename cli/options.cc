@@ -110,13 +110,37 @@ void add_loads_options(CLI::App& command, LoadsOptions& options) {
       .add_option("--experts", options.num_experts,
                   "Experts of a topk-jsonl trace (default: largest expert id + 1)")
       ->check(integer_in(1));
+  command
+      .add_option("--deployed-plan", options.deployed_plan,
+                  "The plan the server ran while recording, when the loads count its slots "
+                  "(TensorRT-LLM statistics with its load balancer active): maps them to experts")
+      ->type_name("PLAN");
 }
 
 Loads read_loads(const LoadsOptions& options) {
   return io::read_loads(options.path, options.step_range(),
                         {.format = io::parse_load_format(options.format),
                          .num_layers = options.num_layers,
-                         .num_experts = options.num_experts});
+                         .num_experts = options.num_experts,
+                         .deployed_plan = options.deployed_plan});
+}
+
+io::PlanReport make_plan_report(std::string command, const LoadsOptions& options,
+                                const Loads& loads, const Topology& topology,
+                                PlanMetrics metrics) {
+  return io::PlanReport{.command = std::move(command),
+                        .loads_path = options.path,
+                        .steps = options.steps,
+                        .num_layers = loads.num_layers,
+                        .num_experts = loads.num_experts,
+                        .topology = topology,
+                        .policy = {},
+                        .dense_layers = {},
+                        .excluded_gpus = {},
+                        .plan_path = {},
+                        .plan_format = {},
+                        .plan_ms = -1,
+                        .metrics = std::move(metrics)};
 }
 
 void add_policy_option(CLI::App& command, std::string& policy) {
@@ -146,7 +170,7 @@ void add_plan_input_options(CLI::App& command, PlanInputOptions& options,
       ->check(integer_in(1));
   add_dense_layers_option(
       command, options.dense_layers,
-      "Dense layers of the model, e.g. 0:3 (rows a vllm-ascend plan leaves out)",
+      "Dense layers of the model, e.g. 0:3 (rows a vllm-ascend plan leaves out), or none",
       /*allow_auto=*/false);
 }
 
@@ -167,7 +191,8 @@ io::PlanFile read_plan(const PlanInputOptions& options) {
                                       .num_gpus = options.num_gpus,
                                       .num_groups = options.num_groups,
                                       .num_nodes = options.num_nodes,
-                                      .dense_layers = io::parse_layer_list(options.dense_layers)});
+                                      .dense_layers = io::parse_layer_list(options.dense_layers),
+                                      .no_dense_layers = options.dense_layers == "none"});
 }
 
 CLI::Option* add_plan_format_option(CLI::App& command, std::string& format) {

@@ -10,6 +10,7 @@
 
 #include "eplb/error.h"
 #include "eplb/io/io.h"
+#include "eplb/io/plan_report.h"
 #include "eplb/load_matrix.h"
 #include "eplb/policy.h"
 #include "eplb/trace.h"
@@ -56,17 +57,24 @@ struct LoadsOptions {
   std::string format = "auto";
   int64_t num_layers = 0;
   int64_t num_experts = 0;
+  std::string deployed_plan;
 
   /// Returns the step range, StepRange{} when `--steps` was not given.
   StepRange step_range() const;
 };
 
-/// Adds the positional LOADFILE, `--steps A:B`, `--input-format` and, for per-token traces,
-/// `--layers` and `--experts` to `command`.
+/// Adds the positional LOADFILE, `--steps A:B`, `--input-format`, for per-token traces
+/// `--layers` and `--experts`, and `--deployed-plan` (loads that count slots) to `command`.
 void add_loads_options(CLI::App& command, LoadsOptions& options);
 
 /// Reads and sums the loads that `options` describe (throws eplb::Error).
 Loads read_loads(const LoadsOptions& options);
+
+/// Returns the --json report of `plan` or `eval` (`command`) with the loads, topology and metrics
+/// filled in; the caller adds what only it knows (policy, plan file, time).
+io::PlanReport make_plan_report(std::string command, const LoadsOptions& options,
+                                const Loads& loads, const Topology& topology,
+                                PlanMetrics metrics);
 
 /// Adds `--policy NAME` (choices listed in --help), checked by eplb::parse_policy() while parsing.
 void add_policy_option(CLI::App& command, std::string& policy);

@@ -102,7 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (std::string(option.name) == "-q") continue;
     std::string value = kValues[in.pick(0, static_cast<int64_t>(std::size(kValues)) - 1)];
     if (option.value == Value::path) value = scratch.path(value);
-    non_finite_float = non_finite_float || (option.value == Value::floating && is_non_finite(value));
+    non_finite_float =
+        non_finite_float || (option.value == Value::floating && is_non_finite(value));
     args.push_back(value);
   }
   std::vector<const char*> argv;

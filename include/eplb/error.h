@@ -2,6 +2,8 @@
 // Exception types thrown by eplb: every failure the library reports is one of these.
 
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace eplb {
 
@@ -23,8 +25,27 @@ class ParseError : public Error {
   using Error::Error;
 };
 
-/// Thrown when a file cannot be opened, read or written; the message names the file.
+/// Thrown when a file cannot be opened, read or written; the message names the file. The errno
+/// of the failed call and the path travel with it (the Python module raises FileNotFoundError,
+/// PermissionError, ... from them).
 class IoError : public Error {
+ public:
+  using Error::Error;
+  IoError(const std::string& what, int error_number, std::string path)
+      : Error(what), error_number_(error_number), path_(std::move(path)) {}
+
+  /// The errno of the failed call; 0 when none applies.
+  int error_number() const noexcept { return error_number_; }
+  /// The file that could not be read or written; empty when not known.
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  int error_number_ = 0;
+  std::string path_;
+};
+
+/// Thrown when a caller's stop check (RebalanceOptions::should_stop) asks a long call to stop.
+class Cancelled : public Error {
  public:
   using Error::Error;
 };

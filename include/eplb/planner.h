@@ -63,6 +63,29 @@ struct PlannerOptions {
 /// The most ruin-and-recreate rounds PlannerOptions::repair_rounds may ask for.
 inline constexpr int64_t kMaxRepairRounds = 1'000'000;
 
+/// How far Planner::replan() may move from the current plan.
+struct ReplanOptions {
+  /// Balance mode (when `move_budget` is negative): the fewest moves whose heaviest GPUs, summed
+  /// over layers, stay within `1 + tolerance` of the fresh plan's. Finite, non-negative.
+  double tolerance = 0;
+  /// Budget mode: at most this fraction of all slots (layers x replicas, rounded down) changes
+  /// expert, spent across layers and moves where it lowers the sum of the heaviest GPUs most;
+  /// the fewest moves among equally good choices. In [0, 1]; negative selects balance mode.
+  /// Slots on GPUs the options exclude now but `current` uses must move and count against it.
+  double move_budget = -1;
+  /// Keeps `current` unchanged (no moves) when the re-plan would raise GPU balancedness on the
+  /// planning loads by less than this (absolute, e.g. 0.01). Finite, non-negative; 0 never skips
+  /// a re-plan that gains.
+  double min_gain = 0;
+};
+
+/// Throws InvalidArgument for options a Planner on `topology` refuses whatever the shape of its
+/// loads: history options out of range (see the Planner constructor), `repair_rounds` not in
+/// [0, kMaxRepairRounds], and the rebalance options check_rebalance_options() refuses. The
+/// Planner constructor calls it; the Python module calls it when a Planner is made, before the
+/// first step shows the shape.
+void check_planner_options(const Topology& topology, const PlannerOptions& options);
+
 /// The result of Planner::replan().
 struct Replan {
   Plan plan;
@@ -71,6 +94,12 @@ struct Replan {
   /// Layers where the current plan was repaired by a few moves (the others take the fresh plan,
   /// relabelled to keep as many slots as possible).
   int64_t repaired_layers = 0;
+  /// GPU balancedness (see PlanMetrics) of `current` and of `plan` on the planning loads: what
+  /// the moves bought, before any traffic says how well it was predicted.
+  double balancedness_before = 1;
+  double balancedness_after = 1;
+  /// True when `min_gain` kept the current plan.
+  bool skipped = false;
 };
 
 /// Plans from a history of step loads. Not thread-safe; plans are deterministic functions of
@@ -79,7 +108,8 @@ class Planner {
  public:
   /// Throws InvalidArgument for shapes the topology cannot take (see Topology::check_experts) or
   /// history options out of range: `window_steps` and `num_blocks` at least 1, `window_steps` a
-  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative.
+  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative, and
+  /// for the other options check_planner_options() refuses.
   Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
           PlannerOptions options = {});
 
@@ -107,7 +137,12 @@ class Planner {
   /// policy, no second replica of an expert on a GPU, excluded GPUs stay empty. Throws
   /// InvalidArgument when no step was observed, `current` is not a valid plan of this shape or
   /// `tolerance` is negative or not finite.
-  Replan replan(const Plan& current, double tolerance) const;
+  Replan replan(const Plan& current, double tolerance) const {
+    return replan(current, ReplanOptions{.tolerance = tolerance});
+  }
+  /// replan() in balance or budget mode, with the skip rule of `options` (see ReplanOptions).
+  /// Throws InvalidArgument as above, or naming an option out of its range.
+  Replan replan(const Plan& current, const ReplanOptions& options) const;
 
   const Topology& topology() const { return topology_; }
   const PlannerOptions& options() const { return options_; }

@@ -19,8 +19,15 @@ struct ReplayOptions {
   int64_t interval = 100;
   PlannerOptions planner = {};
   /// Negative: every window gets a fresh plan, as servers re-plan today. Otherwise each plan
-  /// after the first is Planner::replan() of the previous one with this tolerance.
+  /// after the first is Planner::replan() of the previous one with this tolerance. Must be
+  /// finite.
   double tolerance = -1;
+  /// Non-negative: each plan after the first is Planner::replan() of the previous one moving at
+  /// most this fraction of the slots (ReplanOptions::move_budget); `tolerance` is then unused.
+  double move_budget = -1;
+  /// With `tolerance` or `move_budget`: re-plans that would gain less GPU balancedness on the
+  /// planning loads keep the previous plan (ReplanOptions::min_gain).
+  double min_gain = 0;
   /// Bytes of one expert's weights, to report each re-plan's transfer in bytes; 0: unknown
   /// (reported in copies only). Must not be negative.
   int64_t expert_bytes = 0;
@@ -59,7 +66,9 @@ struct ReplayWindow {
   int64_t moved_slots = 0;
   /// `moved_slots` / all slots (layers x replicas).
   double moved_fraction = 0;
-  /// How the moves' copies go (all zero for the first plan).
+  /// True when `min_gain` kept the previous plan.
+  bool skipped = false;
+  /// How the moves' copies go (all zero for the first plan and a skipped re-plan).
   ReplaySchedule schedule = {};
 };
 
@@ -69,6 +78,8 @@ struct ReplaySummary {
   double next_window = 0;
   /// Re-plans after the first plan (windows - 1); 0 when the trace held two windows only.
   int64_t num_replans = 0;
+  /// Re-plans that kept the previous plan (see ReplayOptions::min_gain).
+  int64_t num_skipped = 0;
   /// Moved slots / all slots (layers x replicas), averaged over the re-plans after the first;
   /// 0 when there was none (see num_replans).
   double moved_fraction = 0;
@@ -94,8 +105,9 @@ using ReplayProgress = std::function<void(int64_t done, int64_t total)>;
 /// Walks `trace` in windows of `interval` steps (a trailing partial window is dropped), feeding
 /// every step to a Planner, planning at the end of each window that has a successor and scoring
 /// the plan there and on the successor. Throws InvalidArgument when the trace holds fewer than
-/// two windows, `interval` is not positive, `expert_bytes` is negative, or the planner options
-/// are invalid.
+/// two windows, `interval` is not positive, `tolerance` is not finite, `expert_bytes` is
+/// negative, or the planner options are invalid. `options.planner.rebalance.should_stop` is also
+/// asked before each window; it stops the replay with Cancelled.
 ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOptions& options,
                     const ReplayProgress& progress = {});
 
@@ -112,7 +124,7 @@ struct ReplayPlanner {
 /// Parses "POLICY" or "POLICY@HISTORY" (see parse_history) into the options of `base` with that
 /// policy and history; without "@", the history is `history` when not empty, else
 /// default_history(policy). A non-negative `swing_weight` replaces the history's. Throws
-/// InvalidArgument for an unknown policy or history.
+/// InvalidArgument for an unknown policy or history, or a `swing_weight` that is not finite.
 ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
                                    std::string_view history = "", double swing_weight = -1);
 

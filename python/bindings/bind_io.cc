@@ -29,17 +29,20 @@ NumpyArray<double> loads_to_numpy(Loads&& loads) {
   return to_numpy(std::move(loads.values), {layers, experts});
 }
 
-io::ReadOptions read_options(std::string_view format, int64_t num_layers, int64_t num_experts) {
+io::ReadOptions read_options(std::string_view format, int64_t num_layers, int64_t num_experts,
+                             const std::optional<std::filesystem::path>& deployed_plan) {
   return {.format = io::parse_load_format(format),
           .num_layers = num_layers,
-          .num_experts = num_experts};
+          .num_experts = num_experts,
+          .deployed_plan = deployed_plan.value_or(std::filesystem::path())};
 }
 
 NumpyArray<double> read_loads_file(const std::filesystem::path& path,
                                    const std::optional<std::string>& steps,
                                    std::string_view format, int64_t num_layers,
-                                   int64_t num_experts) {
-  const io::ReadOptions options = read_options(format, num_layers, num_experts);
+                                   int64_t num_experts,
+                                   const std::optional<std::filesystem::path>& deployed_plan) {
+  const io::ReadOptions options = read_options(format, num_layers, num_experts, deployed_plan);
   const StepRange range = steps ? parse_step_range(*steps) : StepRange{};
   Loads loads;
   {
@@ -50,8 +53,9 @@ NumpyArray<double> read_loads_file(const std::filesystem::path& path,
 }
 
 NumpyArray<double> read_trace_file(const std::filesystem::path& path, std::string_view format,
-                                   int64_t num_layers, int64_t num_experts) {
-  const io::ReadOptions options = read_options(format, num_layers, num_experts);
+                                   int64_t num_layers, int64_t num_experts,
+                                   const std::optional<std::filesystem::path>& deployed_plan) {
+  const io::ReadOptions options = read_options(format, num_layers, num_experts, deployed_plan);
   Trace trace;
   {
     nb::gil_scoped_release release;
@@ -78,17 +82,21 @@ NumpyArray<double> sum_trace_steps(const TraceArray& trace_array,
 void bind_io(nb::module_& m) {
   m.def("read_loads", &read_loads_file, nb::arg("path"), nb::arg("steps") = nb::none(),
         nb::arg("format") = "auto", nb::arg("num_layers") = 0, nb::arg("num_experts") = 0,
+        nb::arg("deployed_plan") = nb::none(),
         "Reads a load file (or TensorRT-LLM statistics folder) and sums the steps of `steps` "
         "(\"A:B\", \"A:\" or \":B\", half-open and 0-based; None for all) into float64 loads "
         "`[num_layers, num_experts]`.\n\n"
         "`format` is \"auto\" (from the content), \"vllm\", \"json\", \"csv\", \"npy\", "
         "\"sglang\", \"counts\", \"layer-jsonl\", \"topk-jsonl\" or \"trtllm\". `num_layers` "
         "(required there) and `num_experts` (0: the largest id + 1) apply to \"topk-jsonl\" "
-        "only. Raises IoError (an OSError) when the file cannot be read, ParseError (a "
+        "only. `deployed_plan` (a plan file, None for none): the loads count that plan's slots "
+        "(TensorRT-LLM statistics with its load balancer active) and are mapped to experts "
+        "through it. Raises IoError (an OSError) when the file cannot be read, ParseError (a "
         "ValueError) naming the file and location when its content is malformed, and "
         "InvalidArgument for a bad format, option or range.");
   m.def("read_trace", &read_trace_file, nb::arg("path"), nb::arg("format") = "auto",
         nb::arg("num_layers") = 0, nb::arg("num_experts") = 0,
+        nb::arg("deployed_plan") = nb::none(),
         "Reads every step of a load file into float64 loads `[num_steps, num_layers, "
         "num_experts]`; a file holding one matrix is a trace of one step.\n\n"
         "Raises like read_loads().");

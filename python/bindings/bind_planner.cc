@@ -41,23 +41,40 @@ ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, u
   return base;
 }
 
-Planner make_planner(int64_t num_layers, int64_t num_experts, int64_t num_replicas,
-                     int64_t num_groups, int64_t num_nodes, int64_t num_gpus,
-                     std::string_view policy, std::string_view history, int64_t interval,
-                     double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
-                     std::string_view packer, int64_t cross_node_replicas, int64_t repair_rounds,
-                     std::vector<bool> active_gpus) {
-  ReplayOptions base = base_options(interval, -1, effort, seed, threads, packer,
-                                    cross_node_replicas, repair_rounds, std::move(active_gpus));
-  const std::string spec = history.empty() ? std::string(policy)
-                                           : std::string(policy) + "@" + std::string(history);
-  PlannerOptions options = parse_replay_planner(spec, base, "", swing_weight).options.planner;
-  return Planner(Topology(num_replicas, num_groups, num_nodes, num_gpus), num_layers,
-                 num_experts, std::move(options));
+// What eplb.Planner is made with: its topology and options, checked before any step is seen.
+struct PlannerSetup {
+  Topology topology;
+  PlannerOptions options;
+};
+
+PlannerSetup make_setup(int64_t num_replicas, int64_t num_groups, int64_t num_nodes,
+                        int64_t num_gpus, std::string_view policy, std::string_view history,
+                        int64_t interval, double swing_weight, int64_t effort, uint64_t seed,
+                        int64_t threads, std::string_view packer, int64_t cross_node_replicas,
+                        int64_t repair_rounds, std::vector<bool> active_gpus) {
+  PlannerSetup setup{.topology = Topology(num_replicas, num_groups, num_nodes, num_gpus),
+                     .options = base_options(interval, -1, effort, seed, threads, packer,
+                                             cross_node_replicas, repair_rounds,
+                                             std::move(active_gpus))
+                                    .planner};
+  // Not parse_replay_planner: a replay's shared options drop what a policy cannot take
+  // (deepseek and active_gpus), where a Planner refuses it.
+  PlannerOptions& options = setup.options;
+  options.rebalance.policy = parse_policy(policy);
+  options.history = history.empty() ? default_history(options.rebalance.policy, interval)
+                                    : parse_history(history, interval);
+  if (swing_weight >= 0) options.history.swing_weight = swing_weight;
+  check_planner_options(setup.topology, options);
+  setup.options.rebalance.should_stop = SignalPoll();
+  return setup;
+}
+
+Planner make_planner(int64_t num_layers, int64_t num_experts, const PlannerSetup& setup) {
+  return Planner(setup.topology, num_layers, num_experts, setup.options);
 }
 
 void observe(Planner& planner, const InputArray& loads) {
-  const LoadMatrix matrix = to_load_matrix(loads, "Planner.observe");
+  const LoadMatrix matrix = to_load_matrix(loads, "Planner.observe", "step_loads");
   nb::gil_scoped_release release;
   planner.observe(matrix);
 }
@@ -68,12 +85,8 @@ NumpyArray<double> loads_to_numpy(Loads&& loads) {
 }
 
 PlanArrays plan(const Planner& planner) {
-  Plan result;
-  {
-    nb::gil_scoped_release release;
-    result = planner.plan();
-  }
-  return to_numpy(std::move(result));
+  return to_numpy(without_gil(planner.options().rebalance.should_stop,
+                              [&] { return planner.plan(); }));
 }
 
 // (phy2log, log2phy, logcnt, moves [num_moves, 5] as layer, slot, old_expert, new_expert,
@@ -82,14 +95,12 @@ std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyA
            int64_t, int64_t>
 replan(const Planner& planner, const IndexArray& phy2log, double tolerance) {
   check_ndim(phy2log, 2, "Planner.replan", "phy2log");
-  Replan result;
-  {
-    nb::gil_scoped_release release;
+  Replan result = without_gil(planner.options().rebalance.should_stop, [&] {
     const Plan current = plan_from_phy2log(
         to_vector(phy2log), static_cast<int64_t>(phy2log.shape(0)),
         static_cast<int64_t>(phy2log.shape(1)), planner.history().num_experts);
-    result = planner.replan(current, tolerance);
-  }
+    return planner.replan(current, tolerance);
+  });
   std::vector<int64_t> moves;
   moves.reserve(result.migration.moves.size() * 5);
   for (const SlotMove& move : result.migration.moves) {
@@ -160,37 +171,57 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
               .num_experts = static_cast<int64_t>(trace_array.shape(2)),
               .values = std::vector<double>(trace_array.data(),
                                             trace_array.data() + trace_array.size())};
-  nb::gil_scoped_release release;
-  const Topology topology =
-      replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
-  ReplayOptions base =
-      base_options(interval, tolerance, effort, seed, threads, packer, cross_node_replicas,
-                   repair_rounds, {});
+  ReplayOptions base = base_options(interval, tolerance, effort, seed, threads, packer,
+                                    cross_node_replicas, repair_rounds, {});
   base.expert_bytes = expert_bytes;
-  std::vector<io::ReplayRun> runs;
-  for (const std::string& spec : specs) {
-    ReplayPlanner planner = parse_replay_planner(spec, base, history, swing_weight);
-    runs.push_back({.name = planner.name,
-                    .interval = interval,
-                    .result = replay(trace, topology, planner.options)});
-  }
-  return io::replay_json(runs);
+  base.planner.rebalance.should_stop = SignalPoll();
+  return without_gil(base.planner.rebalance.should_stop, [&] {
+    // Every value is checked before the work, naming its step (replay() would not).
+    for (int64_t step = 0; step < trace.num_steps; ++step) {
+      try {
+        static_cast<void>(trace.step(step));
+      } catch (const InvalidArgument& error) {
+        throw InvalidArgument(
+            rename_loads(error.what(), "replay", "trace[" + std::to_string(step) + "]"));
+      }
+    }
+    const Topology topology =
+        replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
+    // Every planner is parsed and checked before the first replay starts.
+    std::vector<ReplayPlanner> planners;
+    for (const std::string& spec : specs) {
+      planners.push_back(parse_replay_planner(spec, base, history, swing_weight));
+      check_planner_options(topology, planners.back().options.planner);
+    }
+    std::vector<io::ReplayRun> runs;
+    for (const ReplayPlanner& planner : planners) {
+      runs.push_back({.name = planner.name,
+                      .interval = interval,
+                      .result = replay(trace, topology, planner.options)});
+    }
+    return io::replay_json(runs);
+  });
 }
 
 }  // namespace
 
 void bind_planner(nb::module_& m) {
   m.attr("DEFAULT_REPLAY_PLANNER") = std::string(kDefaultReplayPlanner);
+  nb::class_<PlannerSetup>(m, "_PlannerSetup",
+                           "The topology and options of an eplb.Planner, checked when made (the "
+                           "shape comes with the first step).")
+      .def(nb::new_(&make_setup), nb::arg("num_replicas"), nb::arg("num_groups"),
+           nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("policy"), nb::arg("history"),
+           nb::arg("interval"), nb::arg("swing_weight"), nb::arg("effort"), nb::arg("seed"),
+           nb::arg("threads"), nb::arg("packer"), nb::arg("cross_node_replicas"),
+           nb::arg("repair_rounds"), nb::arg("active_gpus"));
   nb::class_<Planner>(m, "_Planner",
                       "eplb::Planner: observes step loads, plans from its history and re-plans "
-                      "moving few slots (wrapped by eplb.Planner).")
+                      "moving few slots (wrapped by eplb.Planner). plan() and replan() release "
+                      "the GIL; Ctrl-C stops them between layers (KeyboardInterrupt).")
       .def(nb::new_(&make_planner), nb::arg("num_layers"), nb::arg("num_experts"),
-           nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"),
-           nb::arg("num_gpus"), nb::arg("policy"), nb::arg("history"), nb::arg("interval"),
-           nb::arg("swing_weight"), nb::arg("effort"), nb::arg("seed"), nb::arg("threads"),
-           nb::arg("packer"), nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
-           nb::arg("active_gpus"))
-      .def("observe", &observe, nb::arg("loads").noconvert(),
+           nb::arg("setup"))
+      .def("observe", &observe, nb::arg("step_loads").noconvert(),
            "Adds one step's loads `[num_layers, num_experts]`.")
       .def("reset", &Planner::reset, "Forgets every observed step.")
       .def_prop_ro("num_observed_steps", &Planner::num_observed_steps)
@@ -214,7 +245,8 @@ void bind_planner(nb::module_& m) {
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
         nb::arg("cross_node_replicas"), nb::arg("repair_rounds"), nb::arg("expert_bytes"),
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
-        "planner and returns the JSON report of `eplb replay --json`.");
+        "planner and returns the JSON report of `eplb replay --json`. Releases the GIL; Ctrl-C "
+        "stops it between windows and layers (KeyboardInterrupt).");
 }
 
 }  // namespace eplb::python

@@ -224,12 +224,29 @@ def _is_torch_dump(path: str, format: str) -> bool:
     return format == "torch" or (format in ("auto", "sglang") and _torch_files.is_torch_file(path))
 
 
+def _deployed_plan_text(deployed_plan: Any, path: str, format: str,
+                        function: str) -> Optional[str]:
+    """Returns `deployed_plan` as a path string (None stays None). SGLang's dumps count logical
+    experts already, so a deployed plan given with one is a mistake."""
+    if deployed_plan is None:
+        return None
+    if not isinstance(deployed_plan, (str, os.PathLike)):
+        raise _eplb.InvalidArgument(
+            f"{function}: deployed_plan = {deployed_plan!r} must be a path or None")
+    if _is_torch_dump(path, format):
+        raise _eplb.InvalidArgument(
+            f"{function}: deployed_plan is for loads that count slots (TensorRT-LLM "
+            f"statistics); {path} is an SGLang dump, which counts experts")
+    return os.fspath(deployed_plan)
+
+
 def read_loads(
     path: Union[str, "os.PathLike[str]"],
     steps: StepsArg = None,
     format: str = "auto",
     num_layers: int = 0,
     num_experts: int = 0,
+    deployed_plan: Optional[Union[str, "os.PathLike[str]"]] = None,
 ) -> np.ndarray:
     """Reads a load file (or TensorRT-LLM statistics folder) and sums its steps into one load
     matrix.
@@ -241,12 +258,17 @@ def read_loads(
         format: "auto" (from the content; `.pt`/`.pth` files are "torch"), "vllm" (vLLM load
             history), "json" (a matrix), "csv", "npy", "sglang" (`{"logical_count": ...}`),
             "counts" (`{"counts": ...}`), "layer-jsonl", "topk-jsonl" (per-token routing),
-            "trtllm" (a statistics folder) or "torch" (an SGLang expert distribution dump,
-            `torch.save` of a dict holding `logical_count` `[steps, layers, experts]` or
-            `[layers, experts]`; needs torch).
+            "trtllm" (a statistics folder) or "torch" (an SGLang expert distribution dump:
+            stat mode's `logical_count` `[steps, layers, experts]` or `[layers, experts]`, or
+            the `records` of a `per_pass` / `per_token` dump, one step per forward pass;
+            needs torch).
         num_layers: layers per forward pass of a "topk-jsonl" file (required there, which does
             not record it); ignored by the other formats.
         num_experts: experts of a "topk-jsonl" file; 0 means the largest id + 1.
+        deployed_plan: the plan file the server ran while recording, when the loads count its
+            slots rather than experts (TensorRT-LLM statistics with its load balancer active:
+            their `num_experts` is `num_slots`); each slot's count goes to the plan's expert
+            there. None: the loads count experts. Not for "torch" files.
 
     Returns:
         float64 NumPy array `[num_layers, num_experts]`. Rows are the model's layers where the
@@ -263,11 +285,12 @@ def read_loads(
     path_text = os.fspath(path)
     format = _convert.as_choice(format, LOAD_FORMATS, function, "format")
     steps_text = _steps_text(steps)
+    plan_text = _deployed_plan_text(deployed_plan, path_text, format, function)
     if _is_torch_dump(path_text, format):
         return _eplb.sum_steps(_torch_files.read_sglang_dump(path_text, function), steps_text)
     return _eplb.read_loads(path_text, steps_text, format,
                             _convert.as_int(num_layers, function, "num_layers"),
-                            _convert.as_int(num_experts, function, "num_experts"))
+                            _convert.as_int(num_experts, function, "num_experts"), plan_text)
 
 
 def read_trace(
@@ -275,6 +298,7 @@ def read_trace(
     format: str = "auto",
     num_layers: int = 0,
     num_experts: int = 0,
+    deployed_plan: Optional[Union[str, "os.PathLike[str]"]] = None,
 ) -> np.ndarray:
     """Reads every step of a load file; the arguments are those of read_loads.
 
@@ -287,11 +311,12 @@ def read_trace(
     function = "read_trace"
     path_text = os.fspath(path)
     format = _convert.as_choice(format, LOAD_FORMATS, function, "format")
+    plan_text = _deployed_plan_text(deployed_plan, path_text, format, function)
     if _is_torch_dump(path_text, format):
         return _torch_files.read_sglang_dump(path_text, function)
     return _eplb.read_trace(path_text, format,
                             _convert.as_int(num_layers, function, "num_layers"),
-                            _convert.as_int(num_experts, function, "num_experts"))
+                            _convert.as_int(num_experts, function, "num_experts"), plan_text)
 
 
 def find_dense_layers(weight: Any) -> List[int]:

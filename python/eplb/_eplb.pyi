@@ -27,7 +27,27 @@ class ParseError(Error, ValueError):
 
 class IoError(Error, OSError):
     """
-    Raised when a file cannot be opened, read or written; the message names the file. Also an OSError.
+    Raised when a file cannot be opened, read or written; the message names the file. Also an OSError, with `errno`, `strerror` and `filename` set; a missing file raises FileNotFoundIoError (also a FileNotFoundError), a forbidden one PermissionIoError (also a PermissionError).
+    """
+
+class FileNotFoundIoError(IoError, FileNotFoundError):
+    """
+    The IoError for a file or folder that does not exist; also a FileNotFoundError.
+    """
+
+class PermissionIoError(IoError, PermissionError):
+    """
+    The IoError for a file that may not be read or written; also a PermissionError.
+    """
+
+class IsADirectoryIoError(IoError, IsADirectoryError):
+    """
+    The IoError for a folder given where a file is read or written; also an IsADirectoryError.
+    """
+
+class NotADirectoryIoError(IoError, NotADirectoryError):
+    """
+    The IoError for a path through something that is not a folder; also a NotADirectoryError.
     """
 
 def validate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, forbid_duplicates_on_gpu: bool = False) -> None:
@@ -51,11 +71,11 @@ def keep_gpu_slots(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', devi
     Raises InvalidArgument (a ValueError) when the shapes differ, an entry is not in `[0, num_experts)` or -1, or `num_gpus` does not divide the slots.
     """
 
-def rebalance_experts(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1, cross_node_replicas: int = 0, active_gpus: Sequence[bool] = []) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+def rebalance_experts(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1, cross_node_replicas: int = 0, active_gpus: Sequence[bool] = []) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
     """
-    Plans a placement of `loads` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
+    Plans a placement of `weight` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
 
-    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". `cross_node_replicas` lets "balanced" put that many replicas per layer outside their group's node; `active_gpus` (one bool per GPU, empty for all) plans onto the healthy GPUs only, -1 in the others' slots. Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.
+    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". `cross_node_replicas` lets "balanced" put that many replicas per layer outside their group's node; `active_gpus` (one bool per GPU, empty for all) plans onto the healthy GPUs only, -1 in the others' slots. Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL; Ctrl-C stops it between layers (KeyboardInterrupt).
     """
 
 class PlanMetrics:
@@ -95,28 +115,28 @@ class PlanMetrics:
 
     def __repr__(self) -> str: ...
 
-def evaluate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_gpus: int) -> PlanMetrics:
+def evaluate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_gpus: int) -> PlanMetrics:
     """
-    Scores the placement `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) on `loads` `[num_layers, num_experts]` (which may differ from the loads it was planned on, e.g. the next window), with `num_replicas / num_gpus` consecutive slots per GPU.
+    Scores the placement `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) on `weight` `[num_layers, num_experts]` (which may differ from the loads it was planned on, e.g. the next window), with `num_replicas / num_gpus` consecutive slots per GPU.
 
     Returns a PlanMetrics. Raises InvalidArgument (a ValueError) when the shapes disagree or the placement is not valid. Releases the GIL.
     """
 
-def lower_bounds(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_gpus: int) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def lower_bounds(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_gpus: int) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
-    Returns, per layer, a lower bound on the heaviest GPU of any placement of `loads` `[num_layers, num_experts]` in `num_replicas` slots on `num_gpus` GPUs: max(total / num_gpus, the smallest possible largest load per replica), float64 `[num_layers]`.
+    Returns, per layer, a lower bound on the heaviest GPU of any placement of `weight` `[num_layers, num_experts]` in `num_replicas` slots on `num_gpus` GPUs: max(total / num_gpus, the smallest possible largest load per replica), float64 `[num_layers]`.
 
     Raises InvalidArgument (a ValueError) for bad sizes. Releases the GIL.
     """
 
-def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto', num_layers: int = 0, num_experts: int = 0) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def read_loads(path: str | os.PathLike, steps: str | None = None, format: str = 'auto', num_layers: int = 0, num_experts: int = 0, deployed_plan: str | os.PathLike | None = None) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
     Reads a load file (or TensorRT-LLM statistics folder) and sums the steps of `steps` ("A:B", "A:" or ":B", half-open and 0-based; None for all) into float64 loads `[num_layers, num_experts]`.
 
-    `format` is "auto" (from the content), "vllm", "json", "csv", "npy", "sglang", "counts", "layer-jsonl", "topk-jsonl" or "trtllm". `num_layers` (required there) and `num_experts` (0: the largest id + 1) apply to "topk-jsonl" only. Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad format, option or range.
+    `format` is "auto" (from the content), "vllm", "json", "csv", "npy", "sglang", "counts", "layer-jsonl", "topk-jsonl" or "trtllm". `num_layers` (required there) and `num_experts` (0: the largest id + 1) apply to "topk-jsonl" only. `deployed_plan` (a plan file, None for none): the loads count that plan's slots (TensorRT-LLM statistics with its load balancer active) and are mapped to experts through it. Raises IoError (an OSError) when the file cannot be read, ParseError (a ValueError) naming the file and location when its content is malformed, and InvalidArgument for a bad format, option or range.
     """
 
-def read_trace(path: str | os.PathLike, format: str = 'auto', num_layers: int = 0, num_experts: int = 0) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def read_trace(path: str | os.PathLike, format: str = 'auto', num_layers: int = 0, num_experts: int = 0, deployed_plan: str | os.PathLike | None = None) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
     Reads every step of a load file into float64 loads `[num_steps, num_layers, num_experts]`; a file holding one matrix is a trace of one step.
 
@@ -130,23 +150,23 @@ def sum_steps(trace: Annotated[NDArray[numpy.float64], dict(shape=(None, None, N
     Raises InvalidArgument when the range is malformed, empty or out of bounds.
     """
 
-def write_plan(path: str | os.PathLike, phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, format: str, policy: str = '', dense_layers: Sequence[int] = [], metrics: PlanMetrics | None = None) -> None:
+def write_plan(path: str | os.PathLike, phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, format: str, policy: str = '', dense_layers: Sequence[int] = [], metrics: PlanMetrics | None = None, moe_layers_only: bool = False) -> None:
     """
-    Writes the plan `(phy2log, log2phy, logcnt)` (C-contiguous int64, as validate() takes them) for the topology in `format` ("eplb", "sglang", "trtllm" or "vllm-ascend"). `dense_layers` (ascending rows) are written as given (eplb, sglang) or left out (trtllm, vllm-ascend); `metrics` are written by the eplb format only. The file is written to a temporary name and renamed.
+    Writes the plan `(phy2log, log2phy, logcnt)` (C-contiguous int64, as validate() takes them) for the topology in `format` ("eplb", "sglang", "trtllm" or "vllm-ascend"). `dense_layers` (ascending rows) are written as given (eplb, sglang) or left out (trtllm, vllm-ascend); `metrics` are written by the eplb format only. `moe_layers_only`: the rows are MoE layers only, dense layers unknown (refused by sglang and trtllm, recorded by eplb). The file is written to a temporary name and renamed.
 
-    Raises InvalidArgument for a bad format, topology or inconsistent sizes (the plan is not validated here) and IoError (an OSError) when the file cannot be written.
+    Raises InvalidArgument for a bad format, topology or inconsistent sizes (the plan is not validated here), for a file its server would misroute (empty GPUs; two replicas of an expert on a vllm-ascend device), and IoError (an OSError) when the file cannot be written.
     """
 
-def read_plan(path: str | os.PathLike, format: str = 'auto', num_gpus: int = 0, num_groups: int = 0, num_nodes: int = 0, dense_layers: Sequence[int] = []) -> tuple[tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]], tuple[int, int, int, int], str, list[int]]:
+def read_plan(path: str | os.PathLike, format: str = 'auto', num_gpus: int = 0, num_groups: int = 0, num_nodes: int = 0, dense_layers: Sequence[int] = [], no_dense_layers: bool = False) -> tuple[tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]], tuple[int, int, int, int], str, list[int], bool]:
     """
     Reads a plan file of any format ("auto": from the content) and validates it.
 
-    Returns `((phy2log, log2phy, logcnt), (num_replicas, num_groups, num_nodes, num_gpus), policy, dense_layers)`. 0 means not given: `num_gpus` is required for sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not recorded, and given values must match recorded ones. Raises IoError, ParseError naming the file and location, and InvalidArgument.
+    Returns `((phy2log, log2phy, logcnt), (num_replicas, num_groups, num_nodes, num_gpus), policy, dense_layers, moe_layers_only)`. `no_dense_layers`: the model has no dense layers (the rows of a vllm-ascend file are its layers). 0 means not given: `num_gpus` is required for sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not recorded, and given values must match recorded ones. Raises IoError, ParseError naming the file and location, and InvalidArgument.
     """
 
-def find_dense_layers(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)]) -> list[int]:
+def find_dense_layers(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)]) -> list[int]:
     """
-    Returns the all-zero rows of `loads` `[num_layers, num_experts]`, ascending: the layers a recording marks as dense. Returns nothing when every row is zero.
+    Returns the all-zero rows of `weight` `[num_layers, num_experts]`, ascending: the layers a recording marks as dense. Returns nothing when every row is zero.
     """
 
 def insert_dense_layers(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], dense_layers: Sequence[int]) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:

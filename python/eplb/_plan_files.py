@@ -3,6 +3,7 @@ returns, and insert_dense_layers(). Each converts its arguments (_convert), call
 core (_eplb; `format="torch"` goes through _torch_files) and converts the result back."""
 
 import os
+import warnings
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -26,6 +27,9 @@ class PlanFile(Tuple[np.ndarray, np.ndarray, np.ndarray]):
             given to load_plan; groups and nodes are 1 when neither says).
         dense_layers: the rows that are dense layers of the model, ascending (a tuple of ints).
         policy: the policy recorded by an eplb file ("" otherwise).
+        moe_layers_only: True when the rows are MoE layers only and where the model's dense
+            layers go is not known (a "vllm-ascend" file read without `dense_layers`);
+            save_plan() then refuses "sglang" and "trtllm", which number the model's layers.
     """
 
     num_replicas: int
@@ -34,6 +38,7 @@ class PlanFile(Tuple[np.ndarray, np.ndarray, np.ndarray]):
     num_gpus: int
     dense_layers: Tuple[int, ...]
     policy: str
+    moe_layers_only: bool
 
     def __new__(
         cls,
@@ -44,6 +49,7 @@ class PlanFile(Tuple[np.ndarray, np.ndarray, np.ndarray]):
         num_gpus: int,
         dense_layers: Sequence[int] = (),
         policy: str = "",
+        moe_layers_only: bool = False,
     ) -> "PlanFile":
         plan = super().__new__(cls, tuple(arrays))
         plan.num_replicas = num_replicas
@@ -52,11 +58,12 @@ class PlanFile(Tuple[np.ndarray, np.ndarray, np.ndarray]):
         plan.num_gpus = num_gpus
         plan.dense_layers = tuple(dense_layers)
         plan.policy = policy
+        plan.moe_layers_only = moe_layers_only
         return plan
 
     def __getnewargs__(self) -> Tuple[Any, ...]:  # for pickle and copy
         return (tuple(self), self.num_replicas, self.num_groups, self.num_nodes, self.num_gpus,
-                self.dense_layers, self.policy)
+                self.dense_layers, self.policy, self.moe_layers_only)
 
     @property
     def phy2log(self) -> np.ndarray:
@@ -75,20 +82,21 @@ class PlanFile(Tuple[np.ndarray, np.ndarray, np.ndarray]):
         return (f"PlanFile(num_layers={layers}, num_experts={experts}, "
                 f"num_replicas={self.num_replicas}, num_groups={self.num_groups}, "
                 f"num_nodes={self.num_nodes}, num_gpus={self.num_gpus}, "
-                f"dense_layers={list(self.dense_layers)}, policy={self.policy!r})")
+                f"dense_layers={list(self.dense_layers)}, policy={self.policy!r}"
+                + (", moe_layers_only=True)" if self.moe_layers_only else ")"))
 
 
-def _is_plan_tuple(plan: Any) -> bool:
+def _is_plan_tuple(plan: Any, function: str) -> bool:
     """Tells `(phy2log, log2phy, logcnt)` (a tuple or list of three arrays, the first 2-D) from
     `phy2log` alone (whose first element is a row)."""
     return (isinstance(plan, (tuple, list)) and len(plan) == 3 and
-            len(_convert.shape_of(plan[0])) == 2)
+            len(_convert.shape_of(plan[0], function, "plan[0]")) == 2)
 
 
 def _plan_arrays(plan: Any, function: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns `plan` (`(phy2log, log2phy, logcnt)`, or `phy2log` alone) as three C-contiguous
     int64 NumPy arrays; `phy2log` alone is completed with plan_from_phy2log."""
-    if _is_plan_tuple(plan):
+    if _is_plan_tuple(plan, function):
         names = ("phy2log", "log2phy", "logcnt")
         arrays = [_convert.as_index_array(array, function, name) for array, name in
                   zip(plan, names)]
@@ -109,6 +117,22 @@ def _check_dense_layers(dense_layers: Sequence[int], num_layers: int, function: 
             raise _eplb.InvalidArgument(
                 f"{function}: dense_layers[{i}] = {layer} must be ascending and in "
                 f"[0, {num_layers})")
+
+
+def _warn_about_trivial_rows(phy2log: np.ndarray, num_experts: int, format: str) -> None:
+    """Says that the rows holding the trivial placement (slot `s` holds expert
+    `s % num_experts`, what plans give dense layers) went into a `format` file that lists MoE
+    layers only as MoE layers, as `eplb convert` notes it."""
+    trivial = np.arange(phy2log.shape[1]) % max(num_experts, 1)
+    rows = [int(row) for row in np.flatnonzero((phy2log == trivial).all(axis=1))]
+    if not rows:
+        return
+    listed = ", ".join(str(row) for row in rows)
+    warnings.warn(
+        f"save_plan: wrote every row of the plan as a MoE layer, but rows {listed} hold the "
+        f"trivial placement of dense layers; if they are dense layers, pass "
+        f"dense_layers=[{listed}] so that the {format} file lists MoE layers only",
+        UserWarning, stacklevel=3)
 
 
 def save_plan(
@@ -141,6 +165,11 @@ def save_plan(
         dense_layers: rows that are dense layers of the model (ascending), e.g. `range(3)` for
             DeepSeek-V3. "eplb" records them; "trtllm" and "vllm-ascend" leave them out (they
             list MoE layers only); "sglang" and "torch" keep every row and do not record them.
+            A PlanFile whose `moe_layers_only` is set (from a "vllm-ascend" file) is refused by
+            "sglang" and "trtllm" unless `dense_layers=()` says the model has none; put dense
+            layers back with insert_dense_layers() or load_plan(..., dense_layers=...).
+            Without them, "trtllm" and "vllm-ascend" write every row as a MoE layer and warn
+            (UserWarning) when some rows hold the trivial placement dense layers get.
         policy: a policy name recorded by "eplb".
         metrics: a PlanMetrics (from evaluate) recorded by "eplb"; ignored by the others.
 
@@ -161,13 +190,23 @@ def save_plan(
                 _convert.as_int(num_gpus, function, "num_gpus"))
     dense = _convert.as_layer_list(dense_layers, function, "dense_layers")
     policy = _convert.as_str(policy, function, "policy")
+    moe_layers_only = bool(getattr(plan, "moe_layers_only", False))
+    if moe_layers_only and dense:
+        raise _eplb.InvalidArgument(
+            f"{function}: dense_layers = {dense} names rows of a plan whose rows are MoE layers "
+            "only: insert the dense layers with eplb.insert_dense_layers(plan, dense_layers) or "
+            "load_plan(..., dense_layers=...)")
+    if dense_layers is not None:  # told: () says the rows are the model's layers
+        moe_layers_only = False
     _eplb.validate(phy2log, log2phy, logcnt, *topology)
     if format == "torch":
         _check_dense_layers(dense, phy2log.shape[0], function)
         _torch_files.save_plan(path_text, (phy2log, log2phy, logcnt), function)
         return
     _eplb.write_plan(path_text, phy2log, log2phy, logcnt, *topology, format, policy=policy,
-                     dense_layers=dense, metrics=metrics)
+                     dense_layers=dense, metrics=metrics, moe_layers_only=moe_layers_only)
+    if format in ("trtllm", "vllm-ascend") and not dense and not moe_layers_only:
+        _warn_about_trivial_rows(phy2log, logcnt.shape[1], format)
 
 
 def load_plan(
@@ -190,8 +229,10 @@ def load_plan(
         num_groups, num_nodes: 1 when neither the file (only "eplb" records them) nor the call
             gives them; given values must match recorded ones.
         dense_layers: dense layers of the model. "vllm-ascend" (MoE layers only): trivial rows
-            are inserted there. "sglang", "torch" and "eplb" files without the field: those rows
-            are marked. Files that record them ("eplb", "trtllm") must agree.
+            are inserted there; without them the result has `moe_layers_only` set, and `()`
+            says the model has none. "sglang", "torch" and "eplb" files without the field:
+            those rows are marked, and must hold the trivial placement (a MoE layer named dense
+            is an error). Files that record them ("eplb", "trtllm") must agree.
 
     Returns:
         A PlanFile: the tuple `(phy2log, log2phy, logcnt)` of int64 NumPy arrays with
@@ -226,9 +267,11 @@ def load_plan(
         _eplb.validate(*arrays, *topology)
         _check_dense_layers(dense, shape[0], function)
         return PlanFile(arrays, *topology, dense_layers=dense)
-    arrays, topology, policy, dense = _eplb.read_plan(path_text, format, gpus, groups, nodes,
-                                                      dense)
-    return PlanFile(arrays, *topology, dense_layers=dense, policy=policy)
+    no_dense = dense_layers is not None and not dense
+    arrays, topology, policy, dense, moe_only = _eplb.read_plan(path_text, format, gpus, groups,
+                                                                nodes, dense, no_dense)
+    return PlanFile(arrays, *topology, dense_layers=dense, policy=policy,
+                    moe_layers_only=moe_only)
 
 
 def insert_dense_layers(plan: Any, dense_layers: Sequence[int]) -> Tuple[Any, Any, Any]:
@@ -251,5 +294,5 @@ def insert_dense_layers(plan: Any, dense_layers: Sequence[int]) -> Tuple[Any, An
     arrays = _eplb.insert_dense_layers(
         *_plan_arrays(plan, function),
         _convert.as_layer_list(dense_layers, function, "dense_layers"))
-    like = _convert.output_like(plan[0] if _is_plan_tuple(plan) else plan)
+    like = _convert.output_like(plan[0] if _is_plan_tuple(plan, function) else plan)
     return like(arrays[0]), like(arrays[1]), like(arrays[2])

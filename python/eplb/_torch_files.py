@@ -11,7 +11,7 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from . import _eplb
+from . import _convert, _eplb
 
 #: The keys of a plan saved with `format="torch"`: DeepSeek's three arrays, as int64 tensors.
 PLAN_KEYS = ("phy2log", "log2phy", "logcnt")
@@ -48,7 +48,8 @@ def _load(path: str, function: str, what: str) -> Any:
         with open(path, "rb") as file:
             return torch.load(file, map_location="cpu", weights_only=True)
     except OSError as error:
-        raise _eplb.IoError(f"{function}: {path}: {error.strerror or error}") from error
+        raise _convert.io_error(f"{function}: {path}: {error.strerror or error}",
+                                error) from error
     except Exception as error:  # torch.load raises many types for content it cannot unpickle
         raise _eplb.ParseError(
             f"{function}: {path}: not a file torch.load(weights_only=True) reads: "
@@ -66,20 +67,100 @@ def _value_text(value: float) -> str:
     return str(int(value)) if np.isfinite(value) and value == int(value) else repr(float(value))
 
 
-def read_sglang_dump(path: str, function: str) -> np.ndarray:
-    """Reads the `logical_count` of an SGLang expert distribution dump (`torch.save` of a dict,
-    as the recorder's stat mode writes it) as float64 `[num_steps, num_layers, num_experts]`; a
-    2-D count is one step.
+def _real_tensor(torch: Any, value: Any, name: str, path: str, function: str,
+                 ndims: Tuple[int, ...]) -> np.ndarray:
+    """Returns tensor `value` as float64 NumPy, checking its type and number of dimensions."""
+    if not isinstance(value, torch.Tensor):
+        raise _eplb.ParseError(
+            f"{function}: {path}: {name} must be a tensor, not {type(value).__name__}")
+    shape = tuple(value.shape)
+    if len(shape) not in ndims or 0 in shape:
+        dims = " or ".join(f"{n}-D" for n in ndims)
+        raise _eplb.ParseError(
+            f"{function}: {path}: {name}.shape = {list(shape)} must be {dims}, no dimension 0")
+    if value.dtype == torch.bool or value.dtype.is_complex:
+        raise _eplb.ParseError(
+            f"{function}: {path}: {name}.dtype = {value.dtype} must be a real number type")
+    return value.detach().to(torch.float64).contiguous().numpy()
 
-    Raises ParseError naming `path` when the dict, the key, the shape or a value (negative or
-    not finite) is wrong.
+
+def _check_counts(values: np.ndarray, name: str, path: str, function: str) -> None:
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = "".join(f"[{i}]" for i in index)
+        raise _eplb.ParseError(
+            f"{function}: {path}: {name}{where}: value {_value_text(values[index])} "
+            "must be finite and non-negative")
+
+
+def _read_pass_records(torch: Any, data: dict, path: str, function: str) -> np.ndarray:
+    """Reads a `per_pass` / `per_token` dump: `records`, one dict per forward pass holding
+    `forward_pass_id` and `global_physical_count` `[layers, physical experts]`, mapped to logical
+    experts through `last_physical_to_logical_map` `[layers, physical experts]` (SGLang's
+    recorder keeps the map of the end of the recording). Passes are the steps, in
+    `forward_pass_id` order; records of one pass are summed."""
+    records = data["records"]
+    if not isinstance(records, (list, tuple)) or not records:
+        raise _eplb.ParseError(f"{function}: {path}: records must be a non-empty list of dicts")
+    if "last_physical_to_logical_map" not in data:
+        raise _eplb.ParseError(
+            f'{function}: {path}: missing "last_physical_to_logical_map" (needed to map the '
+            "records' physical slots to logical experts)")
+    phy2log = _real_tensor(torch, data["last_physical_to_logical_map"],
+                           "last_physical_to_logical_map", path, function, (2,))
+    if (phy2log < 0).any() or (phy2log != np.floor(phy2log)).any():
+        raise _eplb.ParseError(
+            f"{function}: {path}: last_physical_to_logical_map must hold expert ids >= 0")
+    phy2log = phy2log.astype(np.int64)
+    num_layers, num_slots = phy2log.shape
+    num_experts = int(phy2log.max()) + 1
+    passes: dict = {}
+    for i, record in enumerate(records):
+        name = f"records[{i}]"
+        if not isinstance(record, dict) or "global_physical_count" not in record:
+            raise _eplb.ParseError(
+                f'{function}: {path}: {name} must be a dict with "global_physical_count", found '
+                f"{_describe(record)}")
+        count = _real_tensor(torch, record["global_physical_count"],
+                             f"{name}.global_physical_count", path, function, (2,))
+        if count.shape != (num_layers, num_slots):
+            raise _eplb.ParseError(
+                f"{function}: {path}: {name}.global_physical_count.shape = {list(count.shape)} "
+                f"must equal last_physical_to_logical_map's {[num_layers, num_slots]}")
+        _check_counts(count, f"{name}.global_physical_count", path, function)
+        pass_id = record.get("forward_pass_id", i)
+        if not isinstance(pass_id, int):
+            raise _eplb.ParseError(
+                f"{function}: {path}: {name}.forward_pass_id must be an int, not "
+                f"{type(pass_id).__name__}")
+        logical = np.zeros((num_layers, num_experts))
+        for layer in range(num_layers):
+            np.add.at(logical[layer], phy2log[layer], count[layer])
+        if pass_id in passes:
+            passes[pass_id] += logical
+        else:
+            passes[pass_id] = logical
+    return np.stack([passes[pass_id] for pass_id in sorted(passes)])
+
+
+def read_sglang_dump(path: str, function: str) -> np.ndarray:
+    """Reads an SGLang expert distribution dump (`torch.save` of a dict) as float64
+    `[num_steps, num_layers, num_experts]`: stat mode's `logical_count` (a 2-D count is one
+    step), or the `records` of `per_pass` and `per_token` modes (one step per forward pass; see
+    _read_pass_records; those files hold one rank's tokens each).
+
+    Raises ParseError naming `path` when the dict, a key, a shape or a value (negative or not
+    finite) is wrong.
     """
     torch = _import_torch(function, "reading a .pt file")
     data = _load(path, function, "reading a .pt file")
+    if isinstance(data, dict) and "records" in data and "logical_count" not in data:
+        return _read_pass_records(torch, data, path, function)
     if not isinstance(data, dict) or "logical_count" not in data:
         raise _eplb.ParseError(
-            f'{function}: {path}: expected a dict with "logical_count" (an SGLang expert '
-            f"distribution dump), found {_describe(data)}")
+            f'{function}: {path}: expected a dict with "logical_count" or "records" (an SGLang '
+            f"expert distribution dump), found {_describe(data)}")
     count = data["logical_count"]
     if not isinstance(count, torch.Tensor):
         raise _eplb.ParseError(
@@ -93,13 +174,7 @@ def read_sglang_dump(path: str, function: str) -> np.ndarray:
         raise _eplb.ParseError(
             f"{function}: {path}: logical_count.dtype = {count.dtype} must be a real number type")
     values = count.detach().to(torch.float64).contiguous().numpy()
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = "".join(f"[{i}]" for i in index)
-        raise _eplb.ParseError(
-            f"{function}: {path}: logical_count{where}: value {_value_text(values[index])} "
-            "must be finite and non-negative")
+    _check_counts(values, "logical_count", path, function)
     return values if values.ndim == 3 else values[np.newaxis]
 
 

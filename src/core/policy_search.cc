@@ -210,18 +210,7 @@ void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64
 
 Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
                       const RebalanceOptions& options, bool hierarchical) {
-  if (options.effort < 1 || options.effort > kMaxEffort) {
-    throw_invalid("rebalance_experts: effort = ", options.effort, " must be in [1, ", kMaxEffort,
-                  "]");
-  }
-  if (options.threads < 1 || options.threads > kMaxThreads) {
-    throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, ",
-                  kMaxThreads, "]");
-  }
-  if (options.cross_node_replicas < 0 || options.cross_node_replicas > topology.num_replicas()) {
-    throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
-                  " must be in [0, num_replicas = ", topology.num_replicas(), "]");
-  }
+  // rebalance_experts() has checked the options (check_rebalance_options).
   // Effort 1 is tuned for speed: the all-pairs move costs O(m^2 k) per call and gains about
   // 0.005 % of balance on DeepSeek-V3 shapes (docs/benchmarks.md); higher efforts use every move
   // and a tighter stopping tolerance.
@@ -248,7 +237,8 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   std::vector<Worker> workers(layer_threads(num_layers, options.threads));
   for (auto& worker : workers) worker.packer = make_packer(packing);
   // Each layer's result depends only on its own index (its seed stream), not on its thread.
-  for_each_layer(num_layers, options.threads, [&](int64_t layer, int64_t thread_idx) {
+  for_each_layer(num_layers, options.threads, options.should_stop, "rebalance_experts",
+                 [&](int64_t layer, int64_t thread_idx) {
     plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
                workers[thread_idx],
                std::span(phy2log).subspan(layer * num_replicas, num_replicas));

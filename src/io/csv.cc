@@ -1,6 +1,7 @@
 // CSV load matrices: one row per layer, comma-separated numbers, no header.
 #include "io/detail/formats.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -109,6 +110,19 @@ class CsvReader {
 Trace parse_csv_loads(std::string_view function, const std::filesystem::path& path,
                       std::string_view content) {
   return CsvReader(function, path).read(content);
+}
+
+void refuse_torch_file(std::string_view function, const std::filesystem::path& path,
+                       std::string_view content, std::string_view python_function) {
+  std::string extension = path.extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // torch.save writes a zip archive (since PyTorch 1.6) or, in the legacy format, a pickle.
+  const bool torch_file = extension == ".pt" || extension == ".pth" ||
+                          content.starts_with("PK\x03\x04") || content.starts_with("\x80\x02");
+  if (!torch_file) return;
+  throw_parse_error(function, path,
+                    "a PyTorch file (torch.save), which the Python package reads: " +
+                        std::string(python_function) + "(path) (pip install eplb torch)");
 }
 
 }  // namespace eplb::io::detail

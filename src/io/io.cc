@@ -48,7 +48,8 @@ std::string printable(std::string_view text) {
 void throw_io_error(std::string_view function, const std::filesystem::path& path,
                     int error_number) {
   throw IoError(std::string(function) + ": " + printable(path.string()) + ": " +
-                std::generic_category().message(error_number));
+                    std::generic_category().message(error_number),
+                error_number, path.string());
 }
 
 void throw_parse_error(std::string_view function, const std::filesystem::path& path,
@@ -155,8 +156,8 @@ LoadFormat detect_format(const std::string& content) {
   return LoadFormat::csv;
 }
 
-Trace read_trace_as(std::string_view function, const std::filesystem::path& path,
-                    const ReadOptions& options) {
+Trace read_recorded_trace(std::string_view function, const std::filesystem::path& path,
+                          const ReadOptions& options) {
   LoadFormat format = options.format;
   std::error_code ignored;
   // A statistics folder (TensorRT-LLM) is read file by file.
@@ -165,6 +166,7 @@ Trace read_trace_as(std::string_view function, const std::filesystem::path& path
     return detail::read_trtllm_statistics(function, path);
   }
   const std::string content = detail::read_file(function, path);
+  if (format != LoadFormat::npy) detail::refuse_torch_file(function, path, content, "eplb.read_loads");
   if (format == LoadFormat::automatic) format = detect_format(content);
   switch (format) {
     case LoadFormat::vllm_trace:
@@ -188,6 +190,24 @@ Trace read_trace_as(std::string_view function, const std::filesystem::path& path
   }
   throw InvalidArgument(std::string(function) + ": format = " +
                         std::to_string(static_cast<int>(format)) + " is not a LoadFormat");
+}
+
+// The deployed plan only maps slots to experts, so its GPU count does not matter: a format that
+// does not record it (sglang, trtllm without ep_size) is read as if on one GPU.
+PlanFile read_deployed_plan(const std::filesystem::path& path) {
+  try {
+    return read_plan(path);
+  } catch (const InvalidArgument&) {
+    return read_plan(path, {.num_gpus = 1});
+  }
+}
+
+Trace read_trace_as(std::string_view function, const std::filesystem::path& path,
+                    const ReadOptions& options) {
+  Trace trace = read_recorded_trace(function, path, options);
+  if (options.deployed_plan.empty()) return trace;
+  return map_slot_loads(trace, read_deployed_plan(options.deployed_plan),
+                        options.deployed_plan.string());
 }
 
 // The values are indexed below by the shape fields, so a Trace whose fields disagree with its
@@ -247,6 +267,7 @@ void check_plan_file(std::string_view function, const PlanFile& plan_file) {
 void write_plan_as(std::string_view function, const std::filesystem::path& path,
                    const PlanFile& plan_file, PlanFormat format, const PlanMetrics* metrics) {
   check_plan_file(function, plan_file);
+  check_server_plan(plan_file, format);
   const bool moe_only = format == PlanFormat::trtllm || format == PlanFormat::vllm_ascend;
   if (moe_only && plan_file.dense_layers.size() == static_cast<size_t>(plan_file.plan.num_layers)) {
     throw InvalidArgument(std::string(function) + ": every layer is dense: a " +
@@ -276,6 +297,7 @@ void write_plan_as(std::string_view function, const std::filesystem::path& path,
 PlanFile read_plan_as(std::string_view function, const std::filesystem::path& path,
                       const PlanReadOptions& options) {
   const std::string content = detail::read_file(function, path);
+  detail::refuse_torch_file(function, path, content, "eplb.load_plan");
   PlanFormat format = options.format;
   if (format == PlanFormat::automatic) format = detail::detect_plan_format(function, path, content);
   if (format == PlanFormat::trtllm) {

@@ -109,6 +109,29 @@ Loads remove_layers(const Loads& loads, std::span<const int64_t> layers) {
   return kept;
 }
 
+Loads insert_dense_layers(const Loads& loads, std::span<const int64_t> dense_layers) {
+  const int64_t num_layers = loads.num_layers + static_cast<int64_t>(dense_layers.size());
+  if (num_layers > kMaxLayers) {
+    throw_invalid("insert_dense_layers: " + std::to_string(num_layers) +
+                  " layers is more than the limit of " + std::to_string(kMaxLayers));
+  }
+  const std::vector<bool> dense = mark("insert_dense_layers", dense_layers, num_layers);
+  Loads result;
+  result.num_layers = num_layers;
+  result.num_experts = loads.num_experts;
+  result.values.reserve(static_cast<size_t>(num_layers * loads.num_experts));
+  int64_t moe_layer = 0;
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    if (dense[static_cast<size_t>(layer)]) {
+      result.values.insert(result.values.end(), static_cast<size_t>(loads.num_experts), 0.0);
+    } else {
+      const auto row = loads.values.begin() + moe_layer++ * loads.num_experts;
+      result.values.insert(result.values.end(), row, row + loads.num_experts);
+    }
+  }
+  return result;
+}
+
 Plan remove_layers(const Plan& plan, std::span<const int64_t> layers) {
   const std::vector<bool> removed = mark("remove_layers", layers, plan.num_layers);
   std::vector<int64_t> phy2log;

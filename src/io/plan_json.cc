@@ -22,46 +22,6 @@ namespace {
 
 namespace dom = simdjson::dom;
 
-std::string layer_list_text(const std::vector<int64_t>& layers) {
-  std::string text = "[";
-  for (size_t i = 0; i < layers.size(); ++i) {
-    text += (i > 0 ? ", " : "") + std::to_string(layers[i]);
-  }
-  return text + "]";
-}
-
-// Returns the dense layers: those recorded in the file (when it records them) or given.
-std::vector<int64_t> resolve_dense_layers(std::string_view function,
-                                          const std::filesystem::path& path,
-                                          const std::vector<int64_t>* recorded,
-                                          const PlanReadOptions& options) {
-  const std::vector<int64_t>& given = options.dense_layers;
-  for (size_t i = 0; i < given.size(); ++i) {
-    if (given[i] < 0 || (i > 0 && given[i] <= given[i - 1])) {
-      throw InvalidArgument(std::string(function) + ": dense_layers = " + layer_list_text(given) +
-                            " must be ascending, unique and non-negative");
-    }
-  }
-  if (recorded == nullptr) return given;
-  if (!options.dense_layers.empty() && options.dense_layers != *recorded) {
-    throw InvalidArgument(std::string(function) + ": dense_layers = " +
-                          layer_list_text(options.dense_layers) + " must equal the dense layers " +
-                          layer_list_text(*recorded) + " recorded in " + path.string());
-  }
-  return *recorded;
-}
-
-// Returns `given` when set (and equal to `recorded` when that is set), else `recorded`.
-int64_t resolve_size(std::string_view function, const std::filesystem::path& path,
-                     const char* name, int64_t given, int64_t recorded) {
-  if (given != 0 && recorded != 0 && given != recorded) {
-    throw InvalidArgument(std::string(function) + ": " + name + " = " + std::to_string(given) +
-                          " must equal the " + std::to_string(recorded) + " recorded in " +
-                          path.string());
-  }
-  return given != 0 ? given : recorded;
-}
-
 // DOM helpers: plans are small, and their fields may come in any order.
 class DomReader {
  public:
@@ -176,14 +136,30 @@ class EplbPlanReader : public DomReader {
     int64_t logcnt_shape[] = {plan.num_layers, plan.num_experts};
     read_integers(field(object, "", "logcnt"), "/logcnt", logcnt_shape, plan.logcnt);
     validate(plan, topology);
+    check_dense_options(function_, options);
     std::vector<int64_t> dense;
     const bool recorded = read_dense_layers(object, plan.num_layers, dense);
+    if (read_moe_layers_only(object)) {
+      if (recorded && !dense.empty()) {
+        errors_.fail("/moe_layers_only", "cannot be true with dense_layers");
+      }
+      // As a vllm-ascend file: given dense layers are inserted, and the rows get model ids.
+      const bool told = !options.dense_layers.empty() || options.no_dense_layers;
+      if (!options.dense_layers.empty()) plan = insert_dense_layers(plan, options.dense_layers);
+      return PlanFile{std::move(plan), topology, std::string(policy), options.dense_layers,
+                      /*moe_layers_only=*/!told};
+    }
+    if (options.no_dense_layers && recorded && !dense.empty()) {
+      throw InvalidArgument(std::string(function_) + ": no_dense_layers is set, but " +
+                            path_.string() + " records dense_layers = " + layer_list_text(dense));
+    }
     dense = resolve_dense_layers(function_, path_, recorded ? &dense : nullptr, options);
     if (!dense.empty() && dense.back() >= plan.num_layers) {
       throw InvalidArgument(std::string(function_) + ": dense_layers = " + layer_list_text(dense) +
                             " must be rows of the plan's " + std::to_string(plan.num_layers) +
                             " layers");
     }
+    if (!recorded) check_dense_rows_trivial(function_, path_, plan, dense);
     return PlanFile{std::move(plan), topology, std::string(policy), std::move(dense)};
   }
 
@@ -200,6 +176,15 @@ class EplbPlanReader : public DomReader {
                     size("num_groups", "num_groups", options.num_groups),
                     size("num_nodes", "num_nodes", options.num_nodes),
                     size("num_gpus", "num_gpus", options.num_gpus));
+  }
+
+  // Reads the optional `moe_layers_only` (false when absent).
+  bool read_moe_layers_only(const dom::object& object) {
+    dom::element element;
+    if (object.at_key("moe_layers_only").get(element)) return false;
+    bool value = false;
+    if (element.get_bool().get(value)) errors_.fail("/moe_layers_only", "expected true or false");
+    return value;
   }
 
   // Reads the optional `dense_layers`; returns whether the file has the field.
@@ -349,42 +334,6 @@ PlanFile parse_plan_json(std::string_view function, const std::filesystem::path&
     default:
       return EplbPlanReader(function, path).read(content, options);
   }
-}
-
-PlanFile build_plan_file(std::string_view function, const std::filesystem::path& path,
-                         std::string_view format_name, std::vector<int64_t> phy2log,
-                         int64_t num_layers, int64_t num_replicas, int64_t recorded_gpus,
-                         const std::vector<int64_t>* recorded_dense, bool rows_are_moe_only,
-                         const PlanReadOptions& options) {
-  const int64_t num_gpus = resolve_size(function, path, "num_gpus", options.num_gpus,
-                                        recorded_gpus);
-  if (num_gpus == 0) {
-    throw InvalidArgument(std::string(function) + ": num_gpus = 0 must be given: a " +
-                          std::string(format_name) + " plan does not record the number of GPUs");
-  }
-  const Topology topology(num_replicas, std::max<int64_t>(options.num_groups, 1),
-                          std::max<int64_t>(options.num_nodes, 1), num_gpus);
-  std::vector<int64_t> dense = resolve_dense_layers(function, path, recorded_dense, options);
-  for (size_t i = 0; i < phy2log.size(); ++i) {
-    if (phy2log[i] < 0 || phy2log[i] >= kMaxExperts) {
-      throw_parse_error(function, path,
-                        "row " + std::to_string(i / num_replicas) + ", slot " +
-                            std::to_string(i % num_replicas) + ": expert " +
-                            std::to_string(phy2log[i]) + " must be in [0, " +
-                            std::to_string(kMaxExperts) + ")");
-    }
-  }
-  const int64_t max_expert = *std::max_element(phy2log.begin(), phy2log.end());
-  Plan plan = plan_from_phy2log(phy2log, num_layers, num_replicas, max_expert + 1);
-  if (rows_are_moe_only) {
-    if (!dense.empty()) plan = insert_dense_layers(plan, dense);
-  } else if (!dense.empty() && dense.back() >= num_layers) {
-    throw InvalidArgument(std::string(function) + ": dense_layers = " + layer_list_text(dense) +
-                          " must be rows of the plan's " + std::to_string(num_layers) +
-                          " layers");
-  }
-  validate(plan, topology);
-  return PlanFile{std::move(plan), topology, "", std::move(dense)};
 }
 
 }  // namespace eplb::io::detail

@@ -111,6 +111,8 @@ std::string format_plan_json(const PlanFile& plan_file, const PlanMetrics* metri
                    static_cast<int64_t>(plan_file.dense_layers.size()));
     out += ",\n";
   }
+  // Rows that are MoE layers only, dense layers unknown: a later server file needs them given.
+  if (plan_file.moe_layers_only) out += "  \"moe_layers_only\": true,\n";
   out += "  \"phy2log\": ";
   append_int_matrix(out, plan.phy2log, plan.num_layers, plan.num_replicas);
   out += ",\n  \"log2phy\": [\n";

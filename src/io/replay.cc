@@ -65,6 +65,7 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
     detail::append_number(out, window.next_window);
     out += ", \"moved_slots\": ";
     detail::append_number(out, static_cast<double>(window.moved_slots));
+    out += window.skipped ? ", \"skipped\": true" : ", \"skipped\": false";
     append_schedule(out, idx > 0 ? &window.schedule : nullptr);
     out += '}';
   }
@@ -79,6 +80,8 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
   detail::append_number(out, summary.next_window);
   out += ", \"replans\": ";
   detail::append_number(out, static_cast<double>(summary.num_replans));
+  out += ", \"skipped\": ";
+  detail::append_number(out, static_cast<double>(summary.num_skipped));
   // No re-plan moved anything because there was none: null, not a measured 0.
   out += ", \"moved_fraction\": ";
   if (summary.num_replans > 0) {

@@ -111,14 +111,16 @@ TEST_F(CliTest, ReplayHonoursSteps) {
   EXPECT_EQ(count_windows(read_file(json_part)), 2U * 3U);
   EXPECT_EQ(count_windows(read_file(json_all)), 2U * 7U);
   // Window 0 of the slice is steps 100:150 of the trace: the same balance as window 2 of all.
-  const std::string window2 = read_file(json_all).substr(read_file(json_all).find("{\"window\": 2"));
-  const std::string window0 = read_file(json_part).substr(read_file(json_part).find("{\"window\": 0"));
+  const std::string all_report = read_file(json_all), part_report = read_file(json_part);
+  const std::string window2 = all_report.substr(all_report.find("{\"window\": 2"));
+  const std::string window0 = part_report.substr(part_report.find("{\"window\": 0"));
   EXPECT_EQ(window2.substr(window2.find("\"in_sample\""), 80),
             window0.substr(window0.find("\"in_sample\""), 80));
   const RunResult outside = run("replay " + quote(trace) + " --interval 50 --steps 300:900");
   EXPECT_EQ(outside.exit_code, 1) << describe(outside);
   EXPECT_NE(outside.err.find("--steps 300:900 of " + trace +
-                             ": slice_steps: steps = 300:900 out of range for a trace of 400 steps"),
+                             ": slice_steps: steps = 300:900 out of range for a trace of 400 "
+                             "steps"),
             std::string::npos)
       << describe(outside);
 }
@@ -131,11 +133,14 @@ TEST_F(CliTest, ReplayWithoutReplanSaysSo) {
   EXPECT_NE(result.out.find("none (one plan, no re-plan)"), std::string::npos) << describe(result);
   EXPECT_EQ(result.out.find("0.00 %"), std::string::npos) << describe(result);
   const std::string report = read_file(json);
-  EXPECT_NE(report.find("\"replans\": 0, \"moved_fraction\": null"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"replans\": 0, \"skipped\": 0, \"moved_fraction\": null"),
+            std::string::npos)
+      << report;
   // With a re-plan, the fraction is a number again.
   const std::string longer = make_trace(*this, "longer.json", 150);
   ASSERT_EQ(run("replay " + quote(longer) + " --interval 50 --json " + quote(json)).exit_code, 0);
-  EXPECT_NE(read_file(json).find("\"replans\": 1, \"moved_fraction\": 0."), std::string::npos)
+  EXPECT_NE(read_file(json).find("\"replans\": 1, \"skipped\": 0, \"moved_fraction\": 0."),
+            std::string::npos)
       << read_file(json);
 }
 
@@ -205,7 +210,8 @@ TEST_F(CliTest, QuietSilencesEveryReport) {
       "plan -q " + quote(trace) + " --replicas 96 --groups 8 --nodes 2 --gpus 8 -o " +
           quote(plan_file),
       "eval --quiet " + quote(plan_file) + " " + quote(trace),
-      "convert -q " + quote(plan_file) + " --format sglang -o " + quote(path("plan.sglang.json")),
+      "convert -q " + quote(plan_file) + " --dense-layers none --format sglang -o " +
+          quote(path("plan.sglang.json")),
       "replay -q " + quote(trace) + " --interval 50 --json " + quote(path("replay.json"))};
   for (const std::string& command : commands) {
     const RunResult result = run(command);
@@ -231,8 +237,8 @@ TEST_F(CliTest, InputFormatMeansTheLoadFileEverywhere) {
       "convert reads a plan: name its format with --plan-format (--input-format is a load "
       "file's format)");
   EXPECT_FALSE(fs::exists(output));
-  EXPECT_EQ(run("convert -q " + quote(plan_file) + " --plan-format eplb --format sglang -o " +
-                quote(output))
+  EXPECT_EQ(run("convert -q " + quote(plan_file) +
+                " --plan-format eplb --dense-layers none --format sglang -o " + quote(output))
                 .exit_code,
             0);
   const std::string help = run("plan --help").out;

@@ -51,7 +51,9 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `eplb args` through the shell; stdout and stderr are captured separately.
-  RunResult run(const std::string& args) const { return run_shell(quote(EPLB_CLI_PATH) + " " + args); }
+  RunResult run(const std::string& args) const {
+    return run_shell(quote(EPLB_CLI_PATH) + " " + args);
+  }
 
   // Runs a shell command line; stdout and stderr are captured separately.
   RunResult run_shell(const std::string& command_line) const {

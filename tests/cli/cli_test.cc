@@ -262,12 +262,13 @@ TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
   const std::string trace = path("trace.json");
   ASSERT_EQ(run("gen -o " + quote(trace) + " --steps 3 --layers 3 --experts 16").exit_code, 0);
   const std::string original = path("plan.eplb");
-  ASSERT_EQ(run("plan " + quote(trace) + " --replicas 24 --groups 4 --nodes 2 --gpus 8 -o " +
-                quote(original))
+  // The generated rows are the model's layers, none dense; a vllm-ascend file does not say so.
+  ASSERT_EQ(run("plan " + quote(trace) + " --replicas 24 --groups 4 --nodes 2 --gpus 8 " +
+                "--dense-layers none -o " + quote(original))
                 .exit_code,
             0);
   const io::PlanFile expected = io::read_plan(original);
-  const std::string topology = " --gpus 8 --groups 4 --nodes 2";
+  const std::string topology = " --gpus 8 --groups 4 --nodes 2 --dense-layers none";
   for (const std::string from : {"eplb", "sglang", "trtllm", "vllm-ascend"}) {
     const std::string source = path("from." + from);
     const RunResult to_source =
@@ -293,7 +294,8 @@ TEST_F(CliTest, ConvertsBetweenEveryPlanFormat) {
 TEST_F(CliTest, ConvertNeedsWhatTheFormatDoesNotRecord) {
   const std::string plan = path("plan.json");
   ASSERT_EQ(run("plan " + data("readme_loads.csv") +
-                " --replicas 16 --groups 4 --nodes 2 --gpus 8 --format sglang -o " + quote(plan))
+                " --replicas 16 --groups 4 --nodes 2 --gpus 8 --dense-layers none "
+                "--format sglang -o " + quote(plan))
                 .exit_code,
             0);
   const RunResult no_gpus = run("convert " + quote(plan) + " --format eplb -o " +
@@ -453,6 +455,128 @@ TEST_F(CliTest, ReadmeReplayCommandRuns) {
   EXPECT_NE(replayed.out.find("| deepseek |"), std::string::npos) << describe(replayed);
   EXPECT_NE(replayed.out.find("| global |"), std::string::npos) << describe(replayed);
   EXPECT_TRUE(fs::exists(path("replay.png")));
+}
+
+TEST_F(CliTest, ServerFormatsRefuseExcludedGpusBeforePlanning) {
+  const std::string loads = path("loads.csv");
+  {
+    std::ofstream(loads) << "0,0,0,0\n1,2,3,40\n90,1,1,1\n";
+  }
+  for (const std::string format : {"sglang", "trtllm", "vllm-ascend"}) {
+    const std::string output = path("plan." + format);
+    const RunResult refused =
+        run("plan " + quote(loads) + " --replicas 12 --groups 1 --nodes 1 --gpus 3 "
+            "--exclude-gpus 1 --format " + format + " -o " + quote(output));
+    EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+    EXPECT_EQ(refused.err, "eplb: error: plan: --exclude-gpus 1: --format " + format +
+                               " cannot leave a GPU empty, so its server would route tokens to "
+                               "the excluded GPUs (docs/formats.md); restart the server on the "
+                               "2 other GPUs and plan for those (--gpus 2), or write --format "
+                               "eplb\n");
+    EXPECT_FALSE(fs::exists(output));
+  }
+  // eplb's own file keeps the empty GPU, and eval reads it back.
+  const std::string plan = path("plan.json");
+  const RunResult written = run("plan " + quote(loads) +
+                                " --replicas 12 --groups 1 --nodes 1 --gpus 3 --exclude-gpus 1 "
+                                "-o " + quote(plan));
+  ASSERT_EQ(written.exit_code, 0) << describe(written);
+  const RunResult evaluated = run("eval " + quote(plan) + " " + quote(loads));
+  EXPECT_EQ(evaluated.exit_code, 0) << describe(evaluated);
+}
+
+TEST_F(CliTest, ServerFormatsNeedTheDenseLayersOfMoeOnlyLoads) {
+  const std::string trace = path("trace.json");  // 4 MoE layers, no all-zero row
+  ASSERT_EQ(run("gen -o " + quote(trace) + " --steps 3 --layers 4 --experts 16").exit_code, 0);
+  const std::string topology = " --replicas 32 --groups 1 --nodes 1 --gpus 4";
+  const std::string sglang = path("sglang.json");
+  const RunResult refused =
+      run("plan " + quote(trace) + topology + " --format sglang -o " + quote(sglang));
+  EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+  EXPECT_NE(refused.err.find("plan: --dense-layers auto: --format sglang numbers the model's "
+                             "layers, but none of the 4 rows of " + trace + " is all zero"),
+            std::string::npos)
+      << describe(refused);
+  EXPECT_FALSE(fs::exists(sglang));
+  // Told where the dense layers go, the file has the model's 7 layers, dense ones trivial.
+  const RunResult told = run("plan " + quote(trace) + topology +
+                             " --dense-layers 0:3 --format sglang -o " + quote(sglang));
+  ASSERT_EQ(told.exit_code, 0) << describe(told);
+  EXPECT_NE(told.out.find("dense layers        0, 1, 2 (inserted: the 4 rows are MoE layers"),
+            std::string::npos)
+      << describe(told);
+  const io::PlanFile model = io::read_plan(sglang, {.num_gpus = 4, .dense_layers = {0, 1, 2}});
+  EXPECT_EQ(model.plan.num_layers, 7);
+  // To vllm-ascend (MoE layers 0 to 3) and back: the layer ids come back only when told.
+  const std::string ascend = path("expert_map.json");
+  ASSERT_EQ(run("convert " + quote(sglang) + " --gpus 4 --dense-layers 0:3 --format vllm-ascend "
+                "-o " + quote(ascend)).exit_code, 0);
+  const std::string back = path("back.json");
+  const RunResult untold = run("convert " + quote(ascend) + " --format sglang -o " + quote(back));
+  EXPECT_EQ(untold.exit_code, 1) << describe(untold);
+  EXPECT_NE(untold.err.find("write_plan: format sglang numbers the model's layers, but the "
+                            "plan's 4 rows are MoE layers only"),
+            std::string::npos)
+      << describe(untold);
+  ASSERT_EQ(run("convert " + quote(ascend) + " --dense-layers 0:3 --format sglang -o " +
+                quote(back)).exit_code, 0);
+  EXPECT_EQ(read_file(back), read_file(sglang));
+  // A real MoE layer named dense is refused, not dropped from the trtllm file.
+  const std::string yaml = path("plan.yaml");
+  const RunResult moe_named_dense = run("convert " + quote(sglang) +
+                                        " --gpus 4 --dense-layers 0:3,5 --format trtllm -o " +
+                                        quote(yaml));
+  EXPECT_EQ(moe_named_dense.exit_code, 1) << describe(moe_named_dense);
+  EXPECT_NE(moe_named_dense.err.find("read_plan: dense_layers = [0, 1, 2, 5] names layer 5 of " +
+                                     sglang + ", a MoE layer"),
+            std::string::npos)
+      << describe(moe_named_dense);
+  EXPECT_FALSE(fs::exists(yaml));
+  // --dense-layers none: the rows are the model's layers.
+  EXPECT_EQ(run("plan " + quote(trace) + topology + " --dense-layers none --format trtllm -o " +
+                quote(yaml)).exit_code, 0);
+  EXPECT_EQ(io::read_plan(yaml, {.num_gpus = 4}).plan.num_layers, 4);
+}
+
+TEST_F(CliTest, TorchFilesPointAtThePythonPackage) {
+  const std::string dump = path("expert_distribution_recorder.pt");
+  {
+    std::ofstream(dump) << std::string("PK\x03\x04", 4) << "archive/data.pkl";
+  }
+  const RunResult planned = run("plan " + quote(dump) + " --replicas 4 --groups 1 --nodes 1 "
+                                "--gpus 2");
+  EXPECT_EQ(planned.exit_code, 1) << describe(planned);
+  EXPECT_EQ(planned.err, "eplb: error: read_loads: " + dump +
+                             ": a PyTorch file (torch.save), which the Python package reads: "
+                             "eplb.read_loads(path) (pip install eplb torch)\n");
+}
+
+TEST_F(CliTest, SlotCountsNeedTheDeployedPlan) {
+  const std::string plan = path("plan.yaml");
+  {
+    std::ofstream(plan) << "num_slots: 4\nep_size: 2\ninitial_global_assignments:\n"
+                           "  0: [0, 1, 2, 0]\n  1: [2, 1, 0, 1]\nlayer_updates_per_iter: 0\n";
+  }
+  const std::string slots = path("slots.json");  // counts per slot, as TensorRT-LLM's balancer
+  {
+    std::ofstream(slots) << "[[5, 1, 2, 3], [0, 4, 0, 6]]";
+  }
+  const RunResult refused = run("eval " + quote(plan) + " " + quote(slots));
+  EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+  EXPECT_EQ(refused.err, "eplb: error: eval: " + slots +
+                             " counts 4 per layer, the plan's num_slots, not its 3 experts: "
+                             "TensorRT-LLM statistics recorded with its load balancer active "
+                             "count slots; give the plan the server ran with --deployed-plan "
+                             "PLAN to map them to experts\n");
+  const RunResult mapped =
+      run("eval " + quote(plan) + " " + quote(slots) + " --deployed-plan " + quote(plan));
+  EXPECT_EQ(mapped.exit_code, 0) << describe(mapped);
+  EXPECT_NE(mapped.out.find("2 layers x 3 experts"), std::string::npos) << describe(mapped);
+  const RunResult planned = run("plan " + quote(slots) + " --deployed-plan " + quote(plan) +
+                                " --replicas 4 --groups 1 --nodes 1 --gpus 2 --dense-layers none"
+                                " --format trtllm -o " + quote(path("next.yaml")));
+  EXPECT_EQ(planned.exit_code, 0) << describe(planned);
+  EXPECT_EQ(io::read_plan(path("next.yaml"), {.num_gpus = 2}).plan.num_experts, 3);
 }
 
 }  // namespace

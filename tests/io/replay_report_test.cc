@@ -26,6 +26,7 @@ std::vector<ReplayRun> sample_runs() {
            .next_window = 0.75 + 0.01 * static_cast<double>(window),
            .moved_slots = window == 0 ? 0 : 10 * (run + 1),
            .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1),
+           .skipped = run == 1 && window == 2,
            .schedule = {.rounds = window == 0 ? 0 : 3,
                         .max_copies_per_gpu = window == 0 ? 0 : 3,
                         .rounds_by_layer = window == 0 ? 0 : 5,
@@ -40,6 +41,7 @@ std::vector<ReplayRun> sample_runs() {
     replay_run.result.summary = {.in_sample = 0.95,
                                  .next_window = 0.76,
                                  .num_replans = 2,
+                                 .num_skipped = run,
                                  .moved_fraction = 0.1,
                                  .mean_rounds = 3,
                                  .max_rounds = 3,
@@ -80,6 +82,10 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_DOUBLE_EQ(double(report["summary"]["cross_node_share"]), 4.0 / 9);
   EXPECT_DOUBLE_EQ(double(report["summary"]["moved_fraction"]), 0.1);
   EXPECT_EQ(int64_t(report["summary"]["replans"]), 2);
+  EXPECT_EQ(int64_t(report["summary"]["skipped"]), 0);
+  EXPECT_FALSE(bool(windows.at(2)["skipped"]));
+  EXPECT_TRUE(bool(report["runs"].at(1)["windows"].at(2)["skipped"]));
+  EXPECT_EQ(int64_t(report["runs"].at(1)["summary"]["skipped"]), 1);
   EXPECT_DOUBLE_EQ(double(report["summary"]["next_window"]), 0.76);
   const simdjson::dom::array all = report["runs"];
   ASSERT_EQ(all.size(), 2u);

@@ -151,5 +151,47 @@ TEST(TrtllmStatsTest, FoldersMustBeConsistent) {
             "no rank<N>.safetensors files (TensorRT-LLM expert statistics) in the folder");
 }
 
+// With its load balancer active, TensorRT-LLM counts the tokens of each slot (num_experts in the
+// statistics is num_slots); the deployed plan maps them back to experts.
+TEST(TrtllmStatsTest, SlotCountsAreMappedThroughTheDeployedPlan) {
+  const TempDir dir;
+  dir.write("stats/meta_info.json", R"({"num_experts": 4, "num_experts_per_token": 2})");
+  dir.write("stats/rank0.safetensors",
+            safetensors({i64("0_1", {5, 1, 2, 3}), i64("0_2", {0, 4, 0, 6}),
+                         i64("1_1", {1, 0, 0, 1}), i64("1_2", {2, 2, 2, 2})}));
+  const fs::path plan = dir.write("plan.yaml",
+                                  "num_slots: 4\nep_size: 2\ninitial_global_assignments:\n"
+                                  "  1: [0, 1, 2, 0]\n  2: [2, 1, 0, 1]\n"
+                                  "layer_updates_per_iter: 0\n");
+  const Trace trace = read_trace(dir.path() / "stats", {.deployed_plan = plan});
+  EXPECT_EQ(trace.num_steps, 2);
+  EXPECT_EQ(trace.num_layers, 3);
+  EXPECT_EQ(trace.num_experts, 3);
+  // Layer 0 (dense) is zero; slots 0 and 3 of layer 1 hold expert 0; layer 2's slot 1 and 3
+  // hold expert 1.
+  EXPECT_EQ(trace.values, (std::vector<double>{0, 0, 0, 8, 1, 2, 0, 10, 0,  //
+                                               0, 0, 0, 2, 0, 0, 2, 4, 2}));
+  // Without ep_size the GPU count does not matter for the mapping.
+  const fs::path no_ep = dir.write("no_ep.yaml",
+                                   "num_slots: 4\ninitial_global_assignments:\n"
+                                   "  1: [0, 1, 2, 0]\n  2: [2, 1, 0, 1]\n");
+  EXPECT_EQ(read_loads(dir.path() / "stats", {}, {.deployed_plan = no_ep}).values,
+            (std::vector<double>{0, 0, 0, 10, 1, 2, 2, 14, 2}));
+  const fs::path wider = dir.write("wider.yaml",
+                                   "num_slots: 6\ninitial_global_assignments:\n"
+                                   "  1: [0, 1, 2, 0, 1, 2]\n  2: [2, 1, 0, 1, 0, 2]\n");
+  EXPECT_THROW_MESSAGE(read_trace(dir.path() / "stats", {.deployed_plan = wider}),
+                       InvalidArgument,
+                       "map_slot_loads: deployed plan " + wider.string() +
+                           ": the loads count 4 slots per layer, the plan has num_slots = 6");
+  const fs::path deeper = dir.write("deeper.yaml",
+                                    "num_slots: 4\ninitial_global_assignments:\n"
+                                    "  1: [0, 1, 2, 0]\n  2: [2, 1, 0, 1]\n  3: [0, 1, 2, 0]\n");
+  EXPECT_THROW_MESSAGE(read_trace(dir.path() / "stats", {.deployed_plan = deeper}),
+                       InvalidArgument,
+                       "map_slot_loads: deployed plan " + deeper.string() +
+                           ": the loads have 3 layers, the plan 4");
+}
+
 }  // namespace
 }  // namespace eplb::io

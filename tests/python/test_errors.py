@@ -21,7 +21,7 @@ def raises(exception, message):
 def test_bad_load_value(value, text):
     weight = WEIGHT.copy()
     weight[1, 5] = value
-    message = f"loads: loads[1][5] = {text} must be finite and non-negative"
+    message = f"rebalance_experts: weight[1][5] = {text} must be finite and non-negative"
     with raises(eplb.InvalidArgument, message):
         eplb.rebalance_experts(weight, *TOPOLOGY)
 
@@ -31,14 +31,16 @@ def test_bad_load_value_in_torch(dtype):
     torch = pytest.importorskip("torch")
     weight = torch.from_numpy(WEIGHT).to(getattr(torch, dtype))
     weight[0, 3] = float("nan")
-    with raises(ValueError, "loads: loads[0][3] = nan must be finite and non-negative"):
+    with raises(ValueError,
+                "rebalance_experts: weight[0][3] = nan must be finite and non-negative"):
         eplb.rebalance_experts(weight, *TOPOLOGY)
 
 
 def test_negative_integer_load():
     weight = WEIGHT.astype(np.int64)
     weight[0, 0] = -3
-    with raises(ValueError, "loads: loads[0][0] = -3 must be finite and non-negative"):
+    with raises(ValueError,
+                "rebalance_experts: weight[0][0] = -3 must be finite and non-negative"):
         eplb.rebalance_experts(weight, *TOPOLOGY)
 
 
@@ -62,8 +64,8 @@ def test_torch_weight_must_be_2d():
 
 
 @pytest.mark.parametrize("shape, message", [
-    ((0, 12), "loads: num_layers = 0 must be positive"),
-    ((2, 0), "loads: num_experts = 0 must be positive"),
+    ((0, 12), "rebalance_experts: weight: num_layers = 0 must be positive"),
+    ((2, 0), "rebalance_experts: weight: num_experts = 0 must be positive"),
 ])
 def test_empty_weight(shape, message):
     with raises(ValueError, message):
@@ -180,10 +182,11 @@ def test_compiled_module_checks_rank_and_dtype_itself():
     from eplb import _eplb
 
     with raises(eplb.InvalidArgument,
-                "rebalance_experts: loads.ndim = 1 must be 2 ([num_layers, num_experts])"):
+                "rebalance_experts: weight.ndim = 1 must be 2 ([num_layers, num_experts])"):
         _eplb.rebalance_experts(np.ones(12), *TOPOLOGY)
     with raises(eplb.InvalidArgument,
-                "rebalance_experts: loads.dtype = float16 must be float64, float32, int32 or int64"):
+                "rebalance_experts: weight.dtype = float16 must be float64, float32, int32 or "
+                "int64"):
         _eplb.rebalance_experts(WEIGHT.astype(np.float16), *TOPOLOGY)
     with pytest.raises(TypeError):  # no silent copy of a non-contiguous array
         _eplb.rebalance_experts(np.repeat(WEIGHT, 2, axis=1)[:, ::2], *TOPOLOGY)

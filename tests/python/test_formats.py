@@ -5,6 +5,7 @@ import json
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,12 @@ def test_formats_of_phy2log_list_each_experts_slots_in_increasing_order(tmp_path
     # it, so the plan comes back as plan_from_phy2log builds it.
     plan = eplb.rebalance_experts(deepseek_v3_loads(), **DEEPSEEK_V3, policy="deepseek")
     path = tmp_path / f"plan{SUFFIX[format]}"
+    if format == "vllm-ascend":
+        # deepseek puts two replicas of an expert on one GPU, which vllm-ascend misroutes.
+        with pytest.raises(eplb.InvalidArgument, match="vllm-ascend addresses one slot per"):
+            eplb.save_plan(plan, path, format, num_gpus=32)
+        assert not path.exists()
+        return
     eplb.save_plan(plan, path, format, num_gpus=32)
     loaded = eplb.load_plan(path, num_gpus=32)
     assert_plans_equal(loaded, eplb.plan_from_phy2log(plan[0], 256))
@@ -143,6 +150,27 @@ def test_server_files_load_as_one_plan():
     for plan in (trtllm, ascend):
         assert_plans_equal(plan, sglang)
         assert plan.dense_layers == (0, 1, 2) and plan.num_gpus == 2
+
+
+@pytest.mark.parametrize("format", ["trtllm", "vllm-ascend"])
+def test_moe_only_formats_say_when_trivial_rows_become_moe_layers(tmp_path, format):
+    plan = deepseek_v3_plan()
+    path = tmp_path / f"plan{SUFFIX[format]}"
+    with pytest.warns(UserWarning) as warned:
+        eplb.save_plan(plan, path, format, **DEEPSEEK_V3)
+    assert len(warned) == 1 and warned[0].filename == __file__
+    assert str(warned[0].message) == (
+        "save_plan: wrote every row of the plan as a MoE layer, but rows 0, 1, 2 hold the "
+        "trivial placement of dense layers; if they are dense layers, pass dense_layers=[0, 1, 2] "
+        f"so that the {format} file lists MoE layers only")
+    # What it says it did: every row is in the file.
+    assert_plans_equal(eplb.load_plan(path, num_gpus=32), plan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eplb.save_plan(plan, path, format, **DEEPSEEK_V3, dense_layers=DENSE)
+        eplb.save_plan(plan, tmp_path / "plan.json", "sglang", **DEEPSEEK_V3)
+        moe_rows = tuple(array[3:] for array in plan)
+        eplb.save_plan(moe_rows, path, format, **DEEPSEEK_V3)
 
 
 def test_insert_dense_layers_puts_trivial_rows_back():
@@ -267,8 +295,8 @@ def test_malformed_torch_files_are_parse_errors_naming_them(tmp_path):
     with pytest.raises(eplb.ParseError) as info:
         eplb.read_loads(partial)
     assert str(info.value) == (
-        f'read_loads: {partial}: expected a dict with "logical_count" (an SGLang expert '
-        "distribution dump), found a dict with keys 'phy2log'")
+        f'read_loads: {partial}: expected a dict with "logical_count" or "records" (an SGLang '
+        "expert distribution dump), found a dict with keys 'phy2log'")
     negative = tmp_path / "negative.pt"
     sglang_dump(negative, torch.tensor([[1.0, 2.0], [3.0, -4.0]]))
     with pytest.raises(eplb.ParseError) as info:

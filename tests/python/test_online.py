@@ -129,7 +129,7 @@ def test_repair_rounds_reach_the_core():
                for rounds in (0, 200)]
     assert reports[1] <= reports[0]
     with pytest.raises(eplb.InvalidArgument, match=r"repair_rounds = -1 must be in \[0, 1000000\]"):
-        make_planner(repair_rounds=-1).observe(trace[:1])
+        make_planner(repair_rounds=-1)
     with pytest.raises(TypeError, match="replay: repair_rounds = 'many' must be an int"):
         eplb.replay(trace, **TOPOLOGY, interval=40, repair_rounds="many")
 
@@ -146,11 +146,11 @@ def test_planner_errors():
     with pytest.raises(eplb.InvalidArgument, match="must be 2-D"):
         planner.observe(np.ones(64))
     with pytest.raises(eplb.InvalidArgument, match="history = \"sometimes\""):
-        eplb.Planner(72, 4, 2, 8, history="sometimes").observe(np.ones((3, 64)))
+        eplb.Planner(72, 4, 2, 8, history="sometimes")
     with pytest.raises(eplb.InvalidArgument, match="swing_weight = -1"):
         eplb.Planner(72, 4, 2, 8, swing_weight=-1)
     with pytest.raises(eplb.InvalidArgument, match="interval = 0 must be positive"):
-        eplb.Planner(72, 4, 2, 8, interval=0).observe(np.ones((3, 64)))
+        eplb.Planner(72, 4, 2, 8, interval=0)
     with pytest.raises(eplb.InvalidArgument, match="must be finite and non-negative"):
         planner.observe(np.full((3, 64), np.nan))
 
@@ -167,6 +167,11 @@ def test_replay_returns_the_cli_report(tmp_path):
     next_windows = [w["next_window"] for w in report["runs"][1]["windows"]]
     assert summary["next_window"] == pytest.approx(np.mean(next_windows))
     assert 0 <= summary["moved_fraction"] < 1
+    assert summary["replans"] == 2
+    # Two windows make one plan and no re-plan: nothing moved, and the report says so.
+    single = eplb.replay(trace[:100], **TOPOLOGY, interval=50, policy="global")
+    assert single["summary"]["replans"] == 0
+    assert single["summary"]["moved_fraction"] is None
     # The same numbers as the command line on the same trace (plan_ms aside).
     path = tmp_path / "trace.json"
     path.write_text(json.dumps({"load_history": [
@@ -192,3 +197,30 @@ def test_replay_defaults_and_errors():
         eplb.replay(trace, interval=0)
     with pytest.raises(eplb.InvalidArgument, match="unknown|policy"):
         eplb.replay(trace, interval=40, policy="best")
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_planner_returns_torch_tensors_on_the_observed_device(device):
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    trace = drifting_trace(num_steps=80)
+    planner = make_planner()
+    planner.observe(torch.from_numpy(trace[:40]).to(device))
+    reference = make_planner()
+    reference.observe(trace[:40])
+    plan = planner.plan()
+    reference_plan = reference.plan()
+    for tensor, expected in zip(plan, reference_plan):
+        assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.int64
+        assert tensor.device.type == device
+        np.testing.assert_array_equal(tensor.cpu().numpy(), expected)
+    planner.observe(torch.from_numpy(trace[40:]).to(device))
+    reference.observe(trace[40:])
+    replanned = planner.replan(plan[0], 0.01)
+    expected = reference.replan(reference_plan[0], 0.01)
+    for tensor, array in zip(replanned[:3], expected[:3]):
+        assert isinstance(tensor, torch.Tensor) and tensor.device.type == device
+        np.testing.assert_array_equal(tensor.cpu().numpy(), array)
+    assert isinstance(replanned[3].moves, np.ndarray)
+    np.testing.assert_array_equal(replanned[3].moves, expected[3].moves)

@@ -61,6 +61,11 @@ struct ReadOptions {
   int64_t num_layers = 0;
   /// Experts of a `topk_jsonl` trace; 0 = the largest expert id + 1. Ignored by other formats.
   int64_t num_experts = 0;
+  /// The plan file deployed while the loads were recorded (any PlanFormat; TensorRT-LLM's load
+  /// balancer YAML). When set, the loads count slots (TensorRT-LLM statistics with its load
+  /// balancer active: `num_experts` there is `num_slots`) and are mapped to experts through it
+  /// (map_slot_loads()). Empty: the loads count experts.
+  std::filesystem::path deployed_plan = {};
 };
 
 /// Reads every step of a load file (or statistics folder). A file holding one matrix is a trace
@@ -94,6 +99,11 @@ struct PlanFile {
   /// rows hold the trivial placement (slot `s` holds expert `s % num_experts`, as SGLang's
   /// `trivial`); formats that list MoE layers only (trtllm, vllm-ascend) leave them out.
   std::vector<int64_t> dense_layers = {};
+  /// True when the rows are the model's MoE layers only and where its dense layers go is not
+  /// known (a vllm-ascend file read without PlanReadOptions::dense_layers, a plan of a recording
+  /// without dense rows). write_plan() refuses the formats that number the model's layers
+  /// (sglang, trtllm) for such a plan, and the eplb format records it.
+  bool moe_layers_only = false;
 };
 
 /// Formats of plan files.
@@ -123,9 +133,17 @@ std::string_view to_string(PlanFormat format);
 /// Writes `plan_file` in `format` (not automatic). `metrics` are written by the eplb format only.
 /// Dense layers are written as trivial rows (eplb, sglang) or left out (trtllm, vllm-ascend).
 /// Written atomically (temporary file + rename). Throws InvalidArgument for an inconsistent
-/// `plan_file` and IoError.
+/// `plan_file`, for a file its server would misroute (check_server_plan()) and IoError.
 void write_plan(const std::filesystem::path& path, const PlanFile& plan_file, PlanFormat format,
                 const std::optional<PlanMetrics>& metrics = std::nullopt);
+
+/// Throws InvalidArgument, naming the format and what is wrong, when a server would route
+/// tokens wrongly with `plan_file` written in `format`: excluded GPUs (slots of -1) in any
+/// server format, since none of them can leave a GPU empty (SGLang and vllm-ascend read -1 as
+/// the last expert, TensorRT-LLM refuses it); two replicas of one expert on one GPU in
+/// vllm-ascend (it addresses one slot per expert per device); a `moe_layers_only` plan in a
+/// format that numbers the model's layers (sglang, trtllm). The eplb format takes all of them.
+void check_server_plan(const PlanFile& plan_file, PlanFormat format);
 
 /// Options of read_plan(): what a plan format does not record.
 struct PlanReadOptions {
@@ -142,6 +160,9 @@ struct PlanReadOptions {
   /// record them (eplb with the field; trtllm, whose missing layer keys are the dense layers)
   /// must agree when this is not empty.
   std::vector<int64_t> dense_layers = {};
+  /// The model has no dense layers (CLI `--dense-layers none`): the rows of a vllm-ascend file
+  /// are the model's layers. Must not be set with `dense_layers`.
+  bool no_dense_layers = false;
 };
 
 /// Reads a plan file of any PlanFormat and validates it (validate()). The number of experts is
@@ -149,6 +170,14 @@ struct PlanReadOptions {
 /// (malformed file, missing or mistyped field, naming the file and the location) and
 /// InvalidArgument (options missing or disagreeing with the file; a plan that fails validate()).
 PlanFile read_plan(const std::filesystem::path& path, const PlanReadOptions& options = {});
+
+/// Returns the expert loads of `slot_loads`, whose rows count the tokens of each slot of
+/// `deployed_plan` (`[num_steps, num_layers, num_replicas]`, rows numbered as the plan's): each
+/// slot's count goes to the expert the plan puts there. Throws InvalidArgument, naming
+/// `plan_name`, when the shapes disagree (slots per layer, layers), a dense row of the plan has
+/// counts, or the plan's rows are MoE layers only (`moe_layers_only`).
+Trace map_slot_loads(const Trace& slot_loads, const PlanFile& deployed_plan,
+                     std::string_view plan_name);
 
 /// Writes eplb's plan JSON: write_plan(path, plan_file, PlanFormat::eplb, metrics).
 void write_plan_json(const std::filesystem::path& path, const PlanFile& plan_file,

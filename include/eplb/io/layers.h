@@ -29,6 +29,12 @@ void check_dense_layers(const LoadMatrix& loads, std::span<const int64_t> dense_
 /// InvalidArgument). Allocates the result.
 Loads remove_layers(const Loads& loads, std::span<const int64_t> layers);
 
+/// Returns `loads` (the MoE layers) with all-zero rows inserted so that rows `dense_layers` of
+/// the result (ascending, unique, less than `loads.num_layers + dense_layers.size()`; else
+/// InvalidArgument) are the dense layers: a recording of MoE layers only (vLLM's, 58 rows for
+/// DeepSeek-V3) numbered as the model's layers.
+Loads insert_dense_layers(const Loads& loads, std::span<const int64_t> dense_layers);
+
 /// Returns `plan` without the rows `layers` (ascending, unique, in range; else
 /// InvalidArgument); `log2phy` and `max_replicas` are rebuilt (plan_from_phy2log()).
 Plan remove_layers(const Plan& plan, std::span<const int64_t> layers);

@@ -122,6 +122,55 @@ std::vector<size_t> choose_points(const std::vector<std::vector<Point>>& fronts,
   return chosen;
 }
 
+// Picks a point per layer with at most `max_moved` moved slots in all and the lowest sum of
+// heaviest GPUs, the fewest moved slots among equal sums: a multiple-choice knapsack solved
+// exactly over the total moved slots. A layer whose first point already moves slots (a plan that
+// must leave excluded GPUs) takes them even beyond the budget.
+std::vector<size_t> choose_within_moves(const std::vector<std::vector<Point>>& fronts,
+                                        int64_t max_moved) {
+  const size_t num_layers = fronts.size();
+  int64_t forced = 0;
+  int64_t most = 0;
+  for (const auto& front : fronts) {
+    forced += front.front().moved;
+    most += front.back().moved;
+  }
+  std::vector<size_t> chosen(num_layers, 0);
+  const int64_t capacity = std::min(std::max(max_moved, forced), most);
+  const auto width = static_cast<size_t>(capacity + 1);
+  constexpr double kNone = std::numeric_limits<double>::infinity();
+  std::vector<double> lowest(width, kNone);
+  std::vector<double> next(width);
+  std::vector<std::vector<uint16_t>> pick(num_layers, std::vector<uint16_t>(width, 0));
+  lowest[0] = 0;
+  for (size_t idx = 0; idx < num_layers; ++idx) {
+    std::fill(next.begin(), next.end(), kNone);
+    for (size_t moved = 0; moved < width; ++moved) {
+      if (lowest[moved] == kNone) continue;
+      for (size_t point = 0; point < fronts[idx].size(); ++point) {
+        const size_t reached = moved + static_cast<size_t>(fronts[idx][point].moved);
+        if (reached >= width) break;
+        const double sum = lowest[moved] + fronts[idx][point].heaviest;
+        if (sum < next[reached]) {
+          next[reached] = sum;
+          pick[idx][reached] = static_cast<uint16_t>(point);
+        }
+      }
+    }
+    std::swap(lowest, next);
+  }
+  size_t best = 0;
+  for (size_t moved = 1; moved < width; ++moved) {
+    if (lowest[moved] < lowest[best]) best = moved;
+  }
+  if (lowest[best] == kNone) return chosen;
+  for (size_t idx = num_layers; idx-- > 0;) {
+    chosen[idx] = pick[idx][best];
+    best -= static_cast<size_t>(fronts[idx][chosen[idx]].moved);
+  }
+  return chosen;
+}
+
 // A layer's options: repair paths, each from a start (index 0: `current` itself, then rows
 // after group swaps), and the Pareto front of their points with the relabelled fresh plan.
 struct LayerOptions {
@@ -193,9 +242,19 @@ LayerOptions layer_options(detail::RepairProblem problem, std::span<const int64_
 
 }  // namespace
 
-Replan Planner::replan(const Plan& current, double tolerance) const {
+Replan Planner::replan(const Plan& current, const ReplanOptions& options) const {
+  const double tolerance = options.tolerance;
+  const bool budget_mode = !(options.move_budget < 0);
   if (!std::isfinite(tolerance) || tolerance < 0) {
     detail::throw_invalid("Planner::replan: tolerance = ", tolerance,
+                          " must be finite and non-negative");
+  }
+  if (budget_mode && !(options.move_budget <= 1)) {
+    detail::throw_invalid("Planner::replan: move_budget = ", options.move_budget,
+                          " must be in [0, 1] (a fraction of all slots), or negative for none");
+  }
+  if (!std::isfinite(options.min_gain) || options.min_gain < 0) {
+    detail::throw_invalid("Planner::replan: min_gain = ", options.min_gain,
                           " must be finite and non-negative");
   }
   if (current.num_layers != num_layers_ || current.num_experts != num_experts_ ||
@@ -227,16 +286,19 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
   const bool repairable = fits_active_gpus(current, topology_, options_.rebalance.active_gpus);
   const int64_t num_replicas = topology_.num_replicas();
 
+  // A budget is spent towards the fresh plan's balance; how far each layer goes is the choice.
+  const double target_tolerance = budget_mode ? 0 : tolerance;
   std::vector<LayerOptions> layers(static_cast<size_t>(num_layers_));
   // Each layer's result depends only on its own index (its seed), not on its thread.
   // rebalance_experts() above has checked the thread count.
-  detail::for_each_layer(num_layers_, options_.rebalance.threads, [&](int64_t layer, int64_t) {
+  detail::for_each_layer(num_layers_, options_.rebalance.threads, options_.rebalance.should_stop,
+                         "Planner::replan", [&](int64_t layer, int64_t) {
     const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
     layers[static_cast<size_t>(layer)] = layer_options(
         {.topology = topology_,
          .current = current.phy2log_row(layer),
          .weight = weight,
-         .target = fresh_heaviest_gpus[static_cast<size_t>(layer)] * (1 + tolerance) *
+         .target = fresh_heaviest_gpus[static_cast<size_t>(layer)] * (1 + target_tolerance) *
                    (1 + kRelativeSlack),
          .keep_nodes = keep_nodes},
         aligned.phy2log_row(layer), fresh_heaviest_gpus[static_cast<size_t>(layer)], repairable,
@@ -249,17 +311,20 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
     budget += fresh_heaviest_gpus[static_cast<size_t>(layer)];
     fronts.push_back(std::move(layers[static_cast<size_t>(layer)].front));
   }
+  const auto total_slots = static_cast<double>(num_layers_ * topology_.num_replicas());
   const std::vector<size_t> chosen =
-      choose_points(fronts, budget * (1 + tolerance) * (1 + kRelativeSlack));
+      budget_mode
+          ? choose_within_moves(fronts, static_cast<int64_t>(options.move_budget * total_slots))
+          : choose_points(fronts, budget * (1 + tolerance) * (1 + kRelativeSlack));
 
   std::vector<int64_t> phy2log = aligned.phy2log;
   Replan result;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     const Point& point = fronts[static_cast<size_t>(layer)][chosen[static_cast<size_t>(layer)]];
     if (point.path < 0) continue;  // the aligned fresh plan
-    const LayerOptions& options = layers[static_cast<size_t>(layer)];
-    const LayerOptions::Path& path = options.paths[static_cast<size_t>(point.path)];
-    const auto& start = options.starts[static_cast<size_t>(path.start)];
+    const LayerOptions& layer_choices = layers[static_cast<size_t>(layer)];
+    const LayerOptions::Path& path = layer_choices.paths[static_cast<size_t>(point.path)];
+    const auto& start = layer_choices.starts[static_cast<size_t>(path.start)];
     const auto first = start.empty() ? current.phy2log_row(layer) : std::span(start);
     const auto out = phy2log.begin() + layer * num_replicas;
     std::copy(first.begin(), first.end(), out);
@@ -269,6 +334,15 @@ Replan Planner::replan(const Plan& current, double tolerance) const {
     ++result.repaired_layers;
   }
   result.plan = plan_from_phy2log(phy2log, num_layers_, num_replicas, num_experts_);
+  result.balancedness_before = evaluate(current, loads_view, topology_).gpu_balancedness;
+  result.balancedness_after = evaluate(result.plan, loads_view, topology_).gpu_balancedness;
+  // A plan that uses GPUs now excluded must move, whatever it gains.
+  if (repairable && result.balancedness_after - result.balancedness_before < options.min_gain) {
+    result.plan = current;
+    result.repaired_layers = 0;
+    result.balancedness_after = result.balancedness_before;
+    result.skipped = true;
+  }
   result.migration = diff_plans(current, result.plan, topology_);
   return result;
 }

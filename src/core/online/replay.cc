@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/detail/check.h"
+#include "core/detail/layer_threads.h"
 #include "eplb/metrics.h"
 
 namespace eplb {
@@ -38,6 +40,11 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   if (options.interval < 1) {
     detail::throw_invalid("replay: interval = ", options.interval, " must be positive");
   }
+  // NaN compares neither >= 0 nor < 0: it would re-plan from scratch and report no moves.
+  if (!std::isfinite(options.tolerance)) {
+    detail::throw_invalid("replay: tolerance = ", options.tolerance,
+                          " must be finite (negative: fresh plans)");
+  }
   if (options.expert_bytes < 0) {
     detail::throw_invalid("replay: expert_bytes = ", options.expert_bytes,
                           " must be non-negative");
@@ -48,6 +55,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
                           "windows of interval = ", options.interval, " steps");
   }
   Planner planner(topology, trace.num_layers, trace.num_experts, options.planner);
+  const bool replans = options.tolerance >= 0 || options.move_budget >= 0;
   ReplayResult result;
   std::optional<Plan> previous;
   Loads this_window = trace.sum_steps({0, options.interval});
@@ -58,6 +66,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   int64_t cross_node_copies = 0;
   const double slots = static_cast<double>(trace.num_layers * topology.num_replicas());
   for (int64_t window = 0; window + 1 < num_windows; ++window) {
+    detail::check_stop(options.planner.rebalance.should_stop, "replay");
     const int64_t first_step = window * options.interval;
     for (int64_t step = first_step; step < first_step + options.interval; ++step) {
       planner.observe(trace.step(step));
@@ -65,20 +74,27 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     const auto start = std::chrono::steady_clock::now();
     Plan plan;
     Migration migration;
-    if (previous && options.tolerance >= 0) {
-      Replan replanned = planner.replan(*previous, options.tolerance);
+    bool skipped = false;
+    if (previous && replans) {
+      Replan replanned = planner.replan(
+          *previous, ReplanOptions{.tolerance = std::max(options.tolerance, 0.0),
+                                   .move_budget = options.move_budget,
+                                   .min_gain = options.min_gain});
       plan = std::move(replanned.plan);
       migration = std::move(replanned.migration);
+      skipped = replanned.skipped;
     } else {
       plan = planner.plan();
     }
     total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                     .count();
     // A re-plan knows its moves; a fresh plan is compared with the previous one.
-    if (previous && options.tolerance < 0) migration = diff_plans(*previous, plan, topology);
+    if (previous && !replans) migration = diff_plans(*previous, plan, topology);
     Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
     ReplayWindow row{.window = window};
+    row.skipped = skipped;
+    result.summary.num_skipped += static_cast<int64_t>(skipped);
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
     row.next_window = evaluate(plan, next_window.view(), topology).gpu_balancedness;
     if (previous) {
@@ -128,6 +144,10 @@ constexpr int64_t kReferenceRedundantSlots = 32;
 
 ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
                                    std::string_view history, double swing_weight) {
+  if (!std::isfinite(swing_weight)) {
+    detail::throw_invalid("replay: swing_weight = ", swing_weight,
+                          " must be finite (negative: the history's own)");
+  }
   const size_t at = spec.find('@');
   const Policy policy = parse_policy(spec.substr(0, at));
   ReplayPlanner planner{.name = std::string(spec), .options = base};

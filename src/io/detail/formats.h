@@ -41,6 +41,12 @@ bool looks_like_safetensors(std::string_view content);
 /// optional meta_info.json, or one such file. Throws IoError and ParseError naming the file.
 Trace read_trtllm_statistics(std::string_view function, const std::filesystem::path& path);
 
+/// Throws ParseError naming `path` when it is a PyTorch file (`torch.save`: a `.pt`/`.pth` name,
+/// or a zip or pickle start), which only the Python package reads: the message points at
+/// `python_function` (e.g. `eplb.read_loads`).
+void refuse_torch_file(std::string_view function, const std::filesystem::path& path,
+                       std::string_view content, std::string_view python_function);
+
 /// Parses a CSV matrix, one row per line. Throws ParseError naming `path`, the line and column.
 Trace parse_csv_loads(std::string_view function, const std::filesystem::path& path,
                       std::string_view content);
@@ -76,6 +82,31 @@ std::string format_vllm_ascend_plan(const PlanFile& plan_file);
 
 /// Returns TensorRT-LLM's load-balancer YAML for `plan_file` (dense layers left out).
 std::string format_trtllm_plan(const PlanFile& plan_file);
+
+/// Returns `[a, b, ...]` for messages.
+std::string layer_list_text(const std::vector<int64_t>& layers);
+
+/// Returns the dense layers: those recorded in the file (`recorded`, null when it does not
+/// record them; then they must equal the given ones when those are set) or the given ones.
+/// Throws InvalidArgument for given layers that are not ascending and non-negative.
+std::vector<int64_t> resolve_dense_layers(std::string_view function,
+                                          const std::filesystem::path& path,
+                                          const std::vector<int64_t>* recorded,
+                                          const PlanReadOptions& options);
+
+/// Throws InvalidArgument unless every row `dense` of `plan` holds the trivial placement (what
+/// eplb and SGLang give dense layers): a row holding anything else is a real MoE layer that a
+/// MoE-only format would drop. Rows past the plan are left to the callers' range checks.
+void check_dense_rows_trivial(std::string_view function, const std::filesystem::path& path,
+                              const Plan& plan, const std::vector<int64_t>& dense);
+
+/// Throws InvalidArgument when `no_dense_layers` and `dense_layers` are both set.
+void check_dense_options(std::string_view function, const PlanReadOptions& options);
+
+/// Returns `given` when set (and equal to `recorded` when that is set), else `recorded`; 0 is
+/// "not set". Throws InvalidArgument naming `name` and `path` when they differ.
+int64_t resolve_size(std::string_view function, const std::filesystem::path& path,
+                     const char* name, int64_t given, int64_t recorded);
 
 /// Builds the PlanFile of a format that records `phy2log` rows only: checks `options` against
 /// what the file recorded (`recorded_gpus` 0 when it did not; `recorded_dense` when it did),
