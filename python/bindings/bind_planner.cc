@@ -243,7 +243,7 @@ void bind_planner(nb::module_& m) {
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
         nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("swing_weight"),
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
-        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"), nb::arg("expert_bytes"),
+        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"), nb::arg("expert_bytes") = 0,
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
         "planner and returns the JSON report of `eplb replay --json`. Releases the GIL; Ctrl-C "
         "stops it between windows and layers (KeyboardInterrupt).");

@@ -210,11 +210,16 @@ class Planner:
         repair_rounds: int = 40,
     ) -> None:
         function = "Planner"
+        # The topology, for the Migrations replan() returns (Migration.schedule).
+        self._topology = (_convert.as_int(num_replicas, function, "num_replicas"),
+                          _convert.as_int(num_groups, function, "num_groups"),
+                          _convert.as_int(num_nodes, function, "num_nodes"),
+                          _convert.as_int(num_gpus, function, "num_gpus"))
         self._setup = _eplb._PlannerSetup(
-            num_replicas=_convert.as_int(num_replicas, function, "num_replicas"),
-            num_groups=_convert.as_int(num_groups, function, "num_groups"),
-            num_nodes=_convert.as_int(num_nodes, function, "num_nodes"),
-            num_gpus=_convert.as_int(num_gpus, function, "num_gpus"),
+            num_replicas=self._topology[0],
+            num_groups=self._topology[1],
+            num_nodes=self._topology[2],
+            num_gpus=self._topology[3],
             policy=_convert.as_str(policy, function, "policy"),
             history="" if history is None else _convert.as_str(history, function, "history"),
             interval=_convert.as_int(interval, function, "interval"),
@@ -285,10 +290,8 @@ class Planner:
         new_phy2log, log2phy, logcnt, moves, cross_node, _ = planner.replan(
             current, _convert.as_non_negative(tolerance, function, "tolerance"))
         like = self._like
-        topology = (self._options["num_replicas"], self._options["num_groups"],
-                    self._options["num_nodes"], self._options["num_gpus"])
         return (like(new_phy2log), like(log2phy), like(logcnt),
-                Migration(moves, int(cross_node), topology))
+                Migration(moves, int(cross_node), self._topology))
 
 
 def replay(
