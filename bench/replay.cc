@@ -65,7 +65,8 @@ void print_schedule_table(const std::vector<ReplayResult>& results, size_t num_r
       std::snprintf(replan, sizeof(replan), "tolerance %.3g, %lld rounds", row.tolerance,
                     static_cast<long long>(row.repair_rounds));
     }
-    std::printf("| %s | %s | %.0f | %.1f (%lld-%lld) | %lld/%lld | %.1f | %.1f / %.1f | %.1f %% |\n",
+    std::printf("| %s | %s | %.0f | %.1f (%lld-%lld) | %lld/%lld | %.1f | %.1f / %.1f "
+                "| %.1f %% |\n",
                 row.planner.c_str(), replan, static_cast<double>(copies) / replans,
                 result.summary.mean_rounds, static_cast<long long>(min_rounds),
                 static_cast<long long>(result.summary.max_rounds),
