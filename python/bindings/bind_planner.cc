@@ -168,7 +168,8 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
                        int64_t num_nodes, int64_t num_gpus, const std::vector<std::string>& specs,
                        int64_t interval, std::string_view history, double tolerance,
                        double move_budget, double min_gain, double swing_weight, int64_t effort,
-                       uint64_t seed, int64_t threads,                       std::string_view packer, int64_t cross_node_replicas,
+                       uint64_t seed, int64_t threads, std::string_view packer,
+                       int64_t cross_node_replicas,
                        int64_t repair_rounds, int64_t expert_bytes) {
   Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
               .num_layers = static_cast<int64_t>(trace_array.shape(1)),
