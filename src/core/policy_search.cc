@@ -20,8 +20,6 @@
 namespace eplb::detail {
 namespace {
 
-/// Marks the packing streams of the plans that may hold duplicates (place_with_duplicates).
-constexpr uint64_t kDuplicatesStream = uint64_t{1} << 62;
 
 // On a small level, replaces the placement by the exact joint optimum over replica counts and
 // packing when the search finishes within its budget and finds a strictly lighter heaviest GPU.
@@ -99,7 +97,7 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
   const int64_t num_experts = loads.num_experts();
   w.row.resize(num_experts);
   loads.copy_row(layer, std::span<double>(w.row));
-  w.deepseek_heaviest = -1;
+  w.deepseek_heaviest = -1;  // a new layer
   // Streams keep every packing call of every layer on its own random sequence, so the plan does
   // not depend on which thread plans which layer.
   const auto stream = [layer](int64_t call) { return static_cast<uint64_t>(layer * 4099 + call); };
@@ -149,15 +147,6 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
     place_node(std::span<const int32_t>(w.node_experts).subspan(node * experts_per_node, experts_per_node),
                slots_per_node, topology.num_gpus() / num_nodes, stream(1 + node), w,
                phy2log.subspan(node * slots_per_node, slots_per_node));
-  }
-  // A duplicate wastes a slot (the next window would have used another replica): only where
-  // the plan without duplicates is heavier than DeepSeek's, which may hold some.
-  if (w.allow_duplicates) {
-    plan_deepseek_layer(loads, layer, topology, w);
-    if (w.deepseek_heaviest < heaviest_gpu(phy2log, topology.num_gpus(), w) * (1 - 1e-12)) {
-      lower_heaviest_level(w.node_experts, num_nodes, topology.num_gpus() / num_nodes,
-                           stream(1) | kDuplicatesStream, w, phy2log);
-    }
   }
 }
 

@@ -21,10 +21,11 @@ struct Worker {
       replica_rank;
   std::vector<int64_t> counts, slot_count, alternative;
   std::vector<ReplicaCandidate> candidates;
-  /// Whether levels may be re-planned with duplicates (place_with_duplicates).
+  /// Whether DeepSeek's plan of a layer, which may hold duplicates, replaces a heavier one
+  /// (keep_lighter_deepseek).
   bool allow_duplicates = false;
   /// DeepSeek's plan of the layer being planned and its heaviest GPU, once computed (negative
-  /// before): duplicates are tried only where the plan without them is heavier than it.
+  /// before).
   std::vector<int64_t> deepseek_slots;
   double deepseek_heaviest = -1;
 };
@@ -47,21 +48,6 @@ void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64
 /// Returns the heaviest of `num_gpus` GPUs holding `slots` (expert ids, -1 for none; GPU-major),
 /// each replica carrying `w.row[expert] / its count in slots`.
 double heaviest_gpu(std::span<const int64_t> slots, int64_t num_gpus, Worker& w);
-
-/// After a small level (within the joint search's limits) was placed without duplicates into
-/// `slots` (`w.row` holding the layer's loads): unless it meets its bound, plans the level
-/// again allowing two replicas of one expert on one GPU (DeepSeek's uncapped counts packed
-/// without classes, then the exact joint search free to duplicate) and takes that plan if it
-/// holds a duplicate and its heaviest GPU is strictly lighter. Larger levels are left alone.
-void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_slots,
-                           int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots);
-
-/// With every level (node, or the whole layer) of `phy2log` placed without duplicates, `num_levels`
-/// levels of `gpus_per_level` GPUs holding `node_experts` (level-major): while one level alone
-/// holds the layer's heaviest GPU, gives it place_with_duplicates() (each level once).
-void lower_heaviest_level(std::span<const int32_t> node_experts, int64_t num_levels,
-                          int64_t gpus_per_level, uint64_t stream, Worker& w,
-                          std::span<int64_t> phy2log);
 
 /// Computes DeepSeek's plan of layer `layer` into `w.deepseek_slots` and its heaviest GPU into
 /// `w.deepseek_heaviest`, unless done already for this layer.
