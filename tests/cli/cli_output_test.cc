@@ -46,20 +46,7 @@ class CliOutputTest : public CliTest {
 
   // Runs the shell command line `command` in work/, capturing stdout and the last stderr.
   RunResult shell(const std::string& command_line, const std::string& tag = "") const {
-    const fs::path err_path = dir_ / ("stderr" + tag + ".txt");
-    const std::string command = "cd " + quote((dir_ / "work").string()) + " && " +
-                                command_line + " 2>" + quote(err_path.string());
-    RunResult result;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer{};
-    for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
-      result.out.append(buffer.data(), n);
-    }
-    const int status = pclose(pipe);
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.err = read_file(err_path);
-    return result;
+    return run_shell("cd " + quote((dir_ / "work").string()) + " && " + command_line, tag);
   }
 
   // The folder the commands run in.

@@ -55,9 +55,10 @@ class CliTest : public ::testing::Test {
     return run_shell(quote(EPLB_CLI_PATH) + " " + args);
   }
 
-  // Runs a shell command line; stdout and stderr are captured separately.
-  RunResult run_shell(const std::string& command_line) const {
-    const fs::path err_path = dir_ / "stderr.txt";
+  // Runs a shell command line; stdout and stderr are captured separately, `tag` naming the
+  // stderr file so that threads can run at once.
+  RunResult run_shell(const std::string& command_line, const std::string& tag = "") const {
+    const fs::path err_path = dir_ / ("stderr" + tag + ".txt");
     const std::string command = command_line + " 2>" + quote(err_path.string());
     RunResult result;
     FILE* pipe = popen(command.c_str(), "r");

@@ -54,6 +54,48 @@ std::vector<Point> pareto_front(std::vector<Point> points) {
   return front;
 }
 
+// The multiple-choice knapsack over the layers' fronts: lowest[m] is the lowest sum of heaviest
+// GPUs with exactly m moved slots in all (infinite when no choice moves m, m < width), and
+// pick[layer][m] the point of that layer on the way there.
+struct MovesKnapsack {
+  std::vector<double> lowest;
+  std::vector<std::vector<uint16_t>> pick;
+
+  MovesKnapsack(const std::vector<std::vector<Point>>& fronts, size_t width)
+      : lowest(width, std::numeric_limits<double>::infinity()),
+        pick(fronts.size(), std::vector<uint16_t>(width, 0)) {
+    std::vector<double> next(width);
+    lowest[0] = 0;
+    for (size_t idx = 0; idx < fronts.size(); ++idx) {
+      std::fill(next.begin(), next.end(), std::numeric_limits<double>::infinity());
+      for (size_t moved = 0; moved < width; ++moved) {
+        if (std::isinf(lowest[moved])) continue;
+        for (size_t point = 0; point < fronts[idx].size(); ++point) {
+          const size_t reached = moved + static_cast<size_t>(fronts[idx][point].moved);
+          if (reached >= width) break;
+          const double sum = lowest[moved] + fronts[idx][point].heaviest;
+          if (sum < next[reached]) {
+            next[reached] = sum;
+            pick[idx][reached] = static_cast<uint16_t>(point);
+          }
+        }
+      }
+      std::swap(lowest, next);
+    }
+  }
+
+  // The point of every layer on the way to `moved` slots in all (lowest[moved] finite).
+  std::vector<size_t> points_with(const std::vector<std::vector<Point>>& fronts,
+                                  size_t moved) const {
+    std::vector<size_t> chosen(fronts.size(), 0);
+    for (size_t idx = fronts.size(); idx-- > 0;) {
+      chosen[idx] = pick[idx][moved];
+      moved -= static_cast<size_t>(fronts[idx][chosen[idx]].moved);
+    }
+    return chosen;
+  }
+};
+
 // Picks a point per layer (an index into its Pareto front) with the fewest moved slots in all
 // whose heaviest GPUs sum to at most `budget`, the lowest sum among those. A greedy bounds the
 // moved slots first (from every layer's first point, repeatedly advance the layer whose next
@@ -88,38 +130,11 @@ std::vector<size_t> choose_points(const std::vector<std::vector<Point>>& fronts,
   int64_t bound = 0;
   for (size_t idx = 0; idx < num_layers; ++idx) bound += fronts[idx][chosen[idx]].moved;
   if (total > budget) return chosen;
-  // lowest[m]: the lowest sum of heaviest GPUs of the layers so far with m moved slots in all;
-  // pick[layer][m]: the point of that layer on the way there.
-  const auto width = static_cast<size_t>(bound + 1);
-  constexpr double kNone = std::numeric_limits<double>::infinity();
-  std::vector<double> lowest(width, kNone);
-  std::vector<double> next(width);
-  std::vector<std::vector<uint16_t>> pick(num_layers, std::vector<uint16_t>(width, 0));
-  lowest[0] = 0;
-  for (size_t idx = 0; idx < num_layers; ++idx) {
-    std::fill(next.begin(), next.end(), kNone);
-    for (size_t moved = 0; moved < width; ++moved) {
-      if (lowest[moved] == kNone) continue;
-      for (size_t point = 0; point < fronts[idx].size(); ++point) {
-        const size_t reached = moved + static_cast<size_t>(fronts[idx][point].moved);
-        if (reached >= width) break;
-        const double sum = lowest[moved] + fronts[idx][point].heaviest;
-        if (sum < next[reached]) {
-          next[reached] = sum;
-          pick[idx][reached] = static_cast<uint16_t>(point);
-        }
-      }
-    }
-    std::swap(lowest, next);
-  }
+  const MovesKnapsack knapsack(fronts, static_cast<size_t>(bound + 1));
   size_t moved = 0;
-  while (moved < width && lowest[moved] > budget) ++moved;
-  if (moved == width) return chosen;  // rounding: keep the greedy's choice
-  for (size_t idx = num_layers; idx-- > 0;) {
-    chosen[idx] = pick[idx][moved];
-    moved -= static_cast<size_t>(fronts[idx][chosen[idx]].moved);
-  }
-  return chosen;
+  while (moved < knapsack.lowest.size() && knapsack.lowest[moved] > budget) ++moved;
+  if (moved == knapsack.lowest.size()) return chosen;  // rounding: keep the greedy's choice
+  return knapsack.points_with(fronts, moved);
 }
 
 // Picks a point per layer with at most `max_moved` moved slots in all and the lowest sum of
@@ -135,40 +150,15 @@ std::vector<size_t> choose_within_moves(const std::vector<std::vector<Point>>& f
     forced += front.front().moved;
     most += front.back().moved;
   }
-  std::vector<size_t> chosen(num_layers, 0);
   const int64_t capacity = std::min(std::max(max_moved, forced), most);
-  const auto width = static_cast<size_t>(capacity + 1);
-  constexpr double kNone = std::numeric_limits<double>::infinity();
-  std::vector<double> lowest(width, kNone);
-  std::vector<double> next(width);
-  std::vector<std::vector<uint16_t>> pick(num_layers, std::vector<uint16_t>(width, 0));
-  lowest[0] = 0;
-  for (size_t idx = 0; idx < num_layers; ++idx) {
-    std::fill(next.begin(), next.end(), kNone);
-    for (size_t moved = 0; moved < width; ++moved) {
-      if (lowest[moved] == kNone) continue;
-      for (size_t point = 0; point < fronts[idx].size(); ++point) {
-        const size_t reached = moved + static_cast<size_t>(fronts[idx][point].moved);
-        if (reached >= width) break;
-        const double sum = lowest[moved] + fronts[idx][point].heaviest;
-        if (sum < next[reached]) {
-          next[reached] = sum;
-          pick[idx][reached] = static_cast<uint16_t>(point);
-        }
-      }
-    }
-    std::swap(lowest, next);
-  }
+  const MovesKnapsack knapsack(fronts, static_cast<size_t>(capacity + 1));
+  const std::vector<double>& lowest = knapsack.lowest;
   size_t best = 0;
-  for (size_t moved = 1; moved < width; ++moved) {
+  for (size_t moved = 1; moved < lowest.size(); ++moved) {
     if (lowest[moved] < lowest[best]) best = moved;
   }
-  if (lowest[best] == kNone) return chosen;
-  for (size_t idx = num_layers; idx-- > 0;) {
-    chosen[idx] = pick[idx][best];
-    best -= static_cast<size_t>(fronts[idx][chosen[idx]].moved);
-  }
-  return chosen;
+  if (std::isinf(lowest[best])) return std::vector<size_t>(num_layers, 0);
+  return knapsack.points_with(fronts, best);
 }
 
 // A layer's options: repair paths, each from a start (index 0: `current` itself, then rows
