@@ -30,16 +30,23 @@ namespace eplb {
 /// it lifts next-window balancedness from 0.76 (the last 100 steps) to 0.79. Longer windows lose,
 /// and the swing weighting adds nothing measurable on top of the decay (it helps a little on a
 /// plain window).
+///
+/// With `normalize_steps`, each step enters the history as its per-layer load distribution (each
+/// layer's row divided by its total), so a 10,000-token prefill weighs as much as a 100-token
+/// decode step: the history is then a sum of distributions. A layer row whose total is not
+/// positive adds nothing (under a decay the older steps still age), so it never makes a NaN.
 struct HistoryOptions {
   int64_t window_steps = 100;
   double half_life_steps = 8;
   int64_t num_blocks = 4;
   double swing_weight = 0;
+  bool normalize_steps = false;
 };
 
 /// Parses a history: "robust" (the defaults above: decay with a half-life of 8 steps), "last"
-/// (the last `interval` steps: the last-window planner), "window:N" (the last N steps) or
-/// "decay:H" (half-life of H steps). The window of "robust", "last" and "decay:H" is `interval`
+/// (the last `interval` steps: the last-window planner), "window:N" (the last N steps),
+/// "decay:H" (half-life of H steps), or "share-window:N" / "share-decay:H", the same on the
+/// per-step load distributions (`normalize_steps`). The window of "robust", "last" and "decay:H" is `interval`
 /// steps; it is split into four blocks for the swing (three or two when 4 does not divide it),
 /// and the swing weight is 0. Throws InvalidArgument naming `spec` when it is malformed.
 HistoryOptions parse_history(std::string_view spec, int64_t interval);

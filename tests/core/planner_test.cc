@@ -174,15 +174,17 @@ TEST(ParseHistory, ReadsEveryForm) {
 }
 
 TEST(ParseHistory, RejectsMalformedSpecs) {
-  for (const char* spec : {"", "window", "window:", "window:0", "window:-3", "decay:x", "lastt"}) {
+  for (const char* spec : {"", "window", "window:", "window:0", "window:-3", "decay:x", "lastt",
+                           "share-", "share-last", "share-decay:0", "share-window:x"}) {
     try {
       parse_history(spec, 100);
       ADD_FAILURE() << spec;
     } catch (const InvalidArgument& error) {
       EXPECT_EQ(std::string(error.what()),
                 std::string("history = \"") + spec +
-                    "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
-                    "positive whole number of steps");
+                    "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                    "share-window:STEPS or share-decay:HALF_LIFE_STEPS with a positive whole "
+                    "number of steps");
     }
   }
 }

@@ -77,6 +77,13 @@ void Planner::observe(const LoadMatrix& step_loads) {
   std::vector<double> row(static_cast<size_t>(num_experts_));
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     step_loads.copy_row(layer, row);
+    if (options_.history.normalize_steps) {
+      double total = 0;
+      for (const double load : row) total += load;
+      // An idle layer has no distribution: it adds nothing rather than 0 / 0.
+      const double scale = total > 0 ? 1.0 / total : 0.0;
+      for (double& load : row) load *= scale;
+    }
     double* block_row = block.data() + layer * num_experts_;
     double* decayed_row = decayed_.empty() ? nullptr : decayed_.data() + layer * num_experts_;
     for (int64_t expert = 0; expert < num_experts_; ++expert) {
@@ -148,8 +155,9 @@ namespace {
 
 [[noreturn]] void throw_bad_history(std::string_view spec) {
   detail::throw_invalid("history = \"", spec,
-                        "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
-                        "positive whole number of steps");
+                        "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                        "share-window:STEPS or share-decay:HALF_LIFE_STEPS with a positive whole "
+                        "number of steps");
 }
 
 int64_t parse_steps(std::string_view spec, std::string_view digits) {
@@ -181,10 +189,15 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   if (spec == "robust") return history;
   history.half_life_steps = 0;
   if (spec == "last") return history;
-  if (spec.starts_with("window:")) {
-    set_window(parse_steps(spec, spec.substr(7)));
-  } else if (spec.starts_with("decay:")) {
-    history.half_life_steps = static_cast<double>(parse_steps(spec, spec.substr(6)));
+  std::string_view kind = spec;
+  if (kind.starts_with("share-")) {
+    history.normalize_steps = true;
+    kind.remove_prefix(6);
+  }
+  if (kind.starts_with("window:")) {
+    set_window(parse_steps(spec, kind.substr(7)));
+  } else if (kind.starts_with("decay:")) {
+    history.half_life_steps = static_cast<double>(parse_steps(spec, kind.substr(6)));
   } else {
     throw_bad_history(spec);
   }

@@ -1,0 +1,94 @@
+// Planner histories on per-step load distributions (share-window, share-decay): hand-made steps
+// with known answers, idle layers, and parsing.
+
+#include <cmath>
+#include <span>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "eplb/planner.h"
+#include "support/check_plan.h"
+
+namespace eplb {
+namespace {
+
+const Topology kTopology(4, 1, 1, 2);
+
+void observe(Planner& planner, const std::vector<double>& loads, int64_t num_layers) {
+  planner.observe(LoadMatrix(std::span<const double>(loads), num_layers,
+                             static_cast<int64_t>(loads.size()) / num_layers));
+}
+
+PlannerOptions share_history(std::string_view spec, int64_t interval) {
+  PlannerOptions options;
+  options.history = parse_history(spec, interval);
+  return options;
+}
+
+TEST(ShareHistory, WindowAveragesDistributionsNotTokens) {
+  // A 10,000-token prefill on expert 2, then a 100-token decode step on experts 0 and 1: each
+  // counts as one distribution.
+  Planner shares(kTopology, 1, 3, share_history("share-window:2", 2));
+  observe(shares, {0, 0, 10000}, 1);
+  observe(shares, {25, 75, 0}, 1);
+  EXPECT_EQ(shares.history().values, (std::vector<double>{0.25, 0.75, 1.0}));
+  // The raw window is all prefill.
+  Planner raw(kTopology, 1, 3, share_history("window:2", 2));
+  observe(raw, {0, 0, 10000}, 1);
+  observe(raw, {25, 75, 0}, 1);
+  EXPECT_EQ(raw.history().values, (std::vector<double>{25, 75, 10000}));
+}
+
+TEST(ShareHistory, WindowForgetsOldSteps) {
+  Planner planner(kTopology, 1, 3, share_history("share-window:2", 2));
+  observe(planner, {4, 0, 0}, 1);
+  observe(planner, {0, 8, 0}, 1);
+  observe(planner, {0, 0, 2}, 1);
+  observe(planner, {1, 1, 2}, 1);
+  EXPECT_EQ(planner.history().values, (std::vector<double>{0.25, 0.25, 1.5}));
+}
+
+TEST(ShareHistory, DecayWeighsDistributionsByAge) {
+  Planner planner(kTopology, 1, 3, share_history("share-decay:1", 4));
+  observe(planner, {1, 1, 2}, 1);      // shares 0.25, 0.25, 0.5
+  observe(planner, {0, 4000, 0}, 1);   // shares 0, 1, 0
+  EXPECT_DOUBLE_EQ(planner.history().values[0], 0.125);
+  EXPECT_DOUBLE_EQ(planner.history().values[1], 1.125);
+  EXPECT_DOUBLE_EQ(planner.history().values[2], 0.25);
+  EXPECT_EQ(planner.planning_loads().values, planner.history().values);
+}
+
+TEST(ShareHistory, IdleLayersAddNothingAndNeverNaN) {
+  // Two layers; layer 1 is idle on the first step, both are idle on the second.
+  Planner window(kTopology, 2, 3, share_history("share-window:3", 3));
+  Planner decay(kTopology, 2, 3, share_history("share-decay:1", 3));
+  for (Planner* planner : {&window, &decay}) {
+    observe(*planner, {2, 2, 0, 0, 0, 0}, 2);
+    observe(*planner, {0, 0, 0, 0, 0, 0}, 2);
+    observe(*planner, {0, 0, 3, 0, 1, 1}, 2);
+    for (const double value : planner->history().values) EXPECT_TRUE(std::isfinite(value));
+  }
+  EXPECT_EQ(window.history().values, (std::vector<double>{0.5, 0.5, 1, 0, 0.5, 0.5}));
+  // Under the decay the idle step still ages the first one: 0.5 * 0.25.
+  EXPECT_EQ(decay.history().values, (std::vector<double>{0.125, 0.125, 1, 0, 0.5, 0.5}));
+  const Plan plan = decay.plan();
+  EXPECT_EQ(testing::check_plan(plan, kTopology, 3), "");
+}
+
+TEST(ShareHistory, ParsesShareForms) {
+  const HistoryOptions window = parse_history("share-window:200", 100);
+  EXPECT_TRUE(window.normalize_steps);
+  EXPECT_EQ(window.window_steps, 200);
+  EXPECT_EQ(window.half_life_steps, 0);
+  const HistoryOptions decay = parse_history("share-decay:50", 100);
+  EXPECT_TRUE(decay.normalize_steps);
+  EXPECT_EQ(decay.half_life_steps, 50);
+  EXPECT_EQ(decay.window_steps, 100);
+  for (const char* spec : {"robust", "last", "window:10", "decay:8"}) {
+    EXPECT_FALSE(parse_history(spec, 100).normalize_steps) << spec;
+  }
+}
+
+}  // namespace
+}  // namespace eplb
