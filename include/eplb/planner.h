@@ -31,22 +31,25 @@ namespace eplb {
 /// and the swing weighting adds nothing measurable on top of the decay (it helps a little on a
 /// plain window).
 ///
-/// With `normalize_steps`, each step enters the history as its per-layer load distribution (each
-/// layer's row divided by its total), so a 10,000-token prefill weighs as much as a 100-token
-/// decode step: the history is then a sum of distributions. A layer row whose total is not
-/// positive adds nothing (under a decay the older steps still age), so it never makes a NaN.
+/// `step_weight_exponent` sets how much a step weighs by its size: each layer row enters the
+/// history scaled to sum to `total ^ step_weight_exponent`. 1 (the default) keeps the loads; 0
+/// makes every step its per-layer load distribution, so a 10,000-token prefill weighs as much as
+/// a 100-token decode step (the history is then a sum of distributions); 0.5 lies between. A
+/// layer row whose total is not positive adds nothing (under a decay the older steps still age),
+/// so it never makes a NaN.
 struct HistoryOptions {
   int64_t window_steps = 100;
   double half_life_steps = 8;
   int64_t num_blocks = 4;
   double swing_weight = 0;
-  bool normalize_steps = false;
+  double step_weight_exponent = 1;
 };
 
 /// Parses a history: "robust" (the defaults above: decay with a half-life of 8 steps), "last"
 /// (the last `interval` steps: the last-window planner), "window:N" (the last N steps),
-/// "decay:H" (half-life of H steps), or "share-window:N" / "share-decay:H", the same on the
-/// per-step load distributions (`normalize_steps`). The window of "robust", "last" and "decay:H" is `interval`
+/// "decay:H" (half-life of H steps); "share-window:N" / "share-decay:H", the same on the
+/// per-step load distributions (`step_weight_exponent` 0), or "sqrt-window:N" / "sqrt-decay:H",
+/// each step weighing the square root of its size (exponent 0.5). The window of "robust", "last" and "decay:H" is `interval`
 /// steps; it is split into four blocks for the swing (three or two when 4 does not divide it),
 /// and the swing weight is 0. Throws InvalidArgument naming `spec` when it is malformed.
 HistoryOptions parse_history(std::string_view spec, int64_t interval);
@@ -108,7 +111,8 @@ class Planner {
  public:
   /// Throws InvalidArgument for shapes the topology cannot take (see Topology::check_experts) or
   /// history options out of range: `window_steps` and `num_blocks` at least 1, `window_steps` a
-  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative.
+  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative,
+  /// `step_weight_exponent` in [0, 1].
   Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
           PlannerOptions options = {});
 

@@ -27,10 +27,10 @@ constexpr double kDriftPerStep = 0.001;
 // Rare workload changes (e.g. chat to math prompts) redraw part of every layer at once.
 constexpr double kShiftProbability = 0.004;
 constexpr double kShiftFraction = 0.2;
-// burst-topic and switch: the base popularity drifts three times slower than in drift.
-constexpr double kSlowDriftPerStep = 0.0003;
+// burst-topic and switch: the base popularity drifts five times slower than in drift.
+constexpr double kSlowDriftPerStep = 0.0002;
 // burst-topic: spread of the log-popularity a burst's own topic adds to the base.
-constexpr double kTopicSigma = 1.0;
+constexpr double kTopicSigma = 0.75;
 // switch: steps between two workload switches, uniform.
 constexpr int64_t kMinSwitchSteps = 200;
 constexpr int64_t kMaxSwitchSteps = 400;

@@ -1,5 +1,5 @@
-// Planner histories on per-step load distributions (share-window, share-decay): hand-made steps
-// with known answers, idle layers, and parsing.
+// Planner histories weighing steps by their size (share-, sqrt-): hand-made steps with known
+// answers, idle layers, bad exponents, and parsing.
 
 #include <cmath>
 #include <span>
@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "eplb/error.h"
 #include "eplb/planner.h"
 #include "support/check_plan.h"
 
@@ -76,17 +77,35 @@ TEST(ShareHistory, IdleLayersAddNothingAndNeverNaN) {
   EXPECT_EQ(testing::check_plan(plan, kTopology, 3), "");
 }
 
+TEST(ShareHistory, SqrtWeighsStepsByTheRootOfTheirSize) {
+  // Totals 100 and 4: rows scaled to sum to 10 and 2.
+  Planner planner(kTopology, 1, 3, share_history("sqrt-window:2", 2));
+  observe(planner, {0, 0, 100}, 1);
+  observe(planner, {1, 3, 0}, 1);
+  EXPECT_EQ(planner.history().values, (std::vector<double>{0.5, 1.5, 10}));
+}
+
+TEST(ShareHistory, RejectsAnExponentOutsideZeroToOne) {
+  for (const double exponent : {-0.5, 1.5, std::nan("")}) {
+    PlannerOptions options;
+    options.history.step_weight_exponent = exponent;
+    EXPECT_THROW(Planner(kTopology, 1, 3, options), InvalidArgument) << exponent;
+  }
+}
+
 TEST(ShareHistory, ParsesShareForms) {
   const HistoryOptions window = parse_history("share-window:200", 100);
-  EXPECT_TRUE(window.normalize_steps);
+  EXPECT_EQ(window.step_weight_exponent, 0);
   EXPECT_EQ(window.window_steps, 200);
   EXPECT_EQ(window.half_life_steps, 0);
   const HistoryOptions decay = parse_history("share-decay:50", 100);
-  EXPECT_TRUE(decay.normalize_steps);
+  EXPECT_EQ(decay.step_weight_exponent, 0);
   EXPECT_EQ(decay.half_life_steps, 50);
   EXPECT_EQ(decay.window_steps, 100);
+  EXPECT_EQ(parse_history("sqrt-decay:8", 100).step_weight_exponent, 0.5);
+  EXPECT_EQ(parse_history("sqrt-window:40", 100).window_steps, 40);
   for (const char* spec : {"robust", "last", "window:10", "decay:8"}) {
-    EXPECT_FALSE(parse_history(spec, 100).normalize_steps) << spec;
+    EXPECT_EQ(parse_history(spec, 100).step_weight_exponent, 1) << spec;
   }
 }
 

@@ -175,7 +175,7 @@ TEST(ParseHistory, ReadsEveryForm) {
 
 TEST(ParseHistory, RejectsMalformedSpecs) {
   for (const char* spec : {"", "window", "window:", "window:0", "window:-3", "decay:x", "lastt",
-                           "share-", "share-last", "share-decay:0", "share-window:x"}) {
+                           "share-", "share-last", "share-decay:0", "share-window:x", "sqrt-robust"}) {
     try {
       parse_history(spec, 100);
       ADD_FAILURE() << spec;
@@ -183,7 +183,7 @@ TEST(ParseHistory, RejectsMalformedSpecs) {
       EXPECT_EQ(std::string(error.what()),
                 std::string("history = \"") + spec +
                     "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
-                    "share-window:STEPS or share-decay:HALF_LIFE_STEPS with a positive whole "
+                    "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
                     "number of steps");
     }
   }

@@ -35,6 +35,10 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
     detail::throw_invalid("Planner: history.half_life_steps = ", history.half_life_steps,
                           " must be finite and non-negative");
   }
+  if (!(history.step_weight_exponent >= 0 && history.step_weight_exponent <= 1)) {
+    detail::throw_invalid("Planner: history.step_weight_exponent = ",
+                          history.step_weight_exponent, " must be in [0, 1]");
+  }
   if (!std::isfinite(history.swing_weight) || history.swing_weight < 0) {
     detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
                           " must be finite and non-negative");
@@ -77,11 +81,12 @@ void Planner::observe(const LoadMatrix& step_loads) {
   std::vector<double> row(static_cast<size_t>(num_experts_));
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     step_loads.copy_row(layer, row);
-    if (options_.history.normalize_steps) {
+    const double exponent = options_.history.step_weight_exponent;
+    if (exponent != 1) {
       double total = 0;
       for (const double load : row) total += load;
       // An idle layer has no distribution: it adds nothing rather than 0 / 0.
-      const double scale = total > 0 ? 1.0 / total : 0.0;
+      const double scale = total > 0 ? std::pow(total, exponent - 1) : 0.0;
       for (double& load : row) load *= scale;
     }
     double* block_row = block.data() + layer * num_experts_;
@@ -156,7 +161,7 @@ namespace {
 [[noreturn]] void throw_bad_history(std::string_view spec) {
   detail::throw_invalid("history = \"", spec,
                         "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
-                        "share-window:STEPS or share-decay:HALF_LIFE_STEPS with a positive whole "
+                        "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
                         "number of steps");
 }
 
@@ -191,8 +196,11 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   if (spec == "last") return history;
   std::string_view kind = spec;
   if (kind.starts_with("share-")) {
-    history.normalize_steps = true;
+    history.step_weight_exponent = 0;
     kind.remove_prefix(6);
+  } else if (kind.starts_with("sqrt-")) {
+    history.step_weight_exponent = 0.5;
+    kind.remove_prefix(5);
   }
   if (kind.starts_with("window:")) {
     set_window(parse_steps(spec, kind.substr(7)));
