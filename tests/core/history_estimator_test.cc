@@ -1,7 +1,8 @@
-// Planner histories weighing steps by their size (share-, sqrt-): hand-made steps with known
-// answers, idle layers, bad exponents, and parsing.
+// Planner histories weighing steps by their size (share-, sqrt-) and mixing two horizons (mix:):
+// hand-made steps with known answers, idle layers, bad options, and parsing.
 
 #include <cmath>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -93,6 +94,57 @@ TEST(ShareHistory, RejectsAnExponentOutsideZeroToOne) {
   }
 }
 
+TEST(MixedHistory, MixesTheSharesOfTwoHorizons) {
+  // decay:1 holds {0.5, 4.5, 1} (shares 1/12, 9/12, 2/12); the long-run sum {1, 5, 2} (shares
+  // 1/8, 5/8, 2/8); half and half.
+  Planner planner(kTopology, 1, 3, share_history("mix:1,all", 4));
+  observe(planner, {1, 1, 2}, 1);
+  observe(planner, {0, 4, 0}, 1);
+  const std::vector<double> history = planner.history().values;
+  EXPECT_DOUBLE_EQ(history[0], 5.0 / 48);
+  EXPECT_DOUBLE_EQ(history[1], 33.0 / 48);
+  EXPECT_DOUBLE_EQ(history[2], 10.0 / 48);
+}
+
+TEST(MixedHistory, WeightMovesFromTheShortToTheLongHorizon) {
+  for (const double weight : {0.0, 0.25, 1.0}) {
+    PlannerOptions options = share_history("mix:1,2", 4);
+    options.history.long_weight = weight;
+    Planner planner(kTopology, 1, 3, options);
+    observe(planner, {4, 0, 0}, 1);
+    observe(planner, {0, 4, 0}, 1);
+    // decay:1: {2, 4, 0} (shares 1/3, 2/3); half-life 2: {4 / sqrt(2), 4, 0}.
+    const double long_share = (4 / std::sqrt(2.0)) / (4 / std::sqrt(2.0) + 4);
+    const std::vector<double> history = planner.history().values;
+    EXPECT_NEAR(history[0], (1 - weight) / 3 + weight * long_share, 1e-12) << weight;
+    EXPECT_NEAR(history[1], (1 - weight) * 2 / 3 + weight * (1 - long_share), 1e-12) << weight;
+    EXPECT_EQ(history[2], 0);
+  }
+}
+
+TEST(MixedHistory, LayersWithoutTrafficStayZero) {
+  Planner planner(kTopology, 2, 3, share_history("share-mix:4,all,0.3", 4));
+  observe(planner, {0, 0, 0, 1, 3, 0}, 2);
+  observe(planner, {0, 0, 0, 0, 0, 0}, 2);
+  const std::vector<double> history = planner.history().values;
+  for (const double value : history) EXPECT_TRUE(std::isfinite(value));
+  EXPECT_EQ(std::vector<double>(history.begin(), history.begin() + 3),
+            (std::vector<double>{0, 0, 0}));
+  EXPECT_DOUBLE_EQ(history[3] + history[4] + history[5], 1);
+  EXPECT_DOUBLE_EQ(history[4], 0.75);
+}
+
+TEST(MixedHistory, RejectsBadOptions) {
+  PlannerOptions options;
+  options.history.long_half_life_steps = -1;
+  EXPECT_THROW(Planner(kTopology, 1, 3, options), InvalidArgument);
+  options.history.long_half_life_steps = std::nan("");
+  EXPECT_THROW(Planner(kTopology, 1, 3, options), InvalidArgument);
+  options.history.long_half_life_steps = 10;
+  options.history.long_weight = 1.5;
+  EXPECT_THROW(Planner(kTopology, 1, 3, options), InvalidArgument);
+}
+
 TEST(ShareHistory, ParsesShareForms) {
   const HistoryOptions window = parse_history("share-window:200", 100);
   EXPECT_EQ(window.step_weight_exponent, 0);
@@ -104,6 +156,13 @@ TEST(ShareHistory, ParsesShareForms) {
   EXPECT_EQ(decay.window_steps, 100);
   EXPECT_EQ(parse_history("sqrt-decay:8", 100).step_weight_exponent, 0.5);
   EXPECT_EQ(parse_history("sqrt-window:40", 100).window_steps, 40);
+  const HistoryOptions mix = parse_history("mix:8,all,0.3", 100);
+  EXPECT_EQ(mix.half_life_steps, 8);
+  EXPECT_EQ(mix.long_half_life_steps, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(mix.long_weight, 0.3);
+  EXPECT_EQ(parse_history("mix:8,100", 100).long_half_life_steps, 100);
+  EXPECT_EQ(parse_history("mix:8,100", 100).long_weight, 0.5);
+  EXPECT_EQ(parse_history("decay:8", 100).long_half_life_steps, 0);
   for (const char* spec : {"robust", "last", "window:10", "decay:8"}) {
     EXPECT_EQ(parse_history(spec, 100).step_weight_exponent, 1) << spec;
   }

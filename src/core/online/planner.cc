@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <utility>
 
@@ -39,6 +40,14 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
     detail::throw_invalid("Planner: history.step_weight_exponent = ",
                           history.step_weight_exponent, " must be in [0, 1]");
   }
+  if (!(history.long_half_life_steps >= 0)) {
+    detail::throw_invalid("Planner: history.long_half_life_steps = ",
+                          history.long_half_life_steps, " must be non-negative");
+  }
+  if (!(history.long_weight >= 0 && history.long_weight <= 1)) {
+    detail::throw_invalid("Planner: history.long_weight = ", history.long_weight,
+                          " must be in [0, 1]");
+  }
   if (!std::isfinite(history.swing_weight) || history.swing_weight < 0) {
     detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
                           " must be finite and non-negative");
@@ -54,6 +63,9 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
   steps_per_block_ = history.window_steps / history.num_blocks;
   decay_per_step_ =
       history.half_life_steps > 0 ? std::exp2(-1.0 / history.half_life_steps) : 1.0;
+  // exp2(-1 / inf) = 1: the long-run mean.
+  long_decay_per_step_ =
+      history.long_half_life_steps > 0 ? std::exp2(-1.0 / history.long_half_life_steps) : 1.0;
   reset();
 }
 
@@ -63,6 +75,7 @@ void Planner::reset() {
   block_steps_.assign(blocks_.size(), 0);
   current_block_ = 0;
   decayed_.assign(options_.history.half_life_steps > 0 ? size : 0, 0);
+  long_decayed_.assign(options_.history.long_half_life_steps > 0 ? size : 0, 0);
   num_observed_steps_ = 0;
 }
 
@@ -91,10 +104,15 @@ void Planner::observe(const LoadMatrix& step_loads) {
     }
     double* block_row = block.data() + layer * num_experts_;
     double* decayed_row = decayed_.empty() ? nullptr : decayed_.data() + layer * num_experts_;
+    double* long_row =
+        long_decayed_.empty() ? nullptr : long_decayed_.data() + layer * num_experts_;
     for (int64_t expert = 0; expert < num_experts_; ++expert) {
       block_row[expert] += row[expert];
       if (decayed_row != nullptr) {
         decayed_row[expert] = decayed_row[expert] * decay_per_step_ + row[expert];
+      }
+      if (long_row != nullptr) {
+        long_row[expert] = long_row[expert] * long_decay_per_step_ + row[expert];
       }
     }
   }
@@ -104,10 +122,27 @@ void Planner::observe(const LoadMatrix& step_loads) {
 
 Loads Planner::history() const {
   Loads loads{.num_layers = num_layers_, .num_experts = num_experts_, .values = decayed_};
-  if (!decayed_.empty()) return loads;
-  loads.values.assign(static_cast<size_t>(num_layers_ * num_experts_), 0.0);
-  for (const std::vector<double>& block : blocks_) {
-    for (size_t idx = 0; idx < block.size(); ++idx) loads.values[idx] += block[idx];
+  if (decayed_.empty()) {
+    loads.values.assign(static_cast<size_t>(num_layers_ * num_experts_), 0.0);
+    for (const std::vector<double>& block : blocks_) {
+      for (size_t idx = 0; idx < block.size(); ++idx) loads.values[idx] += block[idx];
+    }
+  }
+  if (long_decayed_.empty()) return loads;
+  const double long_weight = options_.history.long_weight;
+  for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    const auto row = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
+    const auto long_row = std::span(long_decayed_).subspan(layer * num_experts_, num_experts_);
+    double total = 0, long_total = 0;
+    for (int64_t expert = 0; expert < num_experts_; ++expert) {
+      total += row[expert];
+      long_total += long_row[expert];
+    }
+    const double scale = total > 0 ? (1 - long_weight) / total : 0.0;
+    const double long_scale = long_total > 0 ? long_weight / long_total : 0.0;
+    for (int64_t expert = 0; expert < num_experts_; ++expert) {
+      row[expert] = row[expert] * scale + long_row[expert] * long_scale;
+    }
   }
   return loads;
 }
@@ -161,6 +196,7 @@ namespace {
 [[noreturn]] void throw_bad_history(std::string_view spec) {
   detail::throw_invalid("history = \"", spec,
                         "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                        "mix:HALF_LIFE_STEPS,LONG_HALF_LIFE_STEPS|all[,LONG_WEIGHT in [0, 1]], "
                         "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
                         "number of steps");
 }
@@ -206,6 +242,27 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
     set_window(parse_steps(spec, kind.substr(7)));
   } else if (kind.starts_with("decay:")) {
     history.half_life_steps = static_cast<double>(parse_steps(spec, kind.substr(6)));
+  } else if (kind.starts_with("mix:")) {
+    // mix:SHORT,LONG[,WEIGHT]
+    std::string_view rest = kind.substr(4);
+    const size_t comma = rest.find(',');
+    if (comma == std::string_view::npos) throw_bad_history(spec);
+    history.half_life_steps = static_cast<double>(parse_steps(spec, rest.substr(0, comma)));
+    rest.remove_prefix(comma + 1);
+    const size_t weight_comma = rest.find(',');
+    const std::string_view long_part = rest.substr(0, weight_comma);
+    history.long_half_life_steps = long_part == "all"
+                                       ? std::numeric_limits<double>::infinity()
+                                       : static_cast<double>(parse_steps(spec, long_part));
+    if (weight_comma != std::string_view::npos) {
+      const std::string_view weight = rest.substr(weight_comma + 1);
+      const auto [end, error] =
+          std::from_chars(weight.data(), weight.data() + weight.size(), history.long_weight);
+      if (error != std::errc() || end != weight.data() + weight.size() ||
+          !(history.long_weight >= 0 && history.long_weight <= 1)) {
+        throw_bad_history(spec);
+      }
+    }
   } else {
     throw_bad_history(spec);
   }
