@@ -23,7 +23,8 @@ const std::vector<std::string> kHistories = {
 
 void print_family_table(bool quick) {
   const int64_t num_steps = quick ? 400 : 1200;
-  const std::vector<uint64_t> seeds = quick ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 2};
+  const std::vector<uint64_t> seeds =
+      quick ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 2};
   constexpr int64_t kInterval = 100;
   std::vector<std::vector<Trace>> traces;
   for (const TraceFamily family : kAllTraceFamilies) {

@@ -17,11 +17,13 @@ enum class TraceFamily {
   /// correlation over 100 steps) and rare workload shifts redrawing a fifth of every layer.
   drift,
   /// Decode steps of 50-150 tokens; a prefill burst of 1,000-12,000 tokens on 5 % of steps
-  /// (every ~20), each routed by its own prompt's topic (a popularity vector drawn for that
-  /// burst alone, not the traffic after it); slow drift of the base popularity.
+  /// (every ~20), each routed by its own prompt's topic (the base log-popularity plus a
+  /// Normal(0, 0.75) vector drawn for that burst alone, not the traffic after it); the base
+  /// drifts five times slower than in `drift`.
   burst_topic,
   /// Abrupt workload switches: every 200-400 steps the prompt mix changes and every layer's
-  /// popularity is redrawn (the hot experts of the model stay); slow drift in between.
+  /// popularity is redrawn (the hot experts of the model stay); in between, the slow drift of
+  /// `burst_topic`.
   workload_switch,
   /// A slow daily-style shift between two fixed workloads: the traffic is a mix whose weight
   /// follows a cosine with a period of 1,200 steps.
