@@ -16,7 +16,7 @@ namespace {
 const std::vector<std::string> kHistories = {
     "last",           "robust",          "decay:50",        "decay:100",      "window:200",
     "share-window:100", "share-decay:8", "share-decay:50", "sqrt-window:100", "sqrt-decay:8",
-    "sqrt-decay:50",    "mix:8,100",      "mix:8,all",      "mix:50,all",     "share-mix:8,all",
+    "sqrt-decay:50",    "mix:8/100",      "mix:8/all",      "mix:50/all",     "share-mix:8/all",
 };
 
 }  // namespace

@@ -205,7 +205,7 @@ Command add_replay_command(CLI::App& parent) {
       ->capture_default_str();
   command->add_option("--history", options->history,
                       "History of every planner without @HISTORY: robust, last, window:STEPS, "
-                      "decay:HALF_LIFE, mix:HALF_LIFE,LONG|all[,W], or those with share- or sqrt- "
+                      "decay:HALF_LIFE, mix:HALF_LIFE/LONG|all[/W], or those with share- or sqrt- "
                       "(share-decay:8; docs/online.md) (default: last for deepseek, robust for "
                       "the others)");
   command->add_option("--swing-weight", options->swing_weight,

@@ -56,9 +56,9 @@ struct HistoryOptions {
 /// (the last `interval` steps: the last-window planner), "window:N" (the last N steps),
 /// "decay:H" (half-life of H steps); "share-window:N" / "share-decay:H", the same on the
 /// per-step load distributions (`step_weight_exponent` 0), or "sqrt-window:N" / "sqrt-decay:H",
-/// each step weighing the square root of its size (exponent 0.5); "mix:H,L" (decay:H mixed
+/// each step weighing the square root of its size (exponent 0.5); "mix:H/L" (decay:H mixed
 /// half and half with a decay of half-life L, or with the long-run mean when L is "all"), with an
-/// optional weight of the long part, "mix:8,all,0.3". The window of "robust", "last", "decay:H"
+/// optional weight of the long part, "mix:8/all/0.3". The window of "robust", "last", "decay:H"
 /// and "mix" is `interval` steps; it is split into four blocks for the swing (three or two when
 /// 4 does not divide it), and the swing weight is 0. Throws InvalidArgument naming `spec` when it is malformed.
 HistoryOptions parse_history(std::string_view spec, int64_t interval);

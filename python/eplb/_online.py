@@ -71,7 +71,7 @@ class Planner:
         policy: "balanced" (default), "global" or "deepseek".
         history: "robust" (every step observed, weighted by 0.5 ** (age / 8): the most
             drift-robust history measured), "last" (the last `interval` steps), "window:N",
-            "decay:HALF_LIFE", "mix:HALF_LIFE,LONG|all[,W]", or those with "share-" or "sqrt-"
+            "decay:HALF_LIFE", "mix:HALF_LIFE/LONG|all[/W]", or those with "share-" or "sqrt-"
             (per-step distributions, docs/online.md); None: "last" for "deepseek", "robust"
             otherwise.
         interval: steps between re-plans (the robust and last windows).

@@ -97,7 +97,7 @@ TEST(ShareHistory, RejectsAnExponentOutsideZeroToOne) {
 TEST(MixedHistory, MixesTheSharesOfTwoHorizons) {
   // decay:1 holds {0.5, 4.5, 1} (shares 1/12, 9/12, 2/12); the long-run sum {1, 5, 2} (shares
   // 1/8, 5/8, 2/8); half and half.
-  Planner planner(kTopology, 1, 3, share_history("mix:1,all", 4));
+  Planner planner(kTopology, 1, 3, share_history("mix:1/all", 4));
   observe(planner, {1, 1, 2}, 1);
   observe(planner, {0, 4, 0}, 1);
   const std::vector<double> history = planner.history().values;
@@ -108,7 +108,7 @@ TEST(MixedHistory, MixesTheSharesOfTwoHorizons) {
 
 TEST(MixedHistory, WeightMovesFromTheShortToTheLongHorizon) {
   for (const double weight : {0.0, 0.25, 1.0}) {
-    PlannerOptions options = share_history("mix:1,2", 4);
+    PlannerOptions options = share_history("mix:1/2", 4);
     options.history.long_weight = weight;
     Planner planner(kTopology, 1, 3, options);
     observe(planner, {4, 0, 0}, 1);
@@ -123,7 +123,7 @@ TEST(MixedHistory, WeightMovesFromTheShortToTheLongHorizon) {
 }
 
 TEST(MixedHistory, LayersWithoutTrafficStayZero) {
-  Planner planner(kTopology, 2, 3, share_history("share-mix:4,all,0.3", 4));
+  Planner planner(kTopology, 2, 3, share_history("share-mix:4/all/0.3", 4));
   observe(planner, {0, 0, 0, 1, 3, 0}, 2);
   observe(planner, {0, 0, 0, 0, 0, 0}, 2);
   const std::vector<double> history = planner.history().values;
@@ -156,12 +156,12 @@ TEST(ShareHistory, ParsesShareForms) {
   EXPECT_EQ(decay.window_steps, 100);
   EXPECT_EQ(parse_history("sqrt-decay:8", 100).step_weight_exponent, 0.5);
   EXPECT_EQ(parse_history("sqrt-window:40", 100).window_steps, 40);
-  const HistoryOptions mix = parse_history("mix:8,all,0.3", 100);
+  const HistoryOptions mix = parse_history("mix:8/all/0.3", 100);
   EXPECT_EQ(mix.half_life_steps, 8);
   EXPECT_EQ(mix.long_half_life_steps, std::numeric_limits<double>::infinity());
   EXPECT_EQ(mix.long_weight, 0.3);
-  EXPECT_EQ(parse_history("mix:8,100", 100).long_half_life_steps, 100);
-  EXPECT_EQ(parse_history("mix:8,100", 100).long_weight, 0.5);
+  EXPECT_EQ(parse_history("mix:8/100", 100).long_half_life_steps, 100);
+  EXPECT_EQ(parse_history("mix:8/100", 100).long_weight, 0.5);
   EXPECT_EQ(parse_history("decay:8", 100).long_half_life_steps, 0);
   for (const char* spec : {"robust", "last", "window:10", "decay:8"}) {
     EXPECT_EQ(parse_history(spec, 100).step_weight_exponent, 1) << spec;

@@ -196,7 +196,7 @@ namespace {
 [[noreturn]] void throw_bad_history(std::string_view spec) {
   detail::throw_invalid("history = \"", spec,
                         "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
-                        "mix:HALF_LIFE_STEPS,LONG_HALF_LIFE_STEPS|all[,LONG_WEIGHT in [0, 1]], "
+                        "mix:HALF_LIFE_STEPS/LONG_HALF_LIFE_STEPS|all[/LONG_WEIGHT in [0, 1]], "
                         "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
                         "number of steps");
 }
@@ -243,19 +243,19 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   } else if (kind.starts_with("decay:")) {
     history.half_life_steps = static_cast<double>(parse_steps(spec, kind.substr(6)));
   } else if (kind.starts_with("mix:")) {
-    // mix:SHORT,LONG[,WEIGHT]
+    // mix:SHORT/LONG[/WEIGHT]; slashes, as commas separate the planners of a replay list.
     std::string_view rest = kind.substr(4);
-    const size_t comma = rest.find(',');
-    if (comma == std::string_view::npos) throw_bad_history(spec);
-    history.half_life_steps = static_cast<double>(parse_steps(spec, rest.substr(0, comma)));
-    rest.remove_prefix(comma + 1);
-    const size_t weight_comma = rest.find(',');
-    const std::string_view long_part = rest.substr(0, weight_comma);
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) throw_bad_history(spec);
+    history.half_life_steps = static_cast<double>(parse_steps(spec, rest.substr(0, slash)));
+    rest.remove_prefix(slash + 1);
+    const size_t weight_slash = rest.find('/');
+    const std::string_view long_part = rest.substr(0, weight_slash);
     history.long_half_life_steps = long_part == "all"
                                        ? std::numeric_limits<double>::infinity()
                                        : static_cast<double>(parse_steps(spec, long_part));
-    if (weight_comma != std::string_view::npos) {
-      const std::string_view weight = rest.substr(weight_comma + 1);
+    if (weight_slash != std::string_view::npos) {
+      const std::string_view weight = rest.substr(weight_slash + 1);
       const auto [end, error] =
           std::from_chars(weight.data(), weight.data() + weight.size(), history.long_weight);
       if (error != std::errc() || end != weight.data() + weight.size() ||
