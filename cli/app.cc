@@ -3,6 +3,7 @@
 #include "app.h"
 
 #include <exception>
+#include <new>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -53,6 +54,11 @@ int run_cli(int argc, const char* const* argv) {
     return 2;
   } catch (const eplb::Error& error) {
     std::cerr << "eplb: error: " << error.what() << '\n';
+    return 1;
+  } catch (const std::bad_alloc& error) {
+    // eplb::OutOfMemory says what was being built; a bare bad_alloc only that memory ran out.
+    const bool named = dynamic_cast<const eplb::OutOfMemory*>(&error) != nullptr;
+    std::cerr << "eplb: error: " << (named ? error.what() : "out of memory") << '\n';
     return 1;
   } catch (const std::exception& error) {
     // Only eplb::Error is thrown on purpose; anything else is a bug, but still no crash.

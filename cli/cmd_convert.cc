@@ -39,12 +39,13 @@ void hint_dense_layers(const io::PlanFile& plan_file, io::PlanFormat format) {
 }
 
 void run_convert(const ConvertOptions& options) {
+  check_output_option(options.output, "--output");
   const io::PlanFile plan_file = read_plan(options.input);
   const io::PlanFormat format = io::parse_plan_format(options.format);
   hint_dense_layers(plan_file, format);
   io::write_plan(options.output, plan_file, format);
   const Plan& plan = plan_file.plan;
-  std::ostream& out = report_stream(options.quiet, options.output == "-");
+  std::ostream& out = report_stream(options.quiet, writes_stdout(options.output));
   print_field(out, "plan", options.input.path);
   print_field(out, "shape",
               std::to_string(plan.num_layers) + " layers x " + std::to_string(plan.num_experts) +
@@ -75,7 +76,7 @@ Command add_convert_command(CLI::App& parent) {
           },
           ""));
   add_plan_format_option(*command, options->format)->required();
-  command->add_option("-o,--output", options->output, "Plan file to write")
+  command->add_option("-o,--output", options->output, "Plan file to write (- for stdout)")
       ->required()
       ->type_name("FILE");
   add_quiet_flag(*command, options->quiet);

@@ -43,6 +43,10 @@ void check_shapes(const EvalOptions& options, const Plan& plan, const Loads& loa
 }
 
 void run_eval(const EvalOptions& options) {
+  check_output_option(options.json, "--json");
+  if (options.plan.path == "-" && options.loads.path == "-") {
+    throw UsageError("eval: the plan and the load file cannot both be - (stdin is read once)");
+  }
   const io::PlanFile plan_file = read_plan(options.plan);
   const Loads loads = read_loads(options.loads);
   check_shapes(options, plan_file.plan, loads);
@@ -58,7 +62,7 @@ void run_eval(const EvalOptions& options) {
     if (options.plan.format != "auto") report.plan_format = options.plan.format;
     io::write_plan_report(options.json, report);
   }
-  std::ostream& out = report_stream(options.quiet, options.json == "-");
+  std::ostream& out = report_stream(options.quiet, writes_stdout(options.json));
   print_field(out, "plan", options.plan.path);
   print_loads(out, options.loads.path, options.loads.step_range(), loads.num_layers,
               loads.num_experts);

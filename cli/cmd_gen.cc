@@ -41,6 +41,7 @@ constexpr const char* kFamiliesHelp =
     "--prefill-probability overrides the family's chance of a prefill step.\n";
 
 void run_gen(GenOptions& options) {
+  check_output_option(options.output, "--output");
   options.trace.family = parse_trace_family(options.family);
   std::function<void(int64_t, int64_t)> progress;
   if (shows_progress(options.quiet)) {
@@ -51,7 +52,7 @@ void run_gen(GenOptions& options) {
   const Trace trace = from_options([&] { return generate_trace(options.trace, progress); });
   if (progress) std::fprintf(stderr, "writing %s ...\n", options.output.c_str());
   io::write_trace_json(options.output, trace);
-  std::ostream& out = report_stream(options.quiet, options.output == "-");
+  std::ostream& out = report_stream(options.quiet, writes_stdout(options.output));
   print_field(out, "trace written to", options.output);
   print_field(out, "shape",
               std::to_string(trace.num_steps) + " steps x " + std::to_string(trace.num_layers) +
@@ -69,7 +70,8 @@ Command add_gen_command(CLI::App& parent) {
       "gen", "Generate a synthetic trace: small decode steps, rare prefill bursts, a skew that "
              "moves as the trace family says");
   command->footer(kFamiliesHelp);
-  command->add_option("-o,--output", options->output, "Trace file to write (vLLM JSON)")
+  command
+      ->add_option("-o,--output", options->output, "Trace file to write (vLLM JSON; - for stdout)")
       ->required()
       ->type_name("TRACE.json");
   command->add_option("--steps", trace.num_steps, "Steps")

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "eplb/io/files.h"
 #include "eplb/io/io.h"
 #include "eplb/io/layers.h"
 #include "eplb/io/plan_report.h"
@@ -119,6 +120,8 @@ void check_excluded_gpus_format(const PlanOptions& options) {
 
 void run_plan(const PlanOptions& options) {
   check_excluded_gpus_format(options);
+  check_output_option(options.output, "--output");
+  check_output_option(options.json, "--json");
   const Topology topology = from_options([&] {
     return Topology(options.num_replicas, options.num_groups, options.num_nodes,
                     options.num_gpus);
@@ -132,7 +135,7 @@ void run_plan(const PlanOptions& options) {
   const Policy policy = rebalance.policy;
 
   const auto start = std::chrono::steady_clock::now();
-  const Plan plan = plan_layers(loads, dense, topology, rebalance);
+  Plan plan = plan_layers(loads, dense, topology, rebalance);
   const std::chrono::duration<double, std::milli> elapsed =
       std::chrono::steady_clock::now() - start;
   const PlanMetrics metrics = evaluate(plan, view, topology);
@@ -141,7 +144,8 @@ void run_plan(const PlanOptions& options) {
   const io::PlanFormat format = io::parse_plan_format(options.format);
   if (!options.output.empty()) {
     io::write_plan(options.output,
-                   io::PlanFile{.plan = plan,
+                   // Moved, not copied: the plan can take gigabytes and is not needed after.
+                   io::PlanFile{.plan = std::move(plan),
                                 .topology = topology,
                                 .policy = std::string(to_string(policy)),
                                 .dense_layers = dense,
@@ -159,7 +163,8 @@ void run_plan(const PlanOptions& options) {
     io::write_plan_report(options.json, report);
   }
 
-  std::ostream& out = report_stream(options.quiet, options.output == "-" || options.json == "-");
+  std::ostream& out =
+      report_stream(options.quiet, writes_stdout(options.output) || writes_stdout(options.json));
   print_loads(out, options.loads.path, options.loads.step_range(), num_rows,
               loads.num_experts);
   if (dense_layers.inserted) {
@@ -228,7 +233,7 @@ Command add_plan_command(CLI::App& parent) {
                           "trtllm need it when no row is all zero",
                           /*allow_auto=*/true);
   CLI::Option* output =
-      command->add_option("-o,--output", options->output, "Write the plan (see --format)")
+      command->add_option("-o,--output", options->output, "Write the plan (--format; - for stdout)")
           ->type_name("FILE");
   add_plan_format_option(*command, options->format)->needs(output);
   command->add_option("--json", options->json, "Write the report as JSON (- for stdout)")

@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "eplb/error.h"
+#include "eplb/io/files.h"
 #include "eplb/io/io.h"
 #include "eplb/io/replay.h"
 #include "eplb/planner.h"
@@ -106,6 +107,8 @@ void run_replay(const ReplayCliOptions& options) {
   if (options.min_gain > 0 && options.tolerance < 0 && options.move_budget < 0) {
     throw UsageError("--min-gain needs a re-plan mode: --tolerance or --move-budget");
   }
+  check_output_option(options.plot, "--plot");
+  check_output_option(options.json, "--json");
   const Trace trace = read_replay_trace(options.loads);
   const Topology topology = from_options([&] {
     return replay_topology(trace.num_experts, options.num_replicas, options.num_groups,
@@ -115,7 +118,7 @@ void run_replay(const ReplayCliOptions& options) {
   for (const std::string& spec : options.planners) {
     planners.push_back(from_options([&] { return options.planner(spec, topology); }));
   }
-  std::ostream& out = report_stream(options.quiet, options.json == "-" || options.plot == "-");
+  std::ostream& out = report_stream(options.quiet, writes_stdout(options.json));
 
   const std::string steps =
       options.loads.steps.empty() ? "" : "steps " + options.loads.steps + ": ";
@@ -236,8 +239,19 @@ Command add_replay_command(CLI::App& parent) {
                      "all)");
   command->add_option("--plot", options->plot,
                       "Draw balancedness and moved slots per window (.png or .svg)")
-      ->type_name("FILE");
-  command->add_option("--json", options->json, "Write the windows and summary as JSON")
+      ->type_name("FILE")
+      ->check(CLI::Validator(
+          [](const std::string& path) -> std::string {
+            try {
+              io::check_chart_path(path);
+              return "";
+            } catch (const Error& error) {
+              return error.what();
+            }
+          },
+          ""));
+  command
+      ->add_option("--json", options->json, "Write the windows and summary as JSON (- for stdout)")
       ->type_name("FILE");
   add_quiet_flag(*command, options->quiet);
   return {command, [options] { run_replay(*options); }};

@@ -3,7 +3,9 @@
 #include <unistd.h>  // isatty
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <ostream>
@@ -11,6 +13,8 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "eplb/io/files.h"
 
 namespace eplb::cli {
 namespace {
@@ -98,6 +102,29 @@ void print_metrics(std::ostream& out, const PlanMetrics& metrics) {
     print_field(out, "off-node load", format_fixed(100 * metrics.off_node_load_fraction, 2) +
                                           " % (served outside the group's home node)");
   }
+}
+
+void check_output_option(const std::string& path, std::string_view option) {
+  if (!path.empty()) io::check_output_path(path, option);
+}
+
+bool writes_stdout(const std::string& path) {
+  return !path.empty() && io::is_standard_output(path);
+}
+
+int close_stdout() {
+  // std::cout writes through stdio's stdout, so its flush is the call that sees the error.
+  errno = 0;
+  std::cout.flush();
+  const bool flushed = std::fflush(stdout) == 0;
+  int error_number = errno;
+  const bool failed = !flushed || std::ferror(stdout) != 0 || !std::cout;
+  const bool closed = std::fclose(stdout) == 0;
+  if (!failed && closed) return 0;
+  if (flushed && !closed) error_number = errno;
+  std::cerr << "eplb: error: writing the report to stdout: "
+            << (error_number != 0 ? std::strerror(error_number) : "write failed") << '\n';
+  return 1;
 }
 
 std::string format_fixed(double value, int digits) {

@@ -46,6 +46,18 @@ void print_metrics(std::ostream& out, const PlanMetrics& metrics);
 /// Returns "1 node", "4 nodes": `number` and `noun`, plural unless `number` is 1.
 std::string count(int64_t number, std::string_view noun);
 
+/// Throws IoError `<option>: <path>: <why>` unless `path` is empty or can be written
+/// (io::check_output_path): called before a command's work, so a bad output fails at once.
+void check_output_option(const std::string& path, std::string_view option);
+
+/// Returns whether writing `path` writes to stdout: `-`, or a path such as /dev/stdout naming
+/// the file stdout is open on (io::is_standard_output); false for an empty path.
+bool writes_stdout(const std::string& path);
+
+/// Flushes and closes stdout; returns 0, or 1 after printing why when the report could not be
+/// written (a full disk, `> /dev/full`), so a lost report is not a success.
+int close_stdout();
+
 /// Formats `value` with `digits` digits after the point.
 std::string format_fixed(double value, int digits);
 

@@ -37,6 +37,11 @@ struct PlanMetrics {
   /// of the group's load if several do); 0 for a strictly hierarchical plan. -1 when the topology
   /// is not hierarchical or some group has no home node.
   double off_node_load_fraction = -1;
+  /// Slots, over all layers, that hold a second (third, ...) replica of an expert on a GPU that
+  /// already holds one. Such a slot adds no balance; `balanced` and `global` use one only where
+  /// it lowers the heaviest GPU (no placement without one is as light), `deepseek` wherever
+  /// DeepSeek's reference does.
+  int64_t duplicate_slots = 0;
 };
 
 /// Scores `plan` on `loads` (which may differ from the loads it was planned on, e.g. the next

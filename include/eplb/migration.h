@@ -32,7 +32,8 @@ struct Migration {
   int64_t moved_slots() const { return static_cast<int64_t>(moves.size()); }
   /// Moves whose weights come from another node.
   int64_t cross_node_copies(const Topology& topology) const;
-  /// Bytes copied when each expert's weights take `expert_bytes` bytes.
+  /// Bytes copied when each expert's weights take `expert_bytes` bytes. Throws InvalidArgument
+  /// when `expert_bytes` is negative or the total overflows int64.
   int64_t bytes(int64_t expert_bytes) const;
 };
 

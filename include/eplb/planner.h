@@ -98,6 +98,13 @@ struct ReplanOptions {
   double min_gain = 0;
 };
 
+/// Throws InvalidArgument for options a Planner on `topology` refuses whatever the shape of its
+/// loads: history options out of range (see the Planner constructor), `repair_rounds` not in
+/// [0, kMaxRepairRounds], and the rebalance options check_rebalance_options() refuses. The
+/// Planner constructor calls it; the Python module calls it when a Planner is made, before the
+/// first step shows the shape.
+void check_planner_options(const Topology& topology, const PlannerOptions& options);
+
 /// The result of Planner::replan().
 struct Replan {
   Plan plan;
@@ -122,7 +129,7 @@ class Planner {
   /// history options out of range: `window_steps` and `num_blocks` at least 1, `window_steps` a
   /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative,
   /// `step_weight_exponent` and `long_weight` in [0, 1], `long_half_life_steps` non-negative
-  /// (infinity allowed).
+  /// (infinity allowed), and for the other options check_planner_options() refuses.
   Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
           PlannerOptions options = {});
 

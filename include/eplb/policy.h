@@ -2,6 +2,7 @@
 // Planning a placement: the policies and rebalance_experts().
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,7 +65,19 @@ struct RebalanceOptions {
   /// Threads planning layers in parallel (layers are independent); 1 plans on the caller's
   /// thread, at most kMaxThreads. The plan does not depend on it.
   int64_t threads = 1;
+  /// Asked on the caller's thread between layers (and by Planner::replan and replay() between
+  /// their steps); when it returns true the call stops and throws Cancelled. Empty: never asked.
+  /// The Python module polls Ctrl-C here, so that a long call can be interrupted.
+  std::function<bool()> should_stop = {};
 };
+
+/// Throws InvalidArgument naming `function` for options out of range whatever the loads: effort
+/// not in [1, kMaxEffort], threads not in [1, kMaxThreads], cross_node_replicas not in
+/// [0, num_replicas], active_gpus not one flag per GPU, excluding every GPU or combined with
+/// cross_node_replicas, and deepseek with active_gpus or cross_node_replicas.
+/// rebalance_experts() checks them first; a Planner checks them when it is made.
+void check_rebalance_options(const Topology& topology, const RebalanceOptions& options,
+                             std::string_view function);
 
 /// Returns whether `rebalance_experts(loads with num_experts experts, topology, options)` keeps the
 /// hierarchy (groups packed onto nodes): `deepseek` and `balanced` on a hierarchical topology,

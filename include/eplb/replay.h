@@ -19,7 +19,8 @@ struct ReplayOptions {
   int64_t interval = 100;
   PlannerOptions planner = {};
   /// Negative: every window gets a fresh plan, as servers re-plan today. Otherwise each plan
-  /// after the first is Planner::replan() of the previous one with this tolerance.
+  /// after the first is Planner::replan() of the previous one with this tolerance. Must be
+  /// finite.
   double tolerance = -1;
   /// Non-negative: each plan after the first is Planner::replan() of the previous one moving at
   /// most this fraction of the slots (ReplanOptions::move_budget); `tolerance` is then unused.
@@ -72,7 +73,9 @@ using ReplayProgress = std::function<void(int64_t done, int64_t total)>;
 /// Walks `trace` in windows of `interval` steps (a trailing partial window is dropped), feeding
 /// every step to a Planner, planning at the end of each window that has a successor and scoring
 /// the plan there and on the successor. Throws InvalidArgument when the trace holds fewer than
-/// two windows, `interval` is not positive, or the planner options are invalid.
+/// two windows, `interval` is not positive, `tolerance` is not finite, or the planner options
+/// are invalid. `options.planner.rebalance.should_stop` is also asked before each window; it
+/// stops the replay with Cancelled.
 ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOptions& options,
                     const ReplayProgress& progress = {});
 
@@ -89,7 +92,7 @@ struct ReplayPlanner {
 /// Parses "POLICY" or "POLICY@HISTORY" (see parse_history) into the options of `base` with that
 /// policy and history; without "@", the history is `history` when not empty, else
 /// default_history(policy). A non-negative `swing_weight` replaces the history's. Throws
-/// InvalidArgument for an unknown policy or history.
+/// InvalidArgument for an unknown policy or history, or a `swing_weight` that is not finite.
 ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
                                    std::string_view history = "", double swing_weight = -1);
 

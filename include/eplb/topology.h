@@ -26,8 +26,11 @@ inline constexpr double kMaxLayerLoad = 1e300;
 class Topology {
  public:
   /// Validates and stores the sizes. Throws InvalidArgument unless every size is positive and at
-  /// most the limits above, `num_replicas` is a multiple of `num_gpus` and `num_gpus` is a
-  /// multiple of `num_nodes`.
+  /// most the limits above, and InvalidSizes unless `num_replicas` is a multiple of `num_gpus` and
+  /// `num_gpus` a multiple of `num_nodes`. As in DeepSeek's reference, the last rule holds only
+  /// when groups divide nodes: otherwise (its global fallback) a `num_gpus` that nodes cannot
+  /// share evenly is accepted and the topology becomes one group on one node, what the fallback
+  /// plans on.
   Topology(int64_t num_replicas, int64_t num_groups, int64_t num_nodes, int64_t num_gpus);
 
   int64_t num_replicas() const { return num_replicas_; }
@@ -45,7 +48,8 @@ class Topology {
   /// Returns the node that holds slot `slot_idx`.
   int64_t node_of_slot(int64_t slot_idx) const { return slot_idx / slots_per_node(); }
 
-  /// Throws InvalidArgument unless `num_experts` logical experts fit this topology: at least one,
+  /// Throws InvalidArgument (InvalidSizes for the last two rules, which the reference asserts)
+  /// unless `num_experts` logical experts fit this topology: at least one,
   /// at most `num_replicas`, and a multiple of `num_groups` when the topology is hierarchical.
   /// `function` names the caller in the message.
   void check_experts(int64_t num_experts, const char* function) const;

@@ -72,7 +72,7 @@ PlanFileTuple read_plan_file(const std::filesystem::path& path, std::string_view
 }
 
 std::vector<int64_t> dense_layers_of(const InputArray& loads) {
-  return io::find_dense_layers(to_load_matrix(loads, "find_dense_layers"));
+  return io::find_dense_layers(to_load_matrix(loads, "find_dense_layers", "weight"));
 }
 
 PlanArrays insert_dense_rows(const IndexArray& phy2log, const IndexArray& log2phy,
@@ -110,8 +110,8 @@ void bind_formats(nb::module_& m) {
         "sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not "
         "recorded, and given values must match recorded ones. Raises IoError, ParseError "
         "naming the file and location, and InvalidArgument.");
-  m.def("find_dense_layers", &dense_layers_of, nb::arg("loads").noconvert(),
-        "Returns the all-zero rows of `loads` `[num_layers, num_experts]`, ascending: the "
+  m.def("find_dense_layers", &dense_layers_of, nb::arg("weight").noconvert(),
+        "Returns the all-zero rows of `weight` `[num_layers, num_experts]`, ascending: the "
         "layers a recording marks as dense. Returns nothing when every row is zero.");
   m.def("insert_dense_layers", &insert_dense_rows, nb::arg("phy2log").noconvert(),
         nb::arg("log2phy").noconvert(), nb::arg("logcnt").noconvert(), nb::arg("dense_layers"),

@@ -20,7 +20,7 @@ namespace {
 PlanMetrics evaluate_phy2log(const IndexArray& phy2log, const InputArray& loads,
                              int64_t num_gpus) {
   check_ndim(phy2log, 2, "evaluate", "phy2log");
-  const LoadMatrix matrix = to_load_matrix(loads, "evaluate");
+  const LoadMatrix matrix = to_load_matrix(loads, "evaluate", "weight");
   const auto num_layers = static_cast<int64_t>(phy2log.shape(0));
   const auto num_replicas = static_cast<int64_t>(phy2log.shape(1));
   nb::gil_scoped_release release;
@@ -35,7 +35,7 @@ PlanMetrics evaluate_phy2log(const IndexArray& phy2log, const InputArray& loads,
 NumpyArray<double> global_bounds(const InputArray& loads, int64_t num_replicas, int64_t num_gpus) {
   std::vector<double> bounds;
   {
-    const LoadMatrix matrix = to_load_matrix(loads, "lower_bounds");
+    const LoadMatrix matrix = to_load_matrix(loads, "lower_bounds", "weight");
     nb::gil_scoped_release release;
     bounds = global_lower_bounds(matrix, Topology(num_replicas, 1, 1, num_gpus));
   }
@@ -52,6 +52,7 @@ std::string repr(const PlanMetrics& metrics) {
   out << "PlanMetrics(gpu_balancedness=" << metrics.gpu_balancedness
       << ", slot_balancedness=" << metrics.slot_balancedness << ", gap=" << metrics.gap
       << ", mean_layer_gap=" << metrics.mean_layer_gap
+      << ", duplicate_slots=" << metrics.duplicate_slots
       << ", num_layers=" << metrics.max_gpu_load.size() << ")";
   return out.str();
 }
@@ -78,18 +79,22 @@ void bind_metrics(nb::module_& m) {
           "lower_bound", [](const PlanMetrics& p) { return copy_to_numpy(p.lower_bound); },
           nb::rv_policy::move,
           "Global lower bound on the heaviest GPU per layer, float64 `[num_layers]`.")
+      .def_ro("duplicate_slots", &PlanMetrics::duplicate_slots,
+              "Slots, over all layers, holding a second (third, ...) replica of an expert on a GPU "
+              "that already holds one. balanced and global use one only where it lowers the "
+              "heaviest GPU; deepseek wherever DeepSeek's reference does.")
       .def("__repr__", &repr);
 
   m.def("evaluate", &evaluate_phy2log, nb::arg("phy2log").noconvert(),
-        nb::arg("loads").noconvert(), nb::arg("num_gpus"),
+        nb::arg("weight").noconvert(), nb::arg("num_gpus"),
         "Scores the placement `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) on "
-        "`loads` `[num_layers, num_experts]` (which may differ from the loads it was planned on, "
+        "`weight` `[num_layers, num_experts]` (which may differ from the loads it was planned on, "
         "e.g. the next window), with `num_replicas / num_gpus` consecutive slots per GPU.\n\n"
         "Returns a PlanMetrics. Raises InvalidArgument (a ValueError) when the shapes disagree or "
         "the placement is not valid. Releases the GIL.");
-  m.def("lower_bounds", &global_bounds, nb::arg("loads").noconvert(), nb::arg("num_replicas"),
+  m.def("lower_bounds", &global_bounds, nb::arg("weight").noconvert(), nb::arg("num_replicas"),
         nb::arg("num_gpus"),
-        "Returns, per layer, a lower bound on the heaviest GPU of any placement of `loads` "
+        "Returns, per layer, a lower bound on the heaviest GPU of any placement of `weight` "
         "`[num_layers, num_experts]` in `num_replicas` slots on `num_gpus` GPUs: max(total / "
         "num_gpus, the smallest possible largest load per replica), float64 `[num_layers]`.\n\n"
         "Raises InvalidArgument (a ValueError) for bad sizes. Releases the GIL.");

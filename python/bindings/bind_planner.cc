@@ -27,7 +27,7 @@ using TraceArray = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::devi
 ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, uint64_t seed,
                            int64_t threads, std::string_view packer, int64_t cross_node_replicas,
                            int64_t repair_rounds, std::vector<bool> active_gpus) {
-  ReplayOptions base{.interval = interval, .tolerance = tolerance};
+  ReplayOptions base{.interval = interval, .tolerance = tolerance, .move_budget = -1};
   base.planner.repair_rounds = repair_rounds;
   RebalanceOptions& rebalance = base.planner.rebalance;
   rebalance.effort = effort;
@@ -39,23 +39,40 @@ ReplayOptions base_options(int64_t interval, double tolerance, int64_t effort, u
   return base;
 }
 
-Planner make_planner(int64_t num_layers, int64_t num_experts, int64_t num_replicas,
-                     int64_t num_groups, int64_t num_nodes, int64_t num_gpus,
-                     std::string_view policy, std::string_view history, int64_t interval,
-                     double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
-                     std::string_view packer, int64_t cross_node_replicas, int64_t repair_rounds,
-                     std::vector<bool> active_gpus) {
-  ReplayOptions base = base_options(interval, -1, effort, seed, threads, packer,
-                                    cross_node_replicas, repair_rounds, std::move(active_gpus));
-  const std::string spec = history.empty() ? std::string(policy)
-                                           : std::string(policy) + "@" + std::string(history);
-  PlannerOptions options = parse_replay_planner(spec, base, "", swing_weight).options.planner;
-  return Planner(Topology(num_replicas, num_groups, num_nodes, num_gpus), num_layers,
-                 num_experts, std::move(options));
+// What eplb.Planner is made with: its topology and options, checked before any step is seen.
+struct PlannerSetup {
+  Topology topology;
+  PlannerOptions options;
+};
+
+PlannerSetup make_setup(int64_t num_replicas, int64_t num_groups, int64_t num_nodes,
+                        int64_t num_gpus, std::string_view policy, std::string_view history,
+                        int64_t interval, double swing_weight, int64_t effort, uint64_t seed,
+                        int64_t threads, std::string_view packer, int64_t cross_node_replicas,
+                        int64_t repair_rounds, std::vector<bool> active_gpus) {
+  PlannerSetup setup{.topology = Topology(num_replicas, num_groups, num_nodes, num_gpus),
+                     .options = base_options(interval, -1, effort, seed, threads, packer,
+                                             cross_node_replicas, repair_rounds,
+                                             std::move(active_gpus))
+                                    .planner};
+  // Not parse_replay_planner: a replay's shared options drop what a policy cannot take
+  // (deepseek and active_gpus), where a Planner refuses it.
+  PlannerOptions& options = setup.options;
+  options.rebalance.policy = parse_policy(policy);
+  options.history = history.empty() ? default_history(options.rebalance.policy, interval)
+                                    : parse_history(history, interval);
+  if (swing_weight >= 0) options.history.swing_weight = swing_weight;
+  check_planner_options(setup.topology, options);
+  setup.options.rebalance.should_stop = SignalPoll();
+  return setup;
+}
+
+Planner make_planner(int64_t num_layers, int64_t num_experts, const PlannerSetup& setup) {
+  return Planner(setup.topology, num_layers, num_experts, setup.options);
 }
 
 void observe(Planner& planner, const InputArray& loads) {
-  const LoadMatrix matrix = to_load_matrix(loads, "Planner.observe");
+  const LoadMatrix matrix = to_load_matrix(loads, "Planner.observe", "step_loads");
   nb::gil_scoped_release release;
   planner.observe(matrix);
 }
@@ -66,28 +83,25 @@ NumpyArray<double> loads_to_numpy(Loads&& loads) {
 }
 
 PlanArrays plan(const Planner& planner) {
-  Plan result;
-  {
-    nb::gil_scoped_release release;
-    result = planner.plan();
-  }
-  return to_numpy(std::move(result));
+  return to_numpy(without_gil(planner.options().rebalance.should_stop,
+                              [&] { return planner.plan(); }));
 }
 
 // (phy2log, log2phy, logcnt, moves [num_moves, 5] as layer, slot, old_expert, new_expert,
-// source_slot, cross-node copies, repaired layers).
+// source_slot, cross-node copies, repaired layers, skipped, balancedness before and after).
 std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>,
-           int64_t, int64_t>
-replan(const Planner& planner, const IndexArray& phy2log, double tolerance) {
+           int64_t, int64_t, bool, double, double>
+replan(const Planner& planner, const IndexArray& phy2log, double tolerance, double move_budget,
+       double min_gain) {
   check_ndim(phy2log, 2, "Planner.replan", "phy2log");
-  Replan result;
-  {
-    nb::gil_scoped_release release;
+  Replan result = without_gil(planner.options().rebalance.should_stop, [&] {
     const Plan current = plan_from_phy2log(
         to_vector(phy2log), static_cast<int64_t>(phy2log.shape(0)),
         static_cast<int64_t>(phy2log.shape(1)), planner.history().num_experts);
-    result = planner.replan(current, tolerance);
-  }
+    return planner.replan(current, ReplanOptions{.tolerance = tolerance,
+                                                 .move_budget = move_budget,
+                                                 .min_gain = min_gain});
+  });
   std::vector<int64_t> moves;
   moves.reserve(result.migration.moves.size() * 5);
   for (const SlotMove& move : result.migration.moves) {
@@ -98,13 +112,14 @@ replan(const Planner& planner, const IndexArray& phy2log, double tolerance) {
   auto [new_phy2log, log2phy, logcnt] = to_numpy(std::move(result.plan));
   return {std::move(new_phy2log), std::move(log2phy), std::move(logcnt),
           to_numpy(std::move(moves), {result.migration.moves.size(), 5}), cross_node,
-          result.repaired_layers};
+          result.repaired_layers, result.skipped, result.balancedness_before,
+          result.balancedness_after};
 }
 
 std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int64_t num_groups,
                        int64_t num_nodes, int64_t num_gpus, const std::vector<std::string>& specs,
                        int64_t interval, std::string_view history, double tolerance,
-                       double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
+                       double move_budget, double min_gain, double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
                        std::string_view packer, int64_t cross_node_replicas,
                        int64_t repair_rounds) {
   Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
@@ -112,36 +127,58 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
               .num_experts = static_cast<int64_t>(trace_array.shape(2)),
               .values = std::vector<double>(trace_array.data(),
                                             trace_array.data() + trace_array.size())};
-  nb::gil_scoped_release release;
-  const Topology topology =
-      replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
-  const ReplayOptions base =
-      base_options(interval, tolerance, effort, seed, threads, packer, cross_node_replicas,
-                   repair_rounds, {});
-  std::vector<io::ReplayRun> runs;
-  for (const std::string& spec : specs) {
-    ReplayPlanner planner = parse_replay_planner(spec, base, history, swing_weight);
-    runs.push_back({.name = planner.name,
-                    .interval = interval,
-                    .result = replay(trace, topology, planner.options)});
-  }
-  return io::replay_json(runs);
+  ReplayOptions base = base_options(interval, tolerance, effort, seed, threads, packer,
+                                    cross_node_replicas, repair_rounds, {});
+  base.move_budget = move_budget;
+  base.min_gain = min_gain;
+  base.planner.rebalance.should_stop = SignalPoll();
+  return without_gil(base.planner.rebalance.should_stop, [&] {
+    // Every value is checked before the work, naming its step (replay() would not).
+    for (int64_t step = 0; step < trace.num_steps; ++step) {
+      try {
+        static_cast<void>(trace.step(step));
+      } catch (const InvalidArgument& error) {
+        throw InvalidArgument(
+            rename_loads(error.what(), "replay", "trace[" + std::to_string(step) + "]"));
+      }
+    }
+    const Topology topology =
+        replay_topology(trace.num_experts, num_replicas, num_groups, num_nodes, num_gpus);
+    // Every planner is parsed and checked before the first replay starts.
+    std::vector<ReplayPlanner> planners;
+    for (const std::string& spec : specs) {
+      planners.push_back(parse_replay_planner(spec, base, history, swing_weight));
+      check_planner_options(topology, planners.back().options.planner);
+    }
+    std::vector<io::ReplayRun> runs;
+    for (const ReplayPlanner& planner : planners) {
+      runs.push_back({.name = planner.name,
+                      .interval = interval,
+                      .result = replay(trace, topology, planner.options)});
+    }
+    return io::replay_json(runs);
+  });
 }
 
 }  // namespace
 
 void bind_planner(nb::module_& m) {
   m.attr("DEFAULT_REPLAY_PLANNER") = std::string(kDefaultReplayPlanner);
+  nb::class_<PlannerSetup>(m, "_PlannerSetup",
+                           "The topology and options of an eplb.Planner, checked when made (the "
+                           "shape comes with the first step).")
+      .def(nb::new_(&make_setup), nb::arg("num_replicas"), nb::arg("num_groups"),
+           nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("policy"), nb::arg("history"),
+           nb::arg("interval"), nb::arg("swing_weight"), nb::arg("effort"), nb::arg("seed"),
+           nb::arg("threads"), nb::arg("packer"), nb::arg("cross_node_replicas"),
+           nb::arg("repair_rounds"), nb::arg("active_gpus"));
   nb::class_<Planner>(m, "_Planner",
                       "eplb::Planner: observes step loads, plans from its history and re-plans "
-                      "moving few slots (wrapped by eplb.Planner).")
+                      "moving few slots (wrapped by eplb.Planner). plan() and replan() release "
+                      "the GIL; Ctrl-C stops them between layers (KeyboardInterrupt).")
       .def(nb::new_(&make_planner), nb::arg("num_layers"), nb::arg("num_experts"),
-           nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"),
-           nb::arg("num_gpus"), nb::arg("policy"), nb::arg("history"), nb::arg("interval"),
-           nb::arg("swing_weight"), nb::arg("effort"), nb::arg("seed"), nb::arg("threads"),
-           nb::arg("packer"), nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
-           nb::arg("active_gpus"))
-      .def("observe", &observe, nb::arg("loads").noconvert(),
+           nb::arg("setup"))
+      .def("observe", &observe, nb::arg("step_loads").noconvert(),
            "Adds one step's loads `[num_layers, num_experts]`.")
       .def("reset", &Planner::reset, "Forgets every observed step.")
       .def_prop_ro("num_observed_steps", &Planner::num_observed_steps)
@@ -152,14 +189,18 @@ void bind_planner(nb::module_& m) {
            "The history weighted by each expert's swing: what plans are made on.")
       .def("plan", &plan, "A fresh plan of planning_loads().")
       .def("replan", &replan, nb::arg("phy2log").noconvert(), nb::arg("tolerance"),
-           "A plan close to `phy2log` within `tolerance` of a fresh plan.");
+           nb::arg("move_budget"), nb::arg("min_gain"),
+           "A plan close to `phy2log`: within `tolerance` of a fresh plan, or (move_budget >= 0) "
+           "moving at most that fraction of the slots; kept when it gains under `min_gain`.");
   m.def("_replay", &run_replay, nb::arg("trace").noconvert(), nb::arg("num_replicas"),
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
-        nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("swing_weight"),
+        nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("move_budget"),
+        nb::arg("min_gain"), nb::arg("swing_weight"),
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
         nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
-        "planner and returns the JSON report of `eplb replay --json`.");
+        "planner and returns the JSON report of `eplb replay --json`. Releases the GIL; Ctrl-C "
+        "stops it between windows and layers (KeyboardInterrupt).");
 }
 
 }  // namespace eplb::python

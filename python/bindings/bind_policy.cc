@@ -29,14 +29,14 @@ PlanArrays rebalance(const InputArray& loads, int64_t num_replicas, int64_t num_
                                  .seed = seed,
                                  .cross_node_replicas = cross_node_replicas,
                                  .active_gpus = std::move(active_gpus),
-                                 .threads = threads};
-  Plan plan;
-  {
-    // The core keeps no global state and `loads` stays referenced by the caller's frame.
-    nb::gil_scoped_release release;
+                                 .threads = threads,
+                                 .should_stop = SignalPoll()};
+  // The core keeps no global state and `weight` stays referenced by the caller's frame.
+  Plan plan = without_gil(options.should_stop, [&] {
     const Topology topology(num_replicas, num_groups, num_nodes, num_gpus);
-    plan = rebalance_experts(to_load_matrix(loads, "rebalance_experts"), topology, options);
-  }
+    return rebalance_experts(to_load_matrix(loads, "rebalance_experts", "weight"), topology,
+                             options);
+  });
   return to_numpy(std::move(plan));
 }
 
@@ -47,7 +47,7 @@ double time_rebalance_ms(const InputArray& loads, int64_t num_replicas, int64_t 
                          int64_t repeats) {
   const RebalanceOptions options{.policy = parse_policy(policy)};
   const Topology topology(num_replicas, num_groups, num_nodes, num_gpus);
-  const LoadMatrix matrix = to_load_matrix(loads, "time_rebalance_ms");
+  const LoadMatrix matrix = to_load_matrix(loads, "time_rebalance_ms", "loads");
   nb::gil_scoped_release release;
   std::vector<double> times;
   for (int64_t r = 0; r < std::max<int64_t>(repeats, 1); ++r) {
@@ -67,12 +67,12 @@ void bind_policy(nb::module_& m) {
         nb::arg("policy"), nb::arg("repeats"),
         "Returns the median milliseconds of `repeats` rebalance_experts calls timed inside C++ "
         "(for bench/bench_python.py).");
-  m.def("rebalance_experts", &rebalance, nb::arg("loads").noconvert(), nb::arg("num_replicas"),
+  m.def("rebalance_experts", &rebalance, nb::arg("weight").noconvert(), nb::arg("num_replicas"),
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::kw_only(),
         nb::arg("policy") = "balanced", nb::arg("packer") = "multistart", nb::arg("effort") = 1,
         nb::arg("seed") = 0, nb::arg("threads") = 1, nb::arg("cross_node_replicas") = 0,
         nb::arg("active_gpus") = std::vector<bool>(),
-        "Plans a placement of `loads` `[num_layers, num_experts]` (C-contiguous float64, "
+        "Plans a placement of `weight` `[num_layers, num_experts]` (C-contiguous float64, "
         "float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with "
         "`num_replicas` slots per layer.\n\n"
         "Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, "
@@ -82,7 +82,8 @@ void bind_policy(nb::module_& m) {
         "that many replicas per layer outside their group's node; `active_gpus` (one bool per "
         "GPU, empty for all) plans onto the healthy GPUs only, -1 in the others' slots. Raises InvalidArgument (a ValueError) when "
         "the loads do not fit the topology or an option is out of range. Deterministic: the "
-        "same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.");
+        "same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL; "
+        "Ctrl-C stops it between layers (KeyboardInterrupt).");
 }
 
 }  // namespace eplb::python

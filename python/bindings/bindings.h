@@ -3,7 +3,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -11,6 +15,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include "eplb/error.h"
 #include "eplb/load_matrix.h"
 #include "eplb/plan.h"
 
@@ -25,8 +30,47 @@ using IndexArray = nb::ndarray<const int64_t, nb::c_contig, nb::device::cpu>;
 
 /// Returns a view of `loads` `[num_layers, num_experts]` without copying. Throws InvalidArgument
 /// naming `function` unless `loads` is 2-D float64, float32, int32 or int64 (the conversion of
-/// other dtypes is the Python layer's job). The view borrows `loads`' memory.
-LoadMatrix to_load_matrix(const InputArray& loads, const char* function);
+/// other dtypes is the Python layer's job); the core's checks of the values name the Python
+/// argument `name`, e.g. `evaluate: weight[0][1] = nan must be finite and non-negative`. The
+/// view borrows `loads`' memory.
+LoadMatrix to_load_matrix(const InputArray& loads, const char* function, const char* name);
+
+/// Returns the core's message about loads (`loads: loads[1][5] = nan ...`, `loads: num_layers =
+/// 0 ...`) with `function` and the Python argument `name` in place of "loads", e.g.
+/// `evaluate: weight[1][5] = nan ...`; other messages unchanged.
+std::string rename_loads(std::string_view message, const char* function, std::string_view name);
+
+/// A should_stop check (RebalanceOptions::should_stop) that lets Ctrl-C interrupt a core call
+/// running without the GIL: on Python's main thread, every 50 ms at most, it takes the GIL and
+/// runs the signal handlers; when one raises (KeyboardInterrupt), it keeps that exception and
+/// says stop. Make it with the GIL held; copies share their state.
+class SignalPoll {
+ public:
+  SignalPoll();
+  bool operator()() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+  friend void raise_if_interrupted(const std::function<bool()>& should_stop);
+};
+
+/// Raises (as nb::python_error) the exception a SignalPoll in `should_stop` kept; does nothing
+/// for another check or none. Call it with the GIL held where the core's Cancelled is caught.
+void raise_if_interrupted(const std::function<bool()>& should_stop);
+
+/// Runs `work()` with the GIL released and returns its result; when `should_stop` (a SignalPoll)
+/// stopped it, raises the exception the poll kept (KeyboardInterrupt) instead of Cancelled.
+template <typename Work>
+auto without_gil(const std::function<bool()>& should_stop, Work&& work) {
+  try {
+    nb::gil_scoped_release release;
+    return work();
+  } catch (const Cancelled&) {
+    raise_if_interrupted(should_stop);
+    throw;
+  }
+}
 
 /// Throws InvalidArgument unless `array` has `ndim` dimensions, e.g.
 /// `validate: log2phy.ndim = 2 must be 3`.

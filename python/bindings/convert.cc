@@ -3,6 +3,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "eplb/error.h"
 
@@ -10,9 +11,14 @@ namespace eplb::python {
 namespace {
 
 template <typename T>
-LoadMatrix view_as(const InputArray& loads, int64_t num_layers, int64_t num_experts) {
+LoadMatrix view_as(const InputArray& loads, const char* function, const char* name) {
   const auto* data = static_cast<const T*>(loads.data());
-  return LoadMatrix(std::span<const T>(data, loads.size()), num_layers, num_experts);
+  try {
+    return LoadMatrix(std::span<const T>(data, loads.size()), static_cast<int64_t>(loads.shape(0)),
+                      static_cast<int64_t>(loads.shape(1)));
+  } catch (const InvalidArgument& error) {
+    throw InvalidArgument(rename_loads(error.what(), function, name));
+  }
 }
 
 std::string dtype_name(nb::dlpack::dtype dtype) {
@@ -42,22 +48,31 @@ void check_dim(const IndexArray& array, size_t dim, int64_t expected, const char
 
 }  // namespace
 
-LoadMatrix to_load_matrix(const InputArray& loads, const char* function) {
+std::string rename_loads(std::string_view message, const char* function, std::string_view name) {
+  constexpr std::string_view kEntry = "loads: loads[";
+  constexpr std::string_view kPrefix = "loads: ";
+  std::string renamed = std::string(function) + ": " + std::string(name);
+  if (message.starts_with(kEntry)) return renamed + std::string(message.substr(kEntry.size() - 1));
+  if (message.starts_with(kPrefix)) {
+    return renamed + ": " + std::string(message.substr(kPrefix.size()));
+  }
+  return std::string(message);
+}
+
+LoadMatrix to_load_matrix(const InputArray& loads, const char* function, const char* name) {
   if (loads.ndim() != 2) {
     std::ostringstream message;
-    message << function << ": loads.ndim = " << loads.ndim()
+    message << function << ": " << name << ".ndim = " << loads.ndim()
             << " must be 2 ([num_layers, num_experts])";
     throw InvalidArgument(message.str());
   }
-  const auto num_layers = static_cast<int64_t>(loads.shape(0));
-  const auto num_experts = static_cast<int64_t>(loads.shape(1));
   const nb::dlpack::dtype dtype = loads.dtype();
-  if (dtype == nb::dtype<double>()) return view_as<double>(loads, num_layers, num_experts);
-  if (dtype == nb::dtype<float>()) return view_as<float>(loads, num_layers, num_experts);
-  if (dtype == nb::dtype<int32_t>()) return view_as<int32_t>(loads, num_layers, num_experts);
-  if (dtype == nb::dtype<int64_t>()) return view_as<int64_t>(loads, num_layers, num_experts);
+  if (dtype == nb::dtype<double>()) return view_as<double>(loads, function, name);
+  if (dtype == nb::dtype<float>()) return view_as<float>(loads, function, name);
+  if (dtype == nb::dtype<int32_t>()) return view_as<int32_t>(loads, function, name);
+  if (dtype == nb::dtype<int64_t>()) return view_as<int64_t>(loads, function, name);
   std::ostringstream message;
-  message << function << ": loads.dtype = " << dtype_name(dtype)
+  message << function << ": " << name << ".dtype = " << dtype_name(dtype)
           << " must be float64, float32, int32 or int64";
   throw InvalidArgument(message.str());
 }

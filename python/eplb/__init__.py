@@ -23,15 +23,32 @@ from ._api import (
     validate,
 )
 from ._online import Migration, Planner, replay
-from ._eplb import Error, InvalidArgument, IoError, ParseError, PlanMetrics, __version__
+from ._eplb import (
+    Error,
+    FileNotFoundIoError,
+    InvalidArgument,
+    InvalidSizes,
+    IoError,
+    IsADirectoryIoError,
+    NotADirectoryIoError,
+    ParseError,
+    PermissionIoError,
+    PlanMetrics,
+    __version__,
+)
 from ._plan_files import PlanFile, insert_dense_layers, load_plan, save_plan
 
 __all__ = [
     "Error",
+    "FileNotFoundIoError",
     "InvalidArgument",
+    "InvalidSizes",
     "IoError",
+    "IsADirectoryIoError",
     "Migration",
+    "NotADirectoryIoError",
     "ParseError",
+    "PermissionIoError",
     "PlanFile",
     "PlanMetrics",
     "Planner",

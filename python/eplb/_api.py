@@ -35,7 +35,9 @@ def rebalance_experts(
             `num_experts`.
         num_groups: expert groups (DeepSeek-V3: 8); the hierarchical policy keeps a group's
             experts on one node when `num_groups % num_nodes == 0`.
-        num_nodes: servers; `num_gpus` must be a multiple of it.
+        num_nodes: servers; `num_gpus` must be a multiple of it when `num_groups %
+            num_nodes == 0` (otherwise, as in DeepSeek's global fallback, groups and nodes are
+            ignored).
         num_gpus: GPUs; each holds `num_replicas / num_gpus` consecutive slots.
         policy: "balanced" (default: optimal replica counts, search packer), "deepseek"
             (DeepSeek's EPLB bit for bit) or "global" (ignores groups and nodes).
@@ -61,6 +63,8 @@ def rebalance_experts(
     Raises:
         InvalidArgument (a ValueError): `weight` is not 2-D, holds a NaN, infinite or negative
             value, or does not fit the sizes; a size or option is out of range.
+        InvalidSizes (an InvalidArgument and an AssertionError): a size condition that
+            DeepSeek's function asserts fails, e.g. `num_replicas` not a multiple of `num_gpus`.
         TypeError: a size is not an int, or `weight` does not hold real numbers.
     """
     function = "rebalance_experts"
@@ -252,7 +256,8 @@ def read_loads(
     matrix.
 
     Arguments:
-        path: the file or folder; docs/formats.md describes each format.
+        path: the file or folder, or "-" for standard input; docs/formats.md describes each
+            format.
         steps: the steps to sum: None for all, "A:B" / "A:" / ":B" (half-open, 0-based), a
             slice or a pair `(begin, end)` (None for an open end).
         format: "auto" (from the content; `.pt`/`.pth` files are "torch"), "vllm" (vLLM load

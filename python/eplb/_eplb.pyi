@@ -20,6 +20,11 @@ class InvalidArgument(Error, ValueError):
     Raised for bad shapes, sizes, divisibility, non-finite or negative loads and misuse of an API; also a ValueError.
     """
 
+class InvalidSizes(InvalidArgument, AssertionError):
+    """
+    Raised for the size conditions DeepSeek's rebalance_experts asserts: num_replicas a multiple of num_gpus and at least num_experts, and on its hierarchical path num_experts a multiple of num_groups and num_gpus a multiple of num_nodes. An InvalidArgument (so a ValueError) and also an AssertionError, as the reference raises.
+    """
+
 class ParseError(Error, ValueError):
     """
     Raised when a file's content is malformed; the message names the file and the location. Also a ValueError.
@@ -27,7 +32,27 @@ class ParseError(Error, ValueError):
 
 class IoError(Error, OSError):
     """
-    Raised when a file cannot be opened, read or written; the message names the file. Also an OSError.
+    Raised when a file cannot be opened, read or written; the message names the file. Also an OSError, with `errno`, `strerror` and `filename` set; a missing file raises FileNotFoundIoError (also a FileNotFoundError), a forbidden one PermissionIoError (also a PermissionError).
+    """
+
+class FileNotFoundIoError(IoError, FileNotFoundError):
+    """
+    The IoError for a file or folder that does not exist; also a FileNotFoundError.
+    """
+
+class PermissionIoError(IoError, PermissionError):
+    """
+    The IoError for a file that may not be read or written; also a PermissionError.
+    """
+
+class IsADirectoryIoError(IoError, IsADirectoryError):
+    """
+    The IoError for a folder given where a file is read or written; also an IsADirectoryError.
+    """
+
+class NotADirectoryIoError(IoError, NotADirectoryError):
+    """
+    The IoError for a path through something that is not a folder; also a NotADirectoryError.
     """
 
 def validate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, forbid_duplicates_on_gpu: bool = False) -> None:
@@ -51,11 +76,11 @@ def keep_gpu_slots(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', devi
     Raises InvalidArgument (a ValueError) when the shapes differ, an entry is not in `[0, num_experts)` or -1, or `num_gpus` does not divide the slots.
     """
 
-def rebalance_experts(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1, cross_node_replicas: int = 0, active_gpus: Sequence[bool] = []) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
+def rebalance_experts(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *, policy: str = 'balanced', packer: str = 'multistart', effort: int = 1, seed: int = 0, threads: int = 1, cross_node_replicas: int = 0, active_gpus: Sequence[bool] = []) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:
     """
-    Plans a placement of `loads` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
+    Plans a placement of `weight` `[num_layers, num_experts]` (C-contiguous float64, float32, int32 or int64 on the CPU) on `num_gpus` GPUs in `num_nodes` nodes with `num_replicas` slots per layer.
 
-    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". `cross_node_replicas` lets "balanced" put that many replicas per layer outside their group's node; `active_gpus` (one bool per GPU, empty for all) plans onto the healthy GPUs only, -1 in the others' slots. Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL.
+    Returns `(phy2log [num_layers, num_replicas], log2phy [num_layers, num_experts, max_replicas], logcnt [num_layers, num_experts])` as int64 NumPy arrays. `policy` is "deepseek" (DeepSeek's EPLB bit for bit), "balanced" or "global"; `packer` is "greedy", "snake" or "multistart". `cross_node_replicas` lets "balanced" put that many replicas per layer outside their group's node; `active_gpus` (one bool per GPU, empty for all) plans onto the healthy GPUs only, -1 in the others' slots. Raises InvalidArgument (a ValueError) when the loads do not fit the topology or an option is out of range. Deterministic: the same inputs and `seed` give the same plan whatever `threads` is. Releases the GIL; Ctrl-C stops it between layers (KeyboardInterrupt).
     """
 
 class PlanMetrics:
@@ -93,18 +118,24 @@ class PlanMetrics:
         Global lower bound on the heaviest GPU per layer, float64 `[num_layers]`.
         """
 
+    @property
+    def duplicate_slots(self) -> int:
+        """
+        Slots, over all layers, holding a second (third, ...) replica of an expert on a GPU that already holds one. balanced and global use one only where it lowers the heaviest GPU; deepseek wherever DeepSeek's reference does.
+        """
+
     def __repr__(self) -> str: ...
 
-def evaluate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_gpus: int) -> PlanMetrics:
+def evaluate(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_gpus: int) -> PlanMetrics:
     """
-    Scores the placement `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) on `loads` `[num_layers, num_experts]` (which may differ from the loads it was planned on, e.g. the next window), with `num_replicas / num_gpus` consecutive slots per GPU.
+    Scores the placement `phy2log` `[num_layers, num_replicas]` (C-contiguous int64) on `weight` `[num_layers, num_experts]` (which may differ from the loads it was planned on, e.g. the next window), with `num_replicas / num_gpus` consecutive slots per GPU.
 
     Returns a PlanMetrics. Raises InvalidArgument (a ValueError) when the shapes disagree or the placement is not valid. Releases the GIL.
     """
 
-def lower_bounds(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_gpus: int) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
+def lower_bounds(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], num_replicas: int, num_gpus: int) -> Annotated[NDArray[numpy.float64], dict(order='C')]:
     """
-    Returns, per layer, a lower bound on the heaviest GPU of any placement of `loads` `[num_layers, num_experts]` in `num_replicas` slots on `num_gpus` GPUs: max(total / num_gpus, the smallest possible largest load per replica), float64 `[num_layers]`.
+    Returns, per layer, a lower bound on the heaviest GPU of any placement of `weight` `[num_layers, num_experts]` in `num_replicas` slots on `num_gpus` GPUs: max(total / num_gpus, the smallest possible largest load per replica), float64 `[num_layers]`.
 
     Raises InvalidArgument (a ValueError) for bad sizes. Releases the GIL.
     """
@@ -144,9 +175,9 @@ def read_plan(path: str | os.PathLike, format: str = 'auto', num_gpus: int = 0, 
     Returns `((phy2log, log2phy, logcnt), (num_replicas, num_groups, num_nodes, num_gpus), policy, dense_layers, moe_layers_only)`. `no_dense_layers`: the model has no dense layers (the rows of a vllm-ascend file are its layers). 0 means not given: `num_gpus` is required for sglang and for trtllm files without `ep_size`; groups and nodes default to 1 when not recorded, and given values must match recorded ones. Raises IoError, ParseError naming the file and location, and InvalidArgument.
     """
 
-def find_dense_layers(loads: Annotated[NDArray, dict(order='C', device='cpu', writable=False)]) -> list[int]:
+def find_dense_layers(weight: Annotated[NDArray, dict(order='C', device='cpu', writable=False)]) -> list[int]:
     """
-    Returns the all-zero rows of `loads` `[num_layers, num_experts]`, ascending: the layers a recording marks as dense. Returns nothing when every row is zero.
+    Returns the all-zero rows of `weight` `[num_layers, num_experts]`, ascending: the layers a recording marks as dense. Returns nothing when every row is zero.
     """
 
 def insert_dense_layers(phy2log: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], log2phy: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], logcnt: Annotated[NDArray[numpy.int64], dict(order='C', device='cpu', writable=False)], dense_layers: Sequence[int]) -> tuple[Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')], Annotated[NDArray[numpy.int64], dict(order='C')]]:

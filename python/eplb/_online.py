@@ -14,13 +14,7 @@ from . import _convert, _eplb
 def _swing_weight(value: Optional[float], function: str) -> float:
     """Returns `value` for the core, -1.0 (keep the history's own) for None; raises
     InvalidArgument unless it is finite and non-negative."""
-    if value is None:
-        return -1.0
-    weight = float(value)
-    if not (np.isfinite(weight) and weight >= 0):
-        raise _eplb.InvalidArgument(
-            f"{function}: swing_weight = {value} must be finite and non-negative")
-    return weight
+    return -1.0 if value is None else _convert.as_non_negative(value, function, "swing_weight")
 
 
 def _search_options(function: str, *, effort: Any, seed: Any, threads: Any, packer: Any,
@@ -48,10 +42,16 @@ class Migration:
             same GPU if possible, else the same node; copy every move's weights before
             overwriting any slot).
         cross_node_copies: moves whose weights come from another node.
+        skipped: True when `min_gain` kept the current plan (no moves).
+        balancedness_before, balancedness_after: GPU balancedness of the current and of the new
+            plan on the planning loads (what the moves bought); None where not known.
     """
 
     moves: np.ndarray
     cross_node_copies: int
+    skipped: bool = False
+    balancedness_before: Optional[float] = None
+    balancedness_after: Optional[float] = None
 
     @property
     def moved_slots(self) -> int:
@@ -59,8 +59,16 @@ class Migration:
         return int(self.moves.shape[0])
 
     def bytes(self, expert_bytes: int) -> int:
-        """Bytes copied when each expert's weights take `expert_bytes` bytes."""
-        return int(np.count_nonzero(self.moves[:, 3] >= 0)) * int(expert_bytes)
+        """Bytes copied when each expert's weights take `expert_bytes` bytes.
+
+        Raises InvalidArgument (a ValueError) when `expert_bytes` is negative and TypeError
+        when it is not an int.
+        """
+        size = _convert.as_int(expert_bytes, "Migration.bytes", "expert_bytes")
+        if size < 0:
+            raise _eplb.InvalidArgument(
+                f"Migration.bytes: expert_bytes = {size} must be non-negative")
+        return int(np.count_nonzero(self.moves[:, 3] >= 0)) * size
 
 
 class Planner:
@@ -82,7 +90,10 @@ class Planner:
         repair_rounds: ruin-and-recreate rounds replan() spends on each layer: more rounds
             move fewer slots and take longer (docs/online.md).
 
-    The shape is fixed by the first observe(). Not thread-safe.
+    Every argument is checked here (InvalidArgument, a ValueError, or TypeError naming it); the
+    shape is fixed by the first observe(). plan() and replan() return torch tensors on the
+    device of the last observed step when it was a tensor, else NumPy arrays. Ctrl-C interrupts
+    a long plan() or replan() (KeyboardInterrupt). Not thread-safe.
     """
 
     def __init__(
@@ -105,7 +116,7 @@ class Planner:
         repair_rounds: int = 40,
     ) -> None:
         function = "Planner"
-        self._options = dict(
+        self._setup = _eplb._PlannerSetup(
             num_replicas=_convert.as_int(num_replicas, function, "num_replicas"),
             num_groups=_convert.as_int(num_groups, function, "num_groups"),
             num_nodes=_convert.as_int(num_nodes, function, "num_nodes"),
@@ -120,19 +131,21 @@ class Planner:
                               repair_rounds=repair_rounds),
         )
         self._planner: Optional[Any] = None
+        self._like = _convert.output_like(None)
 
     def observe(self, step_loads: Any) -> None:
         """Adds one step's loads `[num_layers, num_experts]` (torch, NumPy or lists), or several
         steps at once `[num_steps, num_layers, num_experts]`."""
-        shape = _convert.shape_of(step_loads)
+        shape = _convert.shape_of(step_loads, "Planner.observe", "step_loads")
         if len(shape) == 3:
             for step in step_loads:
                 self.observe(step)
             return
         loads = _convert.as_loads(step_loads, "Planner.observe", "step_loads")
         if self._planner is None:
-            self._planner = _eplb._Planner(loads.shape[0], loads.shape[1], **self._options)
+            self._planner = _eplb._Planner(loads.shape[0], loads.shape[1], self._setup)
         self._planner.observe(loads)
+        self._like = _convert.output_like(step_loads)
 
     def reset(self) -> None:
         """Forgets every observed step."""
@@ -157,24 +170,50 @@ class Planner:
         """What plans are made on: the history weighted by each expert's swing."""
         return self._require("planning_loads").planning_loads()
 
-    def plan(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A fresh plan of planning_loads(): `(phy2log, log2phy, logcnt)`, int64 NumPy."""
-        return self._require("plan").plan()
+    def plan(self) -> Tuple[Any, Any, Any]:
+        """A fresh plan of planning_loads(): `(phy2log, log2phy, logcnt)`, int64, as torch
+        tensors on the device of the last observed step when it was a tensor, else NumPy."""
+        return tuple(self._like(array)  # type: ignore[return-value]
+                     for array in self._require("plan").plan())
 
-    def replan(self, phy2log: Any, tolerance: float = 0.005
-               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Migration]:
+    def replan(self, phy2log: Any, tolerance: float = 0.005, *,
+               move_budget: Optional[float] = None,
+               min_gain: float = 0.0) -> Tuple[Any, Any, Any, Migration]:
         """A plan close to the current one `phy2log` `[num_layers, num_replicas]`: the fewest
         moved slots found such that its GPU balancedness on planning_loads() is at least a
-        fresh plan's / (1 + tolerance).
+        fresh plan's / (1 + tolerance). With `move_budget` (a fraction of all slots in [0, 1];
+        for a budget in bytes, bytes / (expert bytes x layers x replicas)) instead: at most that
+        many slots change, where they lower the heaviest GPUs most, and `tolerance` is unused.
+        `min_gain`: keep `phy2log` (no moves) when the re-plan would raise GPU balancedness on
+        the planning loads by less; `migration.skipped` then says so.
 
-        Returns `(phy2log, log2phy, logcnt, migration)`. Raises InvalidArgument (a ValueError)
-        when `phy2log` is not a valid plan of this shape or `tolerance` is negative.
+        Returns `(phy2log, log2phy, logcnt, migration)`, the arrays as plan() returns them
+        (`migration.moves` is NumPy). Raises InvalidArgument (a ValueError) when `phy2log` is
+        not a valid plan of this shape, `tolerance` or `min_gain` is negative, NaN or infinite,
+        or `move_budget` is outside [0, 1].
         """
+        function = "Planner.replan"
         planner = self._require("replan")
-        current = _convert.as_index_array(phy2log, "Planner.replan", "phy2log")
-        new_phy2log, log2phy, logcnt, moves, cross_node, _ = planner.replan(
-            current, float(tolerance))
-        return new_phy2log, log2phy, logcnt, Migration(moves, int(cross_node))
+        tolerance = _convert.as_non_negative(tolerance, function, "tolerance")
+        budget = _move_budget(move_budget, function)
+        gain = _convert.as_non_negative(min_gain, function, "min_gain")
+        current = _convert.as_index_array(phy2log, function, "phy2log")
+        new_phy2log, log2phy, logcnt, moves, cross_node, _, skipped, before, after = (
+            planner.replan(current, tolerance, budget, gain))
+        like = self._like
+        return like(new_phy2log), like(log2phy), like(logcnt), Migration(
+            moves, int(cross_node), bool(skipped), float(before), float(after))
+
+
+def _move_budget(value: Any, function: str) -> float:
+    """Returns `move_budget` for the core: -1 for None, else a fraction in [0, 1]."""
+    if value is None:
+        return -1.0
+    budget = _convert.as_non_negative(value, function, "move_budget")
+    if budget > 1:
+        raise _eplb.InvalidArgument(
+            f"{function}: move_budget = {value} must be in [0, 1] (a fraction of all slots)")
+    return budget
 
 
 def replay(
@@ -188,6 +227,8 @@ def replay(
     policy: Union[str, Sequence[str], None] = None,
     history: Optional[str] = None,
     tolerance: Optional[float] = None,
+    move_budget: Optional[float] = None,
+    min_gain: float = 0.0,
     swing_weight: Optional[float] = None,
     effort: int = 1,
     seed: int = 0,
@@ -208,8 +249,11 @@ def replay(
             most drift-robust planner (DEFAULT_REPLAY_PLANNER).
         history: the history of planners named without "@" (None: "last" for "deepseek",
             "robust" for the others).
-        tolerance: None re-plans from scratch every window; a fraction (e.g. 0.005) re-plans
-            with Planner.replan.
+        tolerance: None re-plans from scratch every window; a fraction (e.g. 0.005, finite and
+            non-negative) re-plans with Planner.replan.
+        move_budget: instead of `tolerance`, re-plan moving at most this fraction of all slots
+            (in [0, 1]); min_gain: with either, keep the plan when a re-plan would gain less
+            GPU balancedness on the planning loads (counted as "skipped").
         swing_weight, effort, seed, threads, packer, cross_node_replicas, repair_rounds: as
             for Planner.
 
@@ -219,37 +263,46 @@ def replay(
         "summary" ({"in_sample", "next_window", "replans", "moved_fraction", "plan_ms"};
         "moved_fraction" is None when there was no re-plan, "replans" 0), and every planner in
         that form under "runs".
+
+    Every argument and planner is checked before the first window (InvalidArgument, a
+    ValueError, naming it); Ctrl-C interrupts the replay between windows and layers
+    (KeyboardInterrupt).
     """
     function = "replay"
-    if isinstance(trace, (str, os.PathLike)):
-        steps = _eplb.read_trace(trace)
-    else:
-        shape = _convert.shape_of(trace)
-        if len(shape) != 3:
-            raise _eplb.InvalidArgument(
-                f"{function}: trace.shape = {shape} must be 3-D "
-                "[num_steps, num_layers, num_experts]")
-        steps = np.ascontiguousarray(
-            np.stack([_convert.as_loads(step, function, "trace") for step in trace]),
-            dtype=np.float64)
     if policy is None:
         planners = [_eplb.DEFAULT_REPLAY_PLANNER]
     elif isinstance(policy, str):
         planners = [policy]
     else:
         planners = [_convert.as_str(name, function, "policy") for name in policy]
-    report = _eplb._replay(
-        steps,
-        _convert.as_int(num_replicas, function, "num_replicas"),
-        _convert.as_int(num_groups, function, "num_groups"),
-        _convert.as_int(num_nodes, function, "num_nodes"),
-        _convert.as_int(num_gpus, function, "num_gpus"),
-        planners,
-        _convert.as_int(interval, function, "interval"),
-        "" if history is None else _convert.as_str(history, function, "history"),
-        -1.0 if tolerance is None else float(tolerance),
-        _swing_weight(swing_weight, function),
+    # Every option is converted before the trace is read or converted.
+    arguments = dict(
+        num_replicas=_convert.as_int(num_replicas, function, "num_replicas"),
+        num_groups=_convert.as_int(num_groups, function, "num_groups"),
+        num_nodes=_convert.as_int(num_nodes, function, "num_nodes"),
+        num_gpus=_convert.as_int(num_gpus, function, "num_gpus"),
+        planners=planners,
+        interval=_convert.as_int(interval, function, "interval"),
+        history="" if history is None else _convert.as_str(history, function, "history"),
+        tolerance=(-1.0 if tolerance is None else
+                   _convert.as_non_negative(tolerance, function, "tolerance")),
+        move_budget=_move_budget(move_budget, function),
+        min_gain=_convert.as_non_negative(min_gain, function, "min_gain"),
+        swing_weight=_swing_weight(swing_weight, function),
         **_search_options(function, effort=effort, seed=seed, threads=threads, packer=packer,
                           cross_node_replicas=cross_node_replicas, repair_rounds=repair_rounds),
     )
+    if isinstance(trace, (str, os.PathLike)):
+        steps = _eplb.read_trace(trace)
+    else:
+        shape = _convert.shape_of(trace, function, "trace")
+        if len(shape) != 3:
+            raise _eplb.InvalidArgument(
+                f"{function}: trace.shape = {shape} must be 3-D "
+                "[num_steps, num_layers, num_experts]")
+        steps = np.ascontiguousarray(
+            np.stack([_convert.as_loads(step, function, f"trace[{i}]")
+                      for i, step in enumerate(trace)]),
+            dtype=np.float64)
+    report = _eplb._replay(steps, **arguments)
     return json.loads(report)

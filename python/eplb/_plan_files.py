@@ -3,6 +3,7 @@ returns, and insert_dense_layers(). Each converts its arguments (_convert), call
 core (_eplb; `format="torch"` goes through _torch_files) and converts the result back."""
 
 import os
+import warnings
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -85,17 +86,17 @@ class PlanFile(Tuple[np.ndarray, np.ndarray, np.ndarray]):
                 + (", moe_layers_only=True)" if self.moe_layers_only else ")"))
 
 
-def _is_plan_tuple(plan: Any) -> bool:
+def _is_plan_tuple(plan: Any, function: str) -> bool:
     """Tells `(phy2log, log2phy, logcnt)` (a tuple or list of three arrays, the first 2-D) from
     `phy2log` alone (whose first element is a row)."""
     return (isinstance(plan, (tuple, list)) and len(plan) == 3 and
-            len(_convert.shape_of(plan[0])) == 2)
+            len(_convert.shape_of(plan[0], function, "plan[0]")) == 2)
 
 
 def _plan_arrays(plan: Any, function: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns `plan` (`(phy2log, log2phy, logcnt)`, or `phy2log` alone) as three C-contiguous
     int64 NumPy arrays; `phy2log` alone is completed with plan_from_phy2log."""
-    if _is_plan_tuple(plan):
+    if _is_plan_tuple(plan, function):
         names = ("phy2log", "log2phy", "logcnt")
         arrays = [_convert.as_index_array(array, function, name) for array, name in
                   zip(plan, names)]
@@ -118,6 +119,22 @@ def _check_dense_layers(dense_layers: Sequence[int], num_layers: int, function: 
                 f"[0, {num_layers})")
 
 
+def _warn_about_trivial_rows(phy2log: np.ndarray, num_experts: int, format: str) -> None:
+    """Says that the rows holding the trivial placement (slot `s` holds expert
+    `s % num_experts`, what plans give dense layers) went into a `format` file that lists MoE
+    layers only as MoE layers, as `eplb convert` notes it."""
+    trivial = np.arange(phy2log.shape[1]) % max(num_experts, 1)
+    rows = [int(row) for row in np.flatnonzero((phy2log == trivial).all(axis=1))]
+    if not rows:
+        return
+    listed = ", ".join(str(row) for row in rows)
+    warnings.warn(
+        f"save_plan: wrote every row of the plan as a MoE layer, but rows {listed} hold the "
+        f"trivial placement of dense layers; if they are dense layers, pass "
+        f"dense_layers=[{listed}] so that the {format} file lists MoE layers only",
+        UserWarning, stacklevel=3)
+
+
 def save_plan(
     plan: Any,
     path: PathArg,
@@ -138,7 +155,9 @@ def save_plan(
             torch tensors, NumPy arrays or nested lists), or `phy2log`
             `[num_layers, num_replicas]` alone (the others are
             rebuilt, with experts = largest index + 1).
-        path: the file to write; it is written to a temporary name and renamed.
+        path: the file to write, or "-" for standard output. A regular file (or a symlink's
+            target) is written to a unique temporary name in its folder and renamed over it,
+            so it is never left partial; a FIFO or a device is written straight through.
         format: "eplb" (eplb's JSON: topology, policy, all three arrays, dense layers, metrics),
             "sglang" (`--init-expert-location`), "trtllm" (`moe_config.load_balancer` YAML),
             "vllm-ascend" (`expert_map_path`) or "torch" (a `.pt` holding
@@ -151,6 +170,8 @@ def save_plan(
             A PlanFile whose `moe_layers_only` is set (from a "vllm-ascend" file) is refused by
             "sglang" and "trtllm" unless `dense_layers=()` says the model has none; put dense
             layers back with insert_dense_layers() or load_plan(..., dense_layers=...).
+            Without them, "trtllm" and "vllm-ascend" write every row as a MoE layer and warn
+            (UserWarning) when some rows hold the trivial placement dense layers get.
         policy: a policy name recorded by "eplb".
         metrics: a PlanMetrics (from evaluate) recorded by "eplb"; ignored by the others.
 
@@ -186,6 +207,8 @@ def save_plan(
         return
     _eplb.write_plan(path_text, phy2log, log2phy, logcnt, *topology, format, policy=policy,
                      dense_layers=dense, metrics=metrics, moe_layers_only=moe_layers_only)
+    if format in ("trtllm", "vllm-ascend") and not dense and not moe_layers_only:
+        _warn_about_trivial_rows(phy2log, logcnt.shape[1], format)
 
 
 def load_plan(
@@ -200,7 +223,7 @@ def load_plan(
     """Reads and validates a plan file of any format save_plan writes.
 
     Arguments:
-        path: the file.
+        path: the file, or "-" for standard input (the format is then detected from the content).
         format: "auto" (`.pt`/`.pth` files are "torch", others are told by their content) or a
             format of save_plan.
         num_gpus: GPUs; required for "sglang", "torch" and "trtllm" files without `ep_size`,
@@ -273,5 +296,5 @@ def insert_dense_layers(plan: Any, dense_layers: Sequence[int]) -> Tuple[Any, An
     arrays = _eplb.insert_dense_layers(
         *_plan_arrays(plan, function),
         _convert.as_layer_list(dense_layers, function, "dense_layers"))
-    like = _convert.output_like(plan[0] if _is_plan_tuple(plan) else plan)
+    like = _convert.output_like(plan[0] if _is_plan_tuple(plan, function) else plan)
     return like(arrays[0]), like(arrays[1]), like(arrays[2])

@@ -6,12 +6,18 @@ with `torch.load(weights_only=True)`, which loads tensors and plain containers o
 here plans or sums: values are checked and handed to the core as NumPy arrays.
 """
 
+import contextlib
+import errno
+import io
 import os
+import secrets
+import stat
+import sys
 from typing import Any, Tuple
 
 import numpy as np
 
-from . import _eplb
+from . import _convert, _eplb
 
 #: The keys of a plan saved with `format="torch"`: DeepSeek's three arrays, as int64 tensors.
 PLAN_KEYS = ("phy2log", "log2phy", "logcnt")
@@ -45,10 +51,14 @@ def _load(path: str, function: str, what: str) -> Any:
     cannot be read and ParseError when torch.load(weights_only=True) refuses its content."""
     torch = _import_torch(function, what)
     try:
+        if path == "-":  # standard input, as for the compiled readers
+            return torch.load(io.BytesIO(sys.stdin.buffer.read()), map_location="cpu",
+                              weights_only=True)
         with open(path, "rb") as file:
             return torch.load(file, map_location="cpu", weights_only=True)
     except OSError as error:
-        raise _eplb.IoError(f"{function}: {path}: {error.strerror or error}") from error
+        raise _convert.io_error(f"{function}: {path}: {error.strerror or error}",
+                                error) from error
     except Exception as error:  # torch.load raises many types for content it cannot unpickle
         raise _eplb.ParseError(
             f"{function}: {path}: not a file torch.load(weights_only=True) reads: "
@@ -177,20 +187,89 @@ def read_sglang_dump(path: str, function: str) -> np.ndarray:
     return values if values.ndim == 3 else values[np.newaxis]
 
 
+def _write_through(path: str, data: bytes) -> None:
+    """Writes `data` to what `path` opens: a FIFO's reader, a device, a dangling link's target."""
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def _write_stdout(data: bytes) -> None:
+    """Writes `data` to file descriptor 1, as the compiled writers do for `-`."""
+    sys.stdout.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view):]
+
+
+def _replace(path: str, data: bytes) -> None:
+    """Writes `data` to a new file with a unique name next to the file `path` resolves to and
+    renames it over that file, so a reader or a concurrent writer never sees a partial file and
+    a file of the user's (such as `plan.pt.tmp`) is never touched."""
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    folder, name = os.path.split(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    for _ in range(100):
+        temporary = os.path.join(folder, f".{name}.eplb-{os.getpid()}-{secrets.token_hex(6)}.tmp")
+        try:
+            # 0o666 less the umask, as for any new file; O_EXCL never opens an existing one.
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no unused temporary name", target)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            if mode is not None:
+                os.fchmod(file.fileno(), mode)  # replacing a file keeps its permissions
+            file.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def write_file(path: str, data: bytes, function: str) -> None:
+    """Writes `data` to `path` the way the compiled writers do (eplb/io/files.h): `-` is
+    standard output; a regular file (or a new one, or a symlink's target) is replaced through a
+    unique temporary file and a rename; a FIFO, a device or a path under /dev or /proc is
+    written straight through. Raises IoError naming `path`."""
+    try:
+        if path == "-":
+            _write_stdout(data)
+            return
+        try:
+            info = os.stat(path)
+            exists = True
+        except FileNotFoundError:
+            info, exists = None, False
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if exists and not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        special = path.startswith(("/dev/", "/proc/"))
+        dangling = not exists and os.path.islink(path)
+        if (exists and not stat.S_ISREG(info.st_mode)) or special or dangling:
+            _write_through(path, data)
+        else:
+            _replace(path, data)
+    except OSError as error:
+        raise _convert.io_error(f"{function}: {path}: {error.strerror or error}",
+                                error) from error
+
+
 def save_plan(path: str, arrays: Tuple[np.ndarray, ...], function: str) -> None:
     """Saves `(phy2log, log2phy, logcnt)` as a dict of int64 tensors (PLAN_KEYS) with
-    torch.save, to a temporary name that is then renamed. Raises IoError."""
+    torch.save, through write_file(). Raises IoError."""
     torch = _import_torch(function, 'format = "torch"')
     tensors = {key: torch.tensor(array, dtype=torch.int64) for key, array in zip(PLAN_KEYS, arrays)}
-    temporary = path + ".tmp"
-    try:
-        with open(temporary, "wb") as file:
-            torch.save(tensors, file)
-        os.replace(temporary, path)
-    except OSError as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise _eplb.IoError(f"{function}: {path}: {error.strerror or error}") from error
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    write_file(path, buffer.getvalue(), function)
 
 
 def load_plan(path: str, function: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

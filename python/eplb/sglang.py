@@ -39,7 +39,8 @@ def _algorithm_name(algorithm: Any) -> str:
 def _summed_steps(tokens_per_expert: Any) -> Any:
     """The steps summed as SGLang sums them, in float32 on the CPU as its DeepSeek algorithm
     plans (`tokens_per_expert.sum(dim=0).float().cpu()`)."""
-    shape = _convert.shape_of(tokens_per_expert)
+    shape = _convert.shape_of(tokens_per_expert, "eplb.sglang.rebalance_experts",
+                              "tokens_per_expert")
     if len(shape) != 3:
         raise _eplb.InvalidArgument(
             f"eplb.sglang.rebalance_experts: tokens_per_expert.shape = {shape} must be 3-D "

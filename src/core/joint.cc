@@ -16,6 +16,7 @@ namespace {
 struct Search {
   std::span<const double> loads;
   int64_t num_slots, num_gpus, slots_per_gpu, max_count, max_nodes;
+  bool allow_duplicates;
   int64_t nodes = 0;
   double best;
   std::vector<int32_t> best_slots = {};
@@ -56,7 +57,7 @@ struct Search {
         tried_empty = true;
       }
       bool clash = false;
-      for (int32_t s = 0; s < gpu_size[g]; ++s) {
+      for (int32_t s = 0; s < gpu_size[g] && !allow_duplicates; ++s) {
         clash |= item_expert[gpu_items[g * slots_per_gpu + s]] == item_expert[i];
       }
       if (clash) continue;
@@ -120,13 +121,14 @@ struct Search {
 
 bool exact_joint_placement(std::span<const double> loads, int64_t num_slots, int64_t num_gpus,
                            int64_t max_count, double incumbent_max, std::span<int32_t> slot_expert,
-                           int64_t max_nodes) {
+                           int64_t max_nodes, bool allow_duplicates) {
   Search search{.loads = loads,
                 .num_slots = num_slots,
                 .num_gpus = num_gpus,
                 .slots_per_gpu = num_slots / num_gpus,
                 .max_count = max_count,
                 .max_nodes = max_nodes,
+                .allow_duplicates = allow_duplicates,
                 .best = incumbent_max};
   search.best_slots.assign(slot_expert.begin(), slot_expert.end());
   search.order.resize(loads.size());

@@ -113,7 +113,16 @@ PlanMetrics evaluate(const Plan& plan, const LoadMatrix& loads, const Topology& 
   double sum_mean_gpu = 0, sum_max_gpu = 0, sum_mean_slot = 0, sum_max_slot = 0, sum_bound = 0;
   double sum_layer_gap = 0;
   int64_t num_loaded_layers = 0;
+  // GPU (layer * num_gpus + gpu) that last held each expert: a slot of the same one duplicates.
+  std::vector<int64_t> holder(plan.num_experts, -1);
   for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
+    const auto phy2log = plan.phy2log_row(layer);
+    for (int64_t slot = 0; slot < plan.num_replicas; ++slot) {
+      if (phy2log[slot] < 0) continue;
+      const int64_t key = layer * topology.num_gpus() + topology.gpu_of_slot(slot);
+      metrics.duplicate_slots += holder[phy2log[slot]] == key;
+      holder[phy2log[slot]] = key;
+    }
     // Means and the bound count only the GPUs the plan uses (excluded GPUs hold -1 slots).
     const int64_t used_slots = fill_slot_loads(plan, loads, layer, slot_loads);
     const int64_t used_gpus = used_slots / topology.slots_per_gpu();

@@ -30,25 +30,56 @@ Policy parse_policy(std::string_view name) {
 
 namespace {
 
-void check_active_gpus(int64_t num_experts, const Topology& topology, const RebalanceOptions& options) {
+// The active-GPU check that needs the expert count (check_rebalance_options does the others).
+void check_active_slots(int64_t num_experts, const Topology& topology,
+                        const RebalanceOptions& options) {
   if (options.active_gpus.empty()) return;
-  if (static_cast<int64_t>(options.active_gpus.size()) != topology.num_gpus()) {
-    detail::throw_invalid("rebalance_experts: active_gpus has ", options.active_gpus.size(),
-                          " entries, must have num_gpus = ", topology.num_gpus());
-  }
   const auto active = std::count(options.active_gpus.begin(), options.active_gpus.end(), true);
-  if (active == 0) detail::throw_invalid("rebalance_experts: active_gpus excludes every GPU");
   if (active * topology.slots_per_gpu() < num_experts) {
     detail::throw_invalid("rebalance_experts: active_gpus leaves ", active * topology.slots_per_gpu(),
                           " slots on ", active, " GPUs, fewer than num_experts = ", num_experts);
   }
-  if (active < topology.num_gpus() && options.cross_node_replicas > 0) {
-    detail::throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
-                          " cannot be combined with excluded GPUs yet");
-  }
 }
 
 }  // namespace
+
+void check_rebalance_options(const Topology& topology, const RebalanceOptions& options,
+                             std::string_view function) {
+  if (options.policy == Policy::deepseek) {
+    if (!options.active_gpus.empty()) {
+      detail::throw_invalid(function, ": active_gpus needs policy balanced or global; "
+                            "deepseek plans onto every GPU");
+    }
+    if (options.cross_node_replicas != 0) {
+      detail::throw_invalid(function, ": cross_node_replicas = ", options.cross_node_replicas,
+                            " needs policy balanced; deepseek keeps the strict hierarchy");
+    }
+    return;
+  }
+  if (options.effort < 1 || options.effort > kMaxEffort) {
+    detail::throw_invalid(function, ": effort = ", options.effort, " must be in [1, ", kMaxEffort,
+                          "]");
+  }
+  if (options.threads < 1 || options.threads > kMaxThreads) {
+    detail::throw_invalid(function, ": threads = ", options.threads, " must be in [1, ",
+                          kMaxThreads, "]");
+  }
+  if (options.cross_node_replicas < 0 || options.cross_node_replicas > topology.num_replicas()) {
+    detail::throw_invalid(function, ": cross_node_replicas = ", options.cross_node_replicas,
+                          " must be in [0, num_replicas = ", topology.num_replicas(), "]");
+  }
+  if (options.active_gpus.empty()) return;
+  if (static_cast<int64_t>(options.active_gpus.size()) != topology.num_gpus()) {
+    detail::throw_invalid(function, ": active_gpus has ", options.active_gpus.size(),
+                          " entries, must have num_gpus = ", topology.num_gpus());
+  }
+  const auto active = std::count(options.active_gpus.begin(), options.active_gpus.end(), true);
+  if (active == 0) detail::throw_invalid(function, ": active_gpus excludes every GPU");
+  if (active < topology.num_gpus() && options.cross_node_replicas > 0) {
+    detail::throw_invalid(function, ": cross_node_replicas = ", options.cross_node_replicas,
+                          " cannot be combined with excluded GPUs yet");
+  }
+}
 
 bool uses_hierarchy(const Topology& topology, int64_t num_experts, const RebalanceOptions& options) {
   if (options.policy == Policy::global || !topology.is_hierarchical()) return false;
@@ -71,18 +102,10 @@ Plan rebalance_experts(const LoadMatrix& loads, const Topology& topology,
     detail::throw_invalid("rebalance_experts: num_layers * num_replicas = ", loads.num_layers(),
                           " * ", topology.num_replicas(), " exceeds the limit of ", kMaxPlanEntries);
   }
-  check_active_gpus(loads.num_experts(), topology, options);
+  check_rebalance_options(topology, options, "rebalance_experts");
+  check_active_slots(loads.num_experts(), topology, options);
   switch (options.policy) {
-    case Policy::deepseek:
-      if (!options.active_gpus.empty()) {
-        detail::throw_invalid("rebalance_experts: active_gpus needs policy balanced or global; "
-                              "deepseek plans onto every GPU");
-      }
-      if (options.cross_node_replicas != 0) {
-        detail::throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
-                              " needs policy balanced; deepseek keeps the strict hierarchy");
-      }
-      return detail::rebalance_deepseek(loads, topology);
+    case Policy::deepseek: return detail::rebalance_deepseek(loads, topology);
     case Policy::balanced:
       return detail::rebalance_search(loads, topology, options,
                                       uses_hierarchy(topology, loads.num_experts(), options));

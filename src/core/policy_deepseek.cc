@@ -5,6 +5,7 @@
 #include "core/detail/greedy_pack.h"
 #include "core/detail/plan_builder.h"
 #include "core/detail/policies.h"
+#include "core/detail/torch_sum.h"
 
 namespace eplb::detail {
 namespace {
@@ -54,9 +55,10 @@ void plan_layer(std::span<const float> weights, const Topology& topology, int64_
   const int64_t slots_per_gpu = topology.slots_per_gpu();
 
   // Step 1: pack groups onto nodes; a node's experts are its groups' in pack rank order.
-  s.group_weights.assign(num_groups, 0.0f);
+  // The reference sums each group with torch, in torch's order.
+  s.group_weights.resize(num_groups);
   for (int64_t g = 0; g < num_groups; ++g) {
-    for (int64_t j = 0; j < group_size; ++j) s.group_weights[g] += weights[g * group_size + j];
+    s.group_weights[g] = torch_cpu_sum(weights.subspan(g * group_size, group_size));
   }
   s.group_pack.resize(num_groups);
   s.group_rank.resize(num_groups);
@@ -95,17 +97,33 @@ void plan_layer(std::span<const float> weights, const Topology& topology, int64_
   }
 }
 
+// The reference runs its hierarchical path with one group and one node when groups cannot be
+// split evenly over nodes.
+int64_t deepseek_groups(const Topology& topology) {
+  return topology.is_hierarchical() ? topology.num_groups() : 1;
+}
+int64_t deepseek_nodes(const Topology& topology) {
+  return topology.is_hierarchical() ? topology.num_nodes() : 1;
+}
+
 }  // namespace
+
+void deepseek_layer(const LoadMatrix& loads, int64_t layer, const Topology& topology,
+                    std::span<int64_t> phy2log) {
+  DeepseekScratch scratch;
+  scratch.weights.resize(loads.num_experts());
+  loads.copy_row(layer, std::span<float>(scratch.weights));
+  std::vector<int32_t> phy_rank(phy2log.size());
+  plan_layer(scratch.weights, topology, deepseek_groups(topology), deepseek_nodes(topology),
+             phy2log, phy_rank, scratch);
+}
 
 Plan rebalance_deepseek(const LoadMatrix& loads, const Topology& topology) {
   const int64_t num_layers = loads.num_layers();
   const int64_t num_experts = loads.num_experts();
   const int64_t num_replicas = topology.num_replicas();
-  // The reference runs its hierarchical path with one group and one node when groups cannot be
-  // split evenly over nodes.
-  const bool hierarchical = topology.is_hierarchical();
-  const int64_t num_groups = hierarchical ? topology.num_groups() : 1;
-  const int64_t num_nodes = hierarchical ? topology.num_nodes() : 1;
+  const int64_t num_groups = deepseek_groups(topology);
+  const int64_t num_nodes = deepseek_nodes(topology);
 
   std::vector<int64_t> phy2log(num_layers * num_replicas);
   std::vector<int32_t> phy_rank(num_layers * num_replicas);

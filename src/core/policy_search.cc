@@ -20,6 +20,9 @@
 namespace eplb::detail {
 namespace {
 
+/// Marks the packing streams of the plans that may hold duplicates (place_with_duplicates).
+constexpr uint64_t kDuplicatesStream = uint64_t{1} << 62;
+
 // On a small level, replaces the placement by the exact joint optimum over replica counts and
 // packing when the search finishes within its budget and finds a strictly lighter heaviest GPU.
 void improve_small_level(std::span<const int32_t> node_experts, int64_t num_slots, int64_t num_gpus,
@@ -146,6 +149,10 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
                slots_per_node, topology.num_gpus() / num_nodes, stream(1 + node), w,
                phy2log.subspan(node * slots_per_node, slots_per_node));
   }
+  if (w.allow_duplicates) {
+    lower_heaviest_level(w.node_experts, num_nodes, topology.num_gpus() / num_nodes,
+                         stream(1) | kDuplicatesStream, w, phy2log);
+  }
 }
 
 }  // namespace
@@ -210,18 +217,7 @@ void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64
 
 Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
                       const RebalanceOptions& options, bool hierarchical) {
-  if (options.effort < 1 || options.effort > kMaxEffort) {
-    throw_invalid("rebalance_experts: effort = ", options.effort, " must be in [1, ", kMaxEffort,
-                  "]");
-  }
-  if (options.threads < 1 || options.threads > kMaxThreads) {
-    throw_invalid("rebalance_experts: threads = ", options.threads, " must be in [1, ",
-                  kMaxThreads, "]");
-  }
-  if (options.cross_node_replicas < 0 || options.cross_node_replicas > topology.num_replicas()) {
-    throw_invalid("rebalance_experts: cross_node_replicas = ", options.cross_node_replicas,
-                  " must be in [0, num_replicas = ", topology.num_replicas(), "]");
-  }
+  // rebalance_experts() has checked the options (check_rebalance_options).
   // Effort 1 is tuned for speed: the all-pairs move costs O(m^2 k) per call and gains about
   // 0.005 % of balance on DeepSeek-V3 shapes (docs/benchmarks.md); higher efforts use every move
   // and a tighter stopping tolerance.
@@ -246,12 +242,21 @@ Plan rebalance_search(const LoadMatrix& loads, const Topology& topology,
   }
   std::vector<int64_t> phy2log(num_layers * num_replicas);
   std::vector<Worker> workers(layer_threads(num_layers, options.threads));
-  for (auto& worker : workers) worker.packer = make_packer(packing);
+  for (auto& worker : workers) {
+    worker.packer = make_packer(packing);
+    // The greedy and snake packers are there to be compared, so they keep their own plans.
+    worker.allow_duplicates = options.packer == PackingStrategy::multistart;
+  }
   // Each layer's result depends only on its own index (its seed stream), not on its thread.
-  for_each_layer(num_layers, options.threads, [&](int64_t layer, int64_t thread_idx) {
+  for_each_layer(num_layers, options.threads, options.should_stop, "rebalance_experts",
+                 [&](int64_t layer, int64_t thread_idx) {
+    const auto row = std::span(phy2log).subspan(layer * num_replicas, num_replicas);
     plan_layer(loads, topology, hierarchical, options.cross_node_replicas, node_gpus, layer,
-               workers[thread_idx],
-               std::span(phy2log).subspan(layer * num_replicas, num_replicas));
+               workers[thread_idx], row);
+    // DeepSeek plans onto every GPU; with some excluded its plan is no candidate.
+    if (!excluded && workers[thread_idx].allow_duplicates) {
+      keep_lighter_deepseek(loads, layer, topology, workers[thread_idx], row);
+    }
   });
   return plan_from_phy2log_as("rebalance_experts", std::move(phy2log), num_layers, num_replicas,
                               loads.num_experts());

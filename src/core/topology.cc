@@ -22,16 +22,23 @@ Topology::Topology(int64_t num_replicas, int64_t num_groups, int64_t num_nodes, 
   check_size("num_nodes", num_nodes, kMaxReplicas);
   check_size("num_gpus", num_gpus, kMaxReplicas);
   if (num_gpus > num_replicas) {
-    detail::throw_invalid("Topology: num_gpus = ", num_gpus,
-                          " must not exceed num_replicas = ", num_replicas);
+    detail::throw_invalid_sizes("Topology: num_gpus = ", num_gpus,
+                                " must not exceed num_replicas = ", num_replicas);
   }
   if (num_replicas % num_gpus != 0) {
-    detail::throw_invalid("Topology: num_replicas = ", num_replicas,
-                          " must be a multiple of num_gpus = ", num_gpus);
+    detail::throw_invalid_sizes("Topology: num_replicas = ", num_replicas,
+                                " must be a multiple of num_gpus = ", num_gpus);
   }
   if (num_gpus % num_nodes != 0) {
-    detail::throw_invalid("Topology: num_gpus = ", num_gpus,
-                          " must be a multiple of num_nodes = ", num_nodes);
+    if (num_groups % num_nodes == 0) {
+      detail::throw_invalid_sizes("Topology: num_gpus = ", num_gpus,
+                                  " must be a multiple of num_nodes = ", num_nodes);
+    }
+    // DeepSeek's global fallback (groups do not divide nodes) never looks at nodes or groups, so
+    // it accepts GPUs that nodes cannot share evenly; nodes then mean nothing, and the topology
+    // is the one the fallback plans on: one group, one node.
+    num_groups_ = 1;
+    num_nodes_ = 1;
   }
 }
 
@@ -44,14 +51,14 @@ void Topology::check_experts(int64_t num_experts, const char* function) const {
                           kMaxExperts);
   }
   if (num_replicas_ < num_experts) {
-    detail::throw_invalid(function, ": num_replicas = ", num_replicas_,
-                          " must be at least num_experts = ", num_experts);
+    detail::throw_invalid_sizes(function, ": num_replicas = ", num_replicas_,
+                                " must be at least num_experts = ", num_experts);
   }
   // Only the hierarchical path splits experts into groups; DeepSeek's global fallback never looks
   // at num_groups again, and callers rely on that.
   if (is_hierarchical() && num_experts % num_groups_ != 0) {
-    detail::throw_invalid(function, ": num_experts = ", num_experts,
-                          " must be a multiple of num_groups = ", num_groups_);
+    detail::throw_invalid_sizes(function, ": num_experts = ", num_experts,
+                                " must be a multiple of num_groups = ", num_groups_);
   }
 }
 

@@ -342,18 +342,28 @@ std::vector<uint8_t> render_png(const Chart& chart) {
   return std::vector<uint8_t>(png.begin(), png.end());
 }
 
-void write_chart(const std::filesystem::path& path, const Chart& chart) {
-  constexpr std::string_view kFunction = "write_chart";
+bool check_chart_path(const std::filesystem::path& path) {
   std::string extension = path.extension().string();
   for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (path == "-") {
+    throw InvalidArgument(
+        "write_chart: path = \"-\": a chart is written to a file whose name ends in .svg or .png "
+        "(the format to write), not to standard output");
+  }
   if (extension != ".svg" && extension != ".png") {
     throw InvalidArgument("write_chart: path = \"" + path.string() +
                           "\" must end in .svg or .png (the format to write)");
   }
+  return extension == ".svg";
+}
+
+void write_chart(const std::filesystem::path& path, const Chart& chart) {
+  constexpr std::string_view kFunction = "write_chart";
+  const bool svg = check_chart_path(path);
   const detail::ChartSize size = detail::check_chart(kFunction, chart);
-  const std::string content = extension == ".svg" ? detail::format_chart_svg(chart, size)
-                                                   : detail::format_chart_png(chart, size);
-  detail::write_file_atomically(kFunction, path, content);
+  const std::string content =
+      svg ? detail::format_chart_svg(chart, size) : detail::format_chart_png(chart, size);
+  detail::write_file(kFunction, path, content);
 }
 
 }  // namespace eplb::io

@@ -1,4 +1,4 @@
-// Format dispatch, whole-file reads and the atomic JSON writers of eplb_io.
+// Format dispatch of eplb_io: load and plan readers, the plan and trace JSON writers.
 #include "eplb/io/io.h"
 
 #include <cerrno>
@@ -19,15 +19,6 @@
 
 namespace eplb::io {
 namespace detail {
-namespace {
-
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
-
-}  // namespace
-
 std::string printable(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -43,63 +34,6 @@ std::string printable(std::string_view text) {
     }
   }
   return out;
-}
-
-void throw_io_error(std::string_view function, const std::filesystem::path& path,
-                    int error_number) {
-  throw IoError(std::string(function) + ": " + printable(path.string()) + ": " +
-                std::generic_category().message(error_number));
-}
-
-void throw_parse_error(std::string_view function, const std::filesystem::path& path,
-                       std::string_view what) {
-  throw ParseError(std::string(function) + ": " + printable(path.string()) + ": " +
-                   printable(what));
-}
-
-std::string read_file(std::string_view function, const std::filesystem::path& path) {
-  const File file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw_io_error(function, path, errno);
-  // The size is only a hint (the file may be a pipe or still growing); reading it in one call
-  // avoids regrowing a string of hundreds of megabytes.
-  std::error_code size_error;
-  const uintmax_t size_hint = std::filesystem::file_size(path, size_error);
-  std::string content;
-  if (!size_error) {
-    content.reserve(size_hint + kReadPadding);
-    content.resize(size_hint);
-    content.resize(std::fread(content.data(), 1, content.size(), file.get()));
-  }
-  char chunk[1 << 16];
-  while (!std::ferror(file.get()) && !std::feof(file.get())) {
-    content.append(chunk, std::fread(chunk, 1, sizeof chunk, file.get()));
-  }
-  if (std::ferror(file.get())) throw_io_error(function, path, errno);
-  content.reserve(content.size() + kReadPadding);
-  return content;
-}
-
-void write_file_atomically(std::string_view function, const std::filesystem::path& path,
-                           std::string_view content) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  std::FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (!file) throw_io_error(function, path, errno);
-  const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
-  int error_number = errno;
-  // fclose flushes the buffer, so it can be the call that hits a full disk.
-  const bool closed = std::fclose(file) == 0;
-  if (written && !closed) error_number = errno;
-  if (!written || !closed) {
-    std::remove(temporary.c_str());
-    throw_io_error(function, path, error_number);
-  }
-  std::error_code rename_error;
-  std::filesystem::rename(temporary, path, rename_error);
-  if (rename_error) {
-    std::remove(temporary.c_str());
-    throw_io_error(function, path, rename_error.value());
-  }
 }
 
 void append_json_string(std::string& out, std::string_view text) {
@@ -155,18 +89,21 @@ LoadFormat detect_format(const std::string& content) {
   return LoadFormat::csv;
 }
 
-Trace read_recorded_trace(std::string_view function, const std::filesystem::path& path,
-                          const ReadOptions& options) {
-  LoadFormat format = options.format;
-  std::error_code ignored;
-  // A statistics folder (TensorRT-LLM) is read file by file.
-  if (format == LoadFormat::trtllm ||
-      (format == LoadFormat::automatic && std::filesystem::is_directory(path, ignored))) {
-    return detail::read_trtllm_statistics(function, path);
+// Runs `read`, turning a bare std::bad_alloc into OutOfMemory naming `path` and `what`.
+template <typename Read>
+auto with_memory_message(std::string_view function, const std::string& path, std::string_view what,
+                         Read read) {
+  try {
+    return read();
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory(std::string(function) + ": " + path + ": out of memory " + std::string(what));
   }
-  const std::string content = detail::read_file(function, path);
-  if (format != LoadFormat::npy) detail::refuse_torch_file(function, path, content, "eplb.read_loads");
-  if (format == LoadFormat::automatic) format = detect_format(content);
+}
+
+Trace parse_trace(std::string_view function, const std::filesystem::path& path,
+                  const std::string& content, LoadFormat format, const ReadOptions& options) {
   switch (format) {
     case LoadFormat::vllm_trace:
     case LoadFormat::json_matrix:
@@ -183,12 +120,32 @@ Trace read_recorded_trace(std::string_view function, const std::filesystem::path
     case LoadFormat::npy:
       return detail::parse_npy_loads(function, path, content);
     case LoadFormat::trtllm:
-      return detail::read_trtllm_statistics(function, path);
+      return detail::parse_trtllm_statistics_file(function, path, content);
     case LoadFormat::automatic:
       break;
   }
   throw InvalidArgument(std::string(function) + ": format = " +
                         std::to_string(static_cast<int>(format)) + " is not a LoadFormat");
+}
+
+Trace read_recorded_trace(std::string_view function, const std::filesystem::path& path,
+                          const ReadOptions& options) {
+  const std::string shown = detail::shown_path(path, /*output=*/false);
+  return with_memory_message(function, shown, "building the trace it holds", [&] {
+    LoadFormat format = options.format;
+    std::error_code ignored;
+    // A statistics folder (TensorRT-LLM) is read file by file.
+    if ((format == LoadFormat::trtllm || format == LoadFormat::automatic) && path != "-" &&
+        std::filesystem::is_directory(path, ignored)) {
+      return detail::read_trtllm_statistics(function, path);
+    }
+    const std::string content = detail::read_file(function, path);
+    if (format != LoadFormat::npy) {
+      detail::refuse_torch_file(function, shown, content, "eplb.read_loads");
+    }
+    if (format == LoadFormat::automatic) format = detect_format(content);
+    return parse_trace(function, shown, content, format, options);
+  });
 }
 
 // The deployed plan only maps slots to experts, so its GPU count does not matter: a format that
@@ -272,37 +229,48 @@ void write_plan_as(std::string_view function, const std::filesystem::path& path,
     throw InvalidArgument(std::string(function) + ": every layer is dense: a " +
                           std::string(to_string(format)) + " plan needs MoE layers");
   }
-  std::string content;
-  switch (format) {
-    case PlanFormat::eplb:
-      content = detail::format_plan_json(plan_file, metrics);
-      break;
-    case PlanFormat::sglang:
-      content = detail::format_sglang_plan(plan_file);
-      break;
-    case PlanFormat::trtllm:
-      content = detail::format_trtllm_plan(plan_file);
-      break;
-    case PlanFormat::vllm_ascend:
-      content = detail::format_vllm_ascend_plan(plan_file);
-      break;
-    case PlanFormat::automatic:
-      throw InvalidArgument(std::string(function) +
-                            ": format = auto must be a concrete plan format for writing");
+  if (format == PlanFormat::automatic) {
+    throw InvalidArgument(std::string(function) +
+                          ": format = auto must be a concrete plan format for writing");
   }
-  detail::write_file_atomically(function, path, content);
+  const std::string shown = detail::shown_path(path, /*output=*/true);
+  with_memory_message(function, shown, "writing the plan", [&] {
+    detail::OutputFile file(function, path);
+    switch (format) {
+      case PlanFormat::eplb:
+        detail::write_plan_json(plan_file, metrics, file);
+        break;
+      case PlanFormat::sglang:
+        detail::write_sglang_plan(plan_file, file);
+        break;
+      case PlanFormat::trtllm:
+        detail::write_trtllm_plan(plan_file, file);
+        break;
+      case PlanFormat::vllm_ascend:
+        detail::write_vllm_ascend_plan(plan_file, file);
+        break;
+      case PlanFormat::automatic:
+        break;
+    }
+    file.commit();
+  });
 }
 
 PlanFile read_plan_as(std::string_view function, const std::filesystem::path& path,
                       const PlanReadOptions& options) {
-  const std::string content = detail::read_file(function, path);
-  detail::refuse_torch_file(function, path, content, "eplb.load_plan");
-  PlanFormat format = options.format;
-  if (format == PlanFormat::automatic) format = detail::detect_plan_format(function, path, content);
-  if (format == PlanFormat::trtllm) {
-    return detail::parse_plan_yaml(function, path, content, options);
-  }
-  return detail::parse_plan_json(function, path, content, format, options);
+  const std::string shown = detail::shown_path(path, /*output=*/false);
+  return with_memory_message(function, shown, "building the plan it holds", [&] {
+    const std::string content = detail::read_file(function, path);
+    detail::refuse_torch_file(function, shown, content, "eplb.load_plan");
+    PlanFormat format = options.format;
+    if (format == PlanFormat::automatic) {
+      format = detail::detect_plan_format(function, shown, content);
+    }
+    if (format == PlanFormat::trtllm) {
+      return detail::parse_plan_yaml(function, shown, content, options);
+    }
+    return detail::parse_plan_json(function, shown, content, format, options);
+  });
 }
 
 struct LoadFormatName {
@@ -385,27 +353,30 @@ Loads read_loads(const std::filesystem::path& path, StepRange steps, LoadFormat 
 }
 
 void write_trace_json(const std::filesystem::path& path, const Trace& trace) {
+  constexpr std::string_view kFunction = "write_trace_json";
   check_trace(trace);
-  std::string out;
-  // Integral token counts print in about 4 bytes each; reserving avoids most regrowth.
-  out.reserve(trace.values.size() * 5 + 64);
-  out += "{\"load_history\": [";
-  const int64_t layer_size = trace.num_experts;
-  const double* value = trace.values.data();
-  for (int64_t step = 0; step < trace.num_steps; ++step) {
-    out += step > 0 ? ",\n  {\"logical_expert_load\": [" : "\n  {\"logical_expert_load\": [";
-    for (int64_t layer = 0; layer < trace.num_layers; ++layer) {
-      out += layer > 0 ? ",\n    [" : "\n    [";
-      for (int64_t expert = 0; expert < layer_size; ++expert) {
-        if (expert > 0) out += ',';
-        detail::append_number(out, *value++);
+  with_memory_message(kFunction, detail::shown_path(path, true), "writing the trace", [&] {
+    detail::OutputFile file(kFunction, path);
+    std::string& out = file.text();
+    out += "{\"load_history\": [";
+    const int64_t layer_size = trace.num_experts;
+    const double* value = trace.values.data();
+    for (int64_t step = 0; step < trace.num_steps; ++step) {
+      out += step > 0 ? ",\n  {\"logical_expert_load\": [" : "\n  {\"logical_expert_load\": [";
+      for (int64_t layer = 0; layer < trace.num_layers; ++layer) {
+        out += layer > 0 ? ",\n    [" : "\n    [";
+        for (int64_t expert = 0; expert < layer_size; ++expert) {
+          if (expert > 0) out += ',';
+          detail::append_number(out, *value++);
+        }
+        out += ']';
+        file.flush_if_full();
       }
-      out += ']';
+      out += "]}";
     }
-    out += "]}";
-  }
-  out += "\n]}\n";
-  detail::write_file_atomically("write_trace_json", path, out);
+    out += "\n]}\n";
+    file.commit();
+  });
 }
 
 void write_plan(const std::filesystem::path& path, const PlanFile& plan_file, PlanFormat format,

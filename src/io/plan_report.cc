@@ -138,7 +138,7 @@ std::string plan_report_json(const PlanReport& report) {
 }
 
 void write_plan_report(const std::filesystem::path& path, const PlanReport& report) {
-  detail::write_file_atomically("write_plan_report", path, plan_report_json(report));
+  detail::write_file("write_plan_report", path, plan_report_json(report));
 }
 
 }  // namespace eplb::io

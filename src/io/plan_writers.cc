@@ -26,13 +26,15 @@ void append_int_row(std::string& out, const int64_t* values, int64_t count,
 }
 
 // Writes a `[rows, cols]` integer matrix, one row per line, rows indented by four spaces.
-void append_int_matrix(std::string& out, const std::vector<int64_t>& values, int64_t rows,
+void append_int_matrix(OutputFile& file, const std::vector<int64_t>& values, int64_t rows,
                        int64_t cols) {
+  std::string& out = file.text();
   out += "[\n";
   for (int64_t row = 0; row < rows; ++row) {
     out += "    ";
     append_int_row(out, values.data() + row * cols, cols);
     out += row + 1 < rows ? ",\n" : "\n";
+    file.flush_if_full();
   }
   out += "  ]";
 }
@@ -92,10 +94,11 @@ std::vector<int64_t> moe_layers(const PlanFile& plan_file) {
 
 }  // namespace
 
-std::string format_plan_json(const PlanFile& plan_file, const PlanMetrics* metrics) {
+void write_plan_json(const PlanFile& plan_file, const PlanMetrics* metrics, OutputFile& file) {
   const Plan& plan = plan_file.plan;
   const Topology& topology = plan_file.topology;
-  std::string out = "{\n  \"format\": \"eplb-plan\",\n  \"version\": 1,\n";
+  std::string& out = file.text();
+  out += "{\n  \"format\": \"eplb-plan\",\n  \"version\": 1,\n";
   out += "  \"topology\": {\"num_replicas\": " + std::to_string(topology.num_replicas()) +
          ", \"num_groups\": " + std::to_string(topology.num_groups()) +
          ", \"num_nodes\": " + std::to_string(topology.num_nodes()) +
@@ -114,7 +117,7 @@ std::string format_plan_json(const PlanFile& plan_file, const PlanMetrics* metri
   // Rows that are MoE layers only, dense layers unknown: a later server file needs them given.
   if (plan_file.moe_layers_only) out += "  \"moe_layers_only\": true,\n";
   out += "  \"phy2log\": ";
-  append_int_matrix(out, plan.phy2log, plan.num_layers, plan.num_replicas);
+  append_int_matrix(file, plan.phy2log, plan.num_layers, plan.num_replicas);
   out += ",\n  \"log2phy\": [\n";
   for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
     out += "    [";
@@ -125,34 +128,35 @@ std::string format_plan_json(const PlanFile& plan_file, const PlanMetrics* metri
                      plan.max_replicas);
     }
     out += layer + 1 < plan.num_layers ? "],\n" : "]\n";
+    file.flush_if_full();
   }
   out += "  ],\n  \"logcnt\": ";
-  append_int_matrix(out, plan.logcnt, plan.num_layers, plan.num_experts);
+  append_int_matrix(file, plan.logcnt, plan.num_layers, plan.num_experts);
   if (metrics != nullptr) append_metrics(out, *metrics);
   out += "\n}\n";
-  return out;
 }
 
-std::string format_sglang_plan(const PlanFile& plan_file) {
+void write_sglang_plan(const PlanFile& plan_file, OutputFile& file) {
   const Plan& plan = plan_file.plan;
-  std::string out = "{\"physical_to_logical_map\": [\n";
+  std::string& out = file.text();
+  out += "{\"physical_to_logical_map\": [\n";
   for (int64_t layer = 0; layer < plan.num_layers; ++layer) {
     out += "  ";
     append_int_row(out, plan.phy2log_row(layer).data(), plan.num_replicas);
     out += layer + 1 < plan.num_layers ? ",\n" : "\n";
+    file.flush_if_full();
   }
   out += "]}\n";
-  return out;
 }
 
-std::string format_vllm_ascend_plan(const PlanFile& plan_file) {
+void write_vllm_ascend_plan(const PlanFile& plan_file, OutputFile& file) {
   const Plan& plan = plan_file.plan;
   const int64_t num_gpus = plan_file.topology.num_gpus();
   const int64_t slots_per_gpu = plan_file.topology.slots_per_gpu();
   const std::vector<int64_t> layers = moe_layers(plan_file);
   // vllm-ascend numbers MoE layers from 0 and skips dense ones (its num_dense_layers offset).
-  std::string out = "{\n  \"moe_layer_count\": " + std::to_string(layers.size()) +
-                    ",\n  \"layer_list\": [\n";
+  std::string& out = file.text();
+  out += "{\n  \"moe_layer_count\": " + std::to_string(layers.size()) + ",\n  \"layer_list\": [\n";
   for (size_t moe_idx = 0; moe_idx < layers.size(); ++moe_idx) {
     out += "    {\"layer_id\": " + std::to_string(moe_idx) +
            ", \"device_count\": " + std::to_string(num_gpus) + ", \"device_list\": [\n";
@@ -163,23 +167,23 @@ std::string format_vllm_ascend_plan(const PlanFile& plan_file) {
       out += gpu + 1 < num_gpus ? "},\n" : "}\n";
     }
     out += moe_idx + 1 < layers.size() ? "    ]},\n" : "    ]}\n";
+    file.flush_if_full();
   }
   out += "  ]\n}\n";
-  return out;
 }
 
-std::string format_trtllm_plan(const PlanFile& plan_file) {
+void write_trtllm_plan(const PlanFile& plan_file, OutputFile& file) {
   const Plan& plan = plan_file.plan;
   // Keys are the model's layer indices (rows); global slot s sits on rank s / slots_per_gpu.
-  std::string out = "num_slots: " + std::to_string(plan.num_replicas) +
-                    "\ninitial_global_assignments:\n";
+  std::string& out = file.text();
+  out += "num_slots: " + std::to_string(plan.num_replicas) + "\ninitial_global_assignments:\n";
   for (const int64_t layer : moe_layers(plan_file)) {
     out += "  " + std::to_string(layer) + ": ";
     append_int_row(out, plan.phy2log_row(layer).data(), plan.num_replicas, ", ");
     out += '\n';
+    file.flush_if_full();
   }
   out += "layer_updates_per_iter: 0\n";
-  return out;
 }
 
 }  // namespace eplb::io::detail

@@ -119,7 +119,7 @@ void write_replay_plot(const std::filesystem::path& path, std::span<const Replay
 }
 
 void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs) {
-  detail::write_file_atomically("write_replay_json", path, replay_json(runs));
+  detail::write_file("write_replay_json", path, replay_json(runs));
 }
 
 }  // namespace eplb::io

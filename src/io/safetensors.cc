@@ -279,12 +279,17 @@ bool looks_like_safetensors(std::string_view content) {
   return header_size < (uint64_t{1} << 32) && content[kHeaderLengthBytes] == '{';
 }
 
+Trace parse_trtllm_statistics_file(std::string_view function, const std::filesystem::path& path,
+                                   const std::string& content) {
+  StatisticsReader reader(function, 0);
+  reader.add_file(path, content);
+  return reader.finish(path);
+}
+
 Trace read_trtllm_statistics(std::string_view function, const std::filesystem::path& path) {
   std::error_code error;
   if (!fs::is_directory(path, error)) {
-    StatisticsReader reader(function, 0);
-    reader.add_file(path, read_file(function, path));
-    return reader.finish(path);
+    return parse_trtllm_statistics_file(function, path, read_file(function, path));
   }
   StatisticsReader reader(function, read_meta_num_experts(function, path / "meta_info.json"));
   for (const fs::path& file : rank_files(function, path)) {

@@ -200,6 +200,24 @@ TEST_F(CliTest, PlanAndEvalWriteJsonReports) {
       << describe(evaluated);
 }
 
+// `--json -`: the JSON alone on stdout, the report on stderr.
+TEST_F(CliTest, JsonReportsGoToStdoutWithDash) {
+  const std::string trace = make_trace(*this, "trace.json", 150);
+  const std::string plan_file = path("plan.json");
+  const RunResult planned = run("plan " + quote(trace) +
+                                " --replicas 96 --groups 8 --nodes 2 --gpus 8 -o " +
+                                quote(plan_file) + " --json -");
+  ASSERT_EQ(planned.exit_code, 0) << describe(planned);
+  EXPECT_EQ(planned.out.substr(0, 2), "{\n") << describe(planned);
+  EXPECT_EQ(planned.out.substr(planned.out.size() - 2), "}\n") << describe(planned);
+  EXPECT_NE(planned.err.find("GPU balancedness"), std::string::npos) << describe(planned);
+  const RunResult evaluated = run("eval " + quote(plan_file) + " " + quote(trace) + " --json - -q");
+  ASSERT_EQ(evaluated.exit_code, 0) << describe(evaluated);
+  EXPECT_NE(evaluated.out.find("\"command\": \"eval\""), std::string::npos)
+      << describe(evaluated);
+  EXPECT_EQ(evaluated.err, "");
+}
+
 TEST_F(CliTest, QuietSilencesEveryReport) {
   const std::string trace = path("trace.json");
   const RunResult generated = run("gen -q --steps 150 --layers 2 --experts 64 -o " + quote(trace));

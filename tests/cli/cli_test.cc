@@ -456,7 +456,7 @@ TEST_F(CliTest, ReplayRejectsShortTracesAndUnknownPlanners) {
       << describe(rounds);
   const RunResult plot = run("replay " + quote(trace) + " --interval 50 --plot " +
                              quote(path("plot.gif")));
-  EXPECT_EQ(plot.exit_code, 1);
+  EXPECT_EQ(plot.exit_code, 2);  // a usage error, found while parsing, before the replay
   EXPECT_NE(plot.err.find("must end in .svg or .png"), std::string::npos) << describe(plot);
 }
 

@@ -70,6 +70,29 @@ TEST(Migration, ApplyingTheDiffGivesTheNewPlan) {
   }
 }
 
+TEST(Migration, BytesRejectsNegativeSizesAndOverflow) {
+  Migration migration;
+  migration.moves = {{.slot = 0, .old_expert = 1, .new_expert = 2, .source_slot = 3},
+                     {.slot = 1, .old_expert = 2, .new_expert = -1}};  // no copy to a failed GPU
+  EXPECT_EQ(migration.bytes(0), 0);
+  EXPECT_EQ(migration.bytes(INT64_MAX), INT64_MAX);
+  try {
+    migration.bytes(-1);
+    FAIL();
+  } catch (const InvalidArgument& error) {
+    EXPECT_STREQ(error.what(), "Migration::bytes: expert_bytes = -1 must be non-negative");
+  }
+  migration.moves.push_back(migration.moves[0]);
+  try {
+    migration.bytes(INT64_MAX / 2 + 1);
+    FAIL();
+  } catch (const InvalidArgument& error) {
+    EXPECT_STREQ(error.what(), "Migration::bytes: 2 copies of expert_bytes = 4611686018427387904 "
+                               "bytes overflow int64");
+  }
+  EXPECT_EQ(migration.bytes(INT64_MAX / 2), INT64_MAX - 1);
+}
+
 TEST(Migration, IdenticalPlansMoveNothing) {
   const Topology topology(16, 4, 2, 8);
   const Plan plan = plan_of(make_loads(Distribution::uniform, 2, 12, 3), topology,

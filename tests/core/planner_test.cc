@@ -148,6 +148,40 @@ TEST(Planner, RejectsBadHistoryOptions) {
             "Planner: history.swing_weight = nan must be finite and non-negative");
 }
 
+TEST(Planner, ChecksItsRebalanceOptionsWhenMade) {
+  // Before the first plan: a Planner with bad options fails when it is made.
+  const auto message_of = [](RebalanceOptions rebalance) {
+    const PlannerOptions options{.rebalance = rebalance};
+    std::string checked = "no error";
+    try {
+      check_planner_options(kTopology, options);
+    } catch (const InvalidArgument& error) {
+      checked = error.what();
+    }
+    try {
+      Planner(kTopology, 1, 3, options);
+    } catch (const InvalidArgument& error) {
+      EXPECT_EQ(checked, error.what());
+      return checked;
+    }
+    return std::string("Planner accepted what check_planner_options said: ") + checked;
+  };
+  EXPECT_EQ(message_of({.effort = 0}), "Planner: effort = 0 must be in [1, 1000]");
+  EXPECT_EQ(message_of({.threads = 0}), "Planner: threads = 0 must be in [1, 1024]");
+  EXPECT_EQ(message_of({.cross_node_replicas = 5}),
+            "Planner: cross_node_replicas = 5 must be in [0, num_replicas = 4]");
+  EXPECT_EQ(message_of({.active_gpus = {true}}),
+            "Planner: active_gpus has 1 entries, must have num_gpus = 2");
+  EXPECT_EQ(message_of({.active_gpus = {false, false}}),
+            "Planner: active_gpus excludes every GPU");
+  EXPECT_EQ(message_of({.policy = Policy::deepseek, .active_gpus = {true, true}}),
+            "Planner: active_gpus needs policy balanced or global; deepseek plans onto every GPU");
+  EXPECT_NO_THROW(check_planner_options(kTopology, {}));
+  EXPECT_THROW(check_planner_options(kTopology, {.repair_rounds = -1}), InvalidArgument);
+  EXPECT_THROW(check_planner_options(kTopology, {.history = {.half_life_steps = NAN}}),
+               InvalidArgument);
+}
+
 TEST(ParseHistory, ReadsEveryForm) {
   const HistoryOptions robust = parse_history("robust", 100);
   EXPECT_EQ(robust.half_life_steps, HistoryOptions{}.half_life_steps);

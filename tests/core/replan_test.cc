@@ -1,5 +1,6 @@
 // Planner::replan and replay().
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -246,6 +247,32 @@ TEST(Replay, ReportsProgressAndRejectsShortTraces) {
                  "replay: the trace has 120 steps, fewer than two windows of interval = 61 steps");
   }
   EXPECT_THROW(replay(trace, kTopology, {.interval = 0}), InvalidArgument);
+}
+
+TEST(Replay, RejectsToleranceAndSwingWeightThatAreNotFinite) {
+  // NaN compares neither >= 0 nor < 0: it used to re-plan from scratch and report 0 moves.
+  const Trace trace = small_trace(120, 7);
+  for (double tolerance : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    try {
+      replay(trace, kTopology, {.interval = 40, .tolerance = tolerance});
+      FAIL() << tolerance;
+    } catch (const InvalidArgument& error) {
+      EXPECT_EQ(std::string(error.what()),
+                "replay: tolerance = " + std::string(std::isnan(tolerance) ? "nan"
+                                                     : tolerance > 0       ? "inf"
+                                                                           : "-inf") +
+                    " must be finite (negative: fresh plans)");
+    }
+  }
+  try {
+    parse_replay_planner("global", {}, "", std::nan(""));
+    FAIL();
+  } catch (const InvalidArgument& error) {
+    EXPECT_STREQ(error.what(),
+                 "replay: swing_weight = nan must be finite (negative: the history's own)");
+  }
+  EXPECT_THROW(parse_replay_planner("global", {}, "", HUGE_VAL), InvalidArgument);
+  EXPECT_EQ(parse_replay_planner("global", {}, "", -1).options.planner.history.swing_weight, 0);
 }
 
 }  // namespace

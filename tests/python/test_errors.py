@@ -21,7 +21,7 @@ def raises(exception, message):
 def test_bad_load_value(value, text):
     weight = WEIGHT.copy()
     weight[1, 5] = value
-    message = f"loads: loads[1][5] = {text} must be finite and non-negative"
+    message = f"rebalance_experts: weight[1][5] = {text} must be finite and non-negative"
     with raises(eplb.InvalidArgument, message):
         eplb.rebalance_experts(weight, *TOPOLOGY)
 
@@ -31,14 +31,16 @@ def test_bad_load_value_in_torch(dtype):
     torch = pytest.importorskip("torch")
     weight = torch.from_numpy(WEIGHT).to(getattr(torch, dtype))
     weight[0, 3] = float("nan")
-    with raises(ValueError, "loads: loads[0][3] = nan must be finite and non-negative"):
+    with raises(ValueError,
+                "rebalance_experts: weight[0][3] = nan must be finite and non-negative"):
         eplb.rebalance_experts(weight, *TOPOLOGY)
 
 
 def test_negative_integer_load():
     weight = WEIGHT.astype(np.int64)
     weight[0, 0] = -3
-    with raises(ValueError, "loads: loads[0][0] = -3 must be finite and non-negative"):
+    with raises(ValueError,
+                "rebalance_experts: weight[0][0] = -3 must be finite and non-negative"):
         eplb.rebalance_experts(weight, *TOPOLOGY)
 
 
@@ -62,8 +64,8 @@ def test_torch_weight_must_be_2d():
 
 
 @pytest.mark.parametrize("shape, message", [
-    ((0, 12), "loads: num_layers = 0 must be positive"),
-    ((2, 0), "loads: num_experts = 0 must be positive"),
+    ((0, 12), "rebalance_experts: weight: num_layers = 0 must be positive"),
+    ((2, 0), "rebalance_experts: weight: num_experts = 0 must be positive"),
 ])
 def test_empty_weight(shape, message):
     with raises(ValueError, message):
@@ -73,7 +75,7 @@ def test_empty_weight(shape, message):
 @pytest.mark.parametrize("sizes, message", [
     ((8, 4, 2, 8), "rebalance_experts: num_replicas = 8 must be at least num_experts = 12"),
     ((16, 4, 2, 6), "Topology: num_replicas = 16 must be a multiple of num_gpus = 6"),
-    ((16, 4, 3, 8), "Topology: num_gpus = 8 must be a multiple of num_nodes = 3"),
+    ((16, 3, 3, 8), "Topology: num_gpus = 8 must be a multiple of num_nodes = 3"),
     ((16, 8, 2, 8), "rebalance_experts: num_experts = 12 must be a multiple of num_groups = 8"),
     ((16, 4, 2, 32), "Topology: num_gpus = 32 must not exceed num_replicas = 16"),
     ((0, 4, 2, 8), "Topology: num_replicas = 0 must be positive"),
@@ -87,6 +89,50 @@ def test_bad_sizes(sizes, message):
     for policy in ("deepseek", "balanced", "global"):
         with raises(eplb.InvalidArgument, message):
             eplb.rebalance_experts(WEIGHT, *sizes, policy=policy)
+
+
+# The size conditions DeepSeek's rebalance_experts asserts: code written around it catches
+# AssertionError (vLLM's own test does, for num_replicas not divisible by the GPUs).
+ASSERTED_SIZES = [
+    (8, 4, 2, 8),  # fewer slots than experts
+    (16, 4, 2, 6),  # num_replicas not a multiple of num_gpus
+    (16, 3, 3, 8),  # hierarchical (groups divide nodes), num_gpus not a multiple of num_nodes
+    (16, 8, 2, 8),  # hierarchical, num_experts not a multiple of num_groups
+    (16, 4, 2, 32),  # more GPUs than slots
+]
+
+
+@pytest.mark.parametrize("sizes", ASSERTED_SIZES)
+@pytest.mark.parametrize("policy", ["deepseek", "balanced", "global"])
+def test_asserted_sizes_raise_invalid_sizes(sizes, policy):
+    for caught in (AssertionError, ValueError, eplb.InvalidArgument, eplb.InvalidSizes, eplb.Error):
+        with pytest.raises(caught):
+            eplb.rebalance_experts(WEIGHT, *sizes, policy=policy)
+
+
+def test_invalid_sizes_is_an_invalid_argument_and_an_assertion_error():
+    assert issubclass(eplb.InvalidSizes, eplb.InvalidArgument)
+    assert issubclass(eplb.InvalidSizes, ValueError)
+    assert issubclass(eplb.InvalidSizes, AssertionError)
+    assert eplb.InvalidSizes.__name__ == "InvalidSizes"
+    assert eplb.InvalidSizes.__module__ == "eplb"
+
+
+def test_other_invalid_arguments_are_not_assertion_errors():
+    # Conditions the reference does not assert keep a plain InvalidArgument.
+    for sizes in [(0, 4, 2, 8), (16, 4, 0, 8)]:
+        with pytest.raises(eplb.InvalidArgument) as error:
+            eplb.rebalance_experts(WEIGHT, *sizes)
+        assert not isinstance(error.value, AssertionError)
+    with pytest.raises(eplb.InvalidArgument) as error:
+        eplb.rebalance_experts(WEIGHT, *TOPOLOGY, effort=0)
+    assert not isinstance(error.value, AssertionError)
+
+
+def test_replicas_not_divisible_by_gpus_as_vllm_tests_it():
+    # vLLM's test_eplb_algo.py: `with pytest.raises(AssertionError)` around the call.
+    with pytest.raises(AssertionError):
+        eplb.rebalance_experts(np.array([[1.0, 2.0, 3.0]]), 7, 1, 1, 2)
 
 
 def test_groups_not_dividing_experts_is_fine_on_the_global_path():
@@ -180,10 +226,11 @@ def test_compiled_module_checks_rank_and_dtype_itself():
     from eplb import _eplb
 
     with raises(eplb.InvalidArgument,
-                "rebalance_experts: loads.ndim = 1 must be 2 ([num_layers, num_experts])"):
+                "rebalance_experts: weight.ndim = 1 must be 2 ([num_layers, num_experts])"):
         _eplb.rebalance_experts(np.ones(12), *TOPOLOGY)
     with raises(eplb.InvalidArgument,
-                "rebalance_experts: loads.dtype = float16 must be float64, float32, int32 or int64"):
+                "rebalance_experts: weight.dtype = float16 must be float64, float32, int32 or "
+                "int64"):
         _eplb.rebalance_experts(WEIGHT.astype(np.float16), *TOPOLOGY)
     with pytest.raises(TypeError):  # no silent copy of a non-contiguous array
         _eplb.rebalance_experts(np.repeat(WEIGHT, 2, axis=1)[:, ::2], *TOPOLOGY)

@@ -5,6 +5,7 @@ import json
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,27 @@ def test_server_files_load_as_one_plan():
     for plan in (trtllm, ascend):
         assert_plans_equal(plan, sglang)
         assert plan.dense_layers == (0, 1, 2) and plan.num_gpus == 2
+
+
+@pytest.mark.parametrize("format", ["trtllm", "vllm-ascend"])
+def test_moe_only_formats_say_when_trivial_rows_become_moe_layers(tmp_path, format):
+    plan = deepseek_v3_plan()
+    path = tmp_path / f"plan{SUFFIX[format]}"
+    with pytest.warns(UserWarning) as warned:
+        eplb.save_plan(plan, path, format, **DEEPSEEK_V3)
+    assert len(warned) == 1 and warned[0].filename == __file__
+    assert str(warned[0].message) == (
+        "save_plan: wrote every row of the plan as a MoE layer, but rows 0, 1, 2 hold the "
+        "trivial placement of dense layers; if they are dense layers, pass dense_layers=[0, 1, 2] "
+        f"so that the {format} file lists MoE layers only")
+    # What it says it did: every row is in the file.
+    assert_plans_equal(eplb.load_plan(path, num_gpus=32), plan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eplb.save_plan(plan, path, format, **DEEPSEEK_V3, dense_layers=DENSE)
+        eplb.save_plan(plan, tmp_path / "plan.json", "sglang", **DEEPSEEK_V3)
+        moe_rows = tuple(array[3:] for array in plan)
+        eplb.save_plan(moe_rows, path, format, **DEEPSEEK_V3)
 
 
 def test_insert_dense_layers_puts_trivial_rows_back():

@@ -1,6 +1,8 @@
 """read_loads() and read_trace(): load files into NumPy arrays, and their errors."""
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,70 @@ def test_missing_file_is_an_io_error(tmp_path):
         eplb.read_loads(missing)
     assert isinstance(info.value, OSError)
     assert str(missing) in str(info.value)
+
+
+def assert_os_error(error, os_type, number, path, message):
+    """`error` is an eplb.IoError and the OSError subclass Python raises for `number`, with
+    errno, strerror and filename set, and its message unchanged."""
+    assert isinstance(error, eplb.IoError) and isinstance(error, os_type)
+    assert (error.errno, error.strerror, error.filename) == (number, os.strerror(number), path)
+    assert str(error) == message
+    assert error.args == (message,)
+
+
+def test_io_errors_are_the_os_errors_of_their_errno(tmp_path):
+    missing = tmp_path / "missing.json"
+    with pytest.raises(FileNotFoundError) as info:
+        eplb.read_loads(missing)
+    assert_os_error(info.value, eplb.FileNotFoundIoError, errno.ENOENT, str(missing),
+                    f"read_loads: {missing}: No such file or directory")
+    with pytest.raises(IsADirectoryError) as info:
+        eplb.read_trace(tmp_path, format="json")
+    assert_os_error(info.value, eplb.IsADirectoryIoError, errno.EISDIR, str(tmp_path),
+                    f"read_trace: {tmp_path}: Is a directory")
+    not_a_folder = tmp_path / "file.json"
+    not_a_folder.write_text("[[1, 2]]")
+    with pytest.raises(NotADirectoryError) as info:
+        eplb.read_loads(not_a_folder / "loads.json")
+    assert_os_error(info.value, eplb.NotADirectoryIoError, errno.ENOTDIR,
+                    str(not_a_folder / "loads.json"),
+                    f"read_loads: {not_a_folder / 'loads.json'}: Not a directory")
+    # The file is still read as before.
+    np.testing.assert_array_equal(eplb.read_loads(not_a_folder), [[1, 2]])
+
+
+def test_forbidden_file_is_a_permission_error(tmp_path):
+    if os.geteuid() == 0:  # root writes anywhere but in sysfs
+        target = Path("/sys/eplb-plan.json")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        target = locked / "plan.json"
+    plan = eplb.rebalance_experts([[1, 2, 3, 4]], 4, 1, 1, 2)
+    with pytest.raises(eplb.IoError) as info:
+        eplb.save_plan(plan, target, num_gpus=2)
+    if info.value.errno != errno.EACCES:
+        pytest.skip(f"{target} fails with {info.value.strerror}, not EACCES, here")
+    assert isinstance(info.value, PermissionError)
+    assert isinstance(info.value, eplb.PermissionIoError)
+    assert info.value.strerror == os.strerror(errno.EACCES) and str(target) in str(info.value)
+    assert not target.exists()
+
+
+def test_os_errors_of_python_file_calls_become_the_same_io_errors(tmp_path):
+    from eplb import _convert
+
+    for os_error, io_type in [(FileNotFoundError(errno.ENOENT, "gone", "a.pt"),
+                               eplb.FileNotFoundIoError),
+                              (PermissionError(errno.EACCES, "no", "b.pt"),
+                               eplb.PermissionIoError),
+                              (OSError(errno.EIO, "broken", "c.pt"), eplb.IoError)]:
+        error = _convert.io_error("save_plan: x: failed", os_error)
+        assert type(error) is io_type
+        assert (error.errno, error.strerror, error.filename) == (
+            os_error.errno, os_error.strerror, os_error.filename)
+        assert str(error) == "save_plan: x: failed"
 
 
 def test_malformed_file_is_a_parse_error(tmp_path):

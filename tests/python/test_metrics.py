@@ -131,3 +131,24 @@ def test_plan_from_phy2log_follows_the_caller_framework(readme_case):
     torch = pytest.importorskip("torch")
     arrays = eplb.plan_from_phy2log(torch.from_numpy(readme_case["phy2log"]), 12)
     assert all(isinstance(array, torch.Tensor) and array.dtype == torch.int64 for array in arrays)
+
+
+@pytest.mark.parametrize("policy", ["deepseek", "balanced", "global"])
+@pytest.mark.parametrize("effort", [1, 8])
+def test_second_copy_on_one_gpu_where_it_lowers_the_heaviest(policy, effort):
+    # Any plan without a duplicate splits an expert and leaves 3.5 + 4 on a GPU; two copies of
+    # expert 1 on one GPU leave 7 there and 1 + 4 on the other.
+    weight = np.array([[1.0, 7.0, 4.0]])
+    phy2log, _, _ = eplb.rebalance_experts(weight, 4, 1, 1, 2, policy=policy, effort=effort)
+    metrics = eplb.evaluate(phy2log, weight, 2)
+    assert metrics.max_gpu_load[0] == 7.0
+    assert metrics.duplicate_slots == 1
+    assert "duplicate_slots=1" in repr(metrics)
+
+
+def test_duplicate_slots_are_zero_where_they_do_not_help():
+    weight = np.array([[6.0, 3.0, 3.0], [1.0, 7.0, 4.0]])
+    phy2log, _, _ = eplb.rebalance_experts(weight, 4, 1, 1, 2)
+    metrics = eplb.evaluate(phy2log, weight, 2)
+    np.testing.assert_array_equal(metrics.max_gpu_load, [6.0, 7.0])
+    assert metrics.duplicate_slots == 1  # layer 1 only

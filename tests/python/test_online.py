@@ -105,6 +105,39 @@ def test_replan_stays_within_tolerance_and_its_migration_rebuilds_it(policy, tol
     assert 0 <= migration.cross_node_copies <= migration.moved_slots
 
 
+def test_replan_move_budget_and_min_gain():
+    trace = drifting_trace(seed=2)
+    planner = make_planner(policy="global")
+    planner.observe(trace[:40])
+    current, _, _ = planner.plan()
+    planner.observe(trace[40:80])
+    total = current.size
+    previous = -1.0
+    for budget in [0.0, 0.02, 0.05, 0.2, 1.0]:
+        phy2log, _, _, migration = planner.replan(current, move_budget=budget)
+        assert migration.moved_slots <= int(budget * total)
+        assert migration.balancedness_after >= previous - 1e-12
+        assert migration.balancedness_after == pytest.approx(eplb.evaluate(
+            phy2log, planner.planning_loads(), num_gpus=8).gpu_balancedness)
+        previous = migration.balancedness_after
+        assert not migration.skipped
+    # A gain larger than the re-plan can buy keeps the plan.
+    phy2log, _, _, migration = planner.replan(current, move_budget=0.05, min_gain=1.0)
+    assert migration.skipped and migration.moved_slots == 0
+    np.testing.assert_array_equal(phy2log, current)
+    for bad, match in [(dict(move_budget=1.5), "move_budget = 1.5 must be in \\[0, 1\\]"),
+                       (dict(move_budget=float("nan")), "move_budget = nan"),
+                       (dict(min_gain=-1.0), "min_gain = -1.0 must be finite")]:
+        with pytest.raises(eplb.InvalidArgument, match=match):
+            planner.replan(current, **bad)
+    report = eplb.replay(trace, **TOPOLOGY, interval=40, policy="global", move_budget=0.05,
+                         min_gain=1.0)
+    assert report["summary"]["skipped"] == report["summary"]["replans"] > 0
+    assert all(window["moved_slots"] == 0 for window in report["windows"])
+    with pytest.raises(eplb.InvalidArgument, match="replay: move_budget = 2"):
+        eplb.replay(trace, interval=40, move_budget=2)
+
+
 def replan_second_window(trace, **options):
     """Plans on the first 40 steps, then re-plans after 40 more within 0.5 %: `(phy2log,
     migration)`."""
@@ -142,7 +175,7 @@ def test_repair_rounds_reach_the_core():
                for rounds in (0, 200)]
     assert reports[1] <= reports[0]
     with pytest.raises(eplb.InvalidArgument, match=r"repair_rounds = -1 must be in \[0, 1000000\]"):
-        make_planner(repair_rounds=-1).observe(trace[:1])
+        make_planner(repair_rounds=-1)
     with pytest.raises(TypeError, match="replay: repair_rounds = 'many' must be an int"):
         eplb.replay(trace, **TOPOLOGY, interval=40, repair_rounds="many")
 
@@ -159,11 +192,11 @@ def test_planner_errors():
     with pytest.raises(eplb.InvalidArgument, match="must be 2-D"):
         planner.observe(np.ones(64))
     with pytest.raises(eplb.InvalidArgument, match="history = \"sometimes\""):
-        eplb.Planner(72, 4, 2, 8, history="sometimes").observe(np.ones((3, 64)))
+        eplb.Planner(72, 4, 2, 8, history="sometimes")
     with pytest.raises(eplb.InvalidArgument, match="swing_weight = -1"):
         eplb.Planner(72, 4, 2, 8, swing_weight=-1)
     with pytest.raises(eplb.InvalidArgument, match="interval = 0 must be positive"):
-        eplb.Planner(72, 4, 2, 8, interval=0).observe(np.ones((3, 64)))
+        eplb.Planner(72, 4, 2, 8, interval=0)
     with pytest.raises(eplb.InvalidArgument, match="must be finite and non-negative"):
         planner.observe(np.full((3, 64), np.nan))
 
@@ -210,3 +243,30 @@ def test_replay_defaults_and_errors():
         eplb.replay(trace, interval=0)
     with pytest.raises(eplb.InvalidArgument, match="unknown|policy"):
         eplb.replay(trace, interval=40, policy="best")
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_planner_returns_torch_tensors_on_the_observed_device(device):
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    trace = drifting_trace(num_steps=80)
+    planner = make_planner()
+    planner.observe(torch.from_numpy(trace[:40]).to(device))
+    reference = make_planner()
+    reference.observe(trace[:40])
+    plan = planner.plan()
+    reference_plan = reference.plan()
+    for tensor, expected in zip(plan, reference_plan):
+        assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.int64
+        assert tensor.device.type == device
+        np.testing.assert_array_equal(tensor.cpu().numpy(), expected)
+    planner.observe(torch.from_numpy(trace[40:]).to(device))
+    reference.observe(trace[40:])
+    replanned = planner.replan(plan[0], 0.01)
+    expected = reference.replan(reference_plan[0], 0.01)
+    for tensor, array in zip(replanned[:3], expected[:3]):
+        assert isinstance(tensor, torch.Tensor) and tensor.device.type == device
+        np.testing.assert_array_equal(tensor.cpu().numpy(), array)
+    assert isinstance(replanned[3].moves, np.ndarray)
+    np.testing.assert_array_equal(replanned[3].moves, expected[3].moves)

@@ -73,8 +73,13 @@ std::string render_svg(const Chart& chart);
 std::vector<uint8_t> render_png(const Chart& chart);
 
 /// Writes `chart` as SVG or PNG, chosen by the extension of `path` (".svg" or ".png", in any
-/// case). Written atomically (temporary file + rename). Throws InvalidArgument for another
+/// case). Written as eplb/io/files.h says. Throws InvalidArgument for another
 /// extension and as render_svg(), and IoError naming `path`.
 void write_chart(const std::filesystem::path& path, const Chart& chart);
+
+/// Returns true when write_chart() would write `path` as SVG, false for PNG; throws
+/// InvalidArgument when its extension is neither (or it is `-`: a chart goes to a named file).
+/// Lets a command refuse a bad plot path before its work.
+bool check_chart_path(const std::filesystem::path& path);
 
 }  // namespace eplb::io

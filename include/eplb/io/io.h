@@ -68,7 +68,7 @@ struct ReadOptions {
   std::filesystem::path deployed_plan = {};
 };
 
-/// Reads every step of a load file (or statistics folder). A file holding one matrix is a trace
+/// Reads every step of a load file (or statistics folder; `-`: standard input, eplb/io/files.h). A file holding one matrix is a trace
 /// of one step. Throws IoError when the file cannot be read, ParseError (naming the file and the
 /// location: JSON pointer, line, column, tensor) when its content is malformed, has rows of
 /// unequal length, steps of different shapes, or a value that is negative or not finite, and
@@ -85,8 +85,8 @@ Loads read_loads(const std::filesystem::path& path, StepRange steps = {},
                  LoadFormat format = LoadFormat::automatic);
 
 /// Writes `trace` in vLLM's load-history JSON format (integers where every value is integral).
-/// The file is written to a temporary name and renamed, so it is never left partial. Throws
-/// IoError.
+/// Written row by row as eplb/io/files.h says (`-`: stdout; a regular file is never partial).
+/// Throws IoError.
 void write_trace_json(const std::filesystem::path& path, const Trace& trace);
 
 /// A plan file's content.
@@ -132,8 +132,8 @@ std::string_view to_string(PlanFormat format);
 
 /// Writes `plan_file` in `format` (not automatic). `metrics` are written by the eplb format only.
 /// Dense layers are written as trivial rows (eplb, sglang) or left out (trtllm, vllm-ascend).
-/// Written atomically (temporary file + rename). Throws InvalidArgument for an inconsistent
-/// `plan_file`, for a file its server would misroute (check_server_plan()) and IoError.
+/// Streamed as eplb/io/files.h says. Throws InvalidArgument for an inconsistent `plan_file`,
+/// for a file its server would misroute (check_server_plan()) and IoError.
 void write_plan(const std::filesystem::path& path, const PlanFile& plan_file, PlanFormat format,
                 const std::optional<PlanMetrics>& metrics = std::nullopt);
 

@@ -24,7 +24,7 @@ struct ReplayRun {
 /// same form under "runs". Throws InvalidArgument when `runs` is empty.
 std::string replay_json(std::span<const ReplayRun> runs);
 
-/// Writes replay_json(runs) to `path` atomically. Throws IoError naming the path.
+/// Writes replay_json(runs) to `path` as eplb/io/files.h says. Throws IoError naming the path.
 void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs);
 
 /// Returns the replay chart of `runs` (at least one): next-window and in-sample GPU balancedness

@@ -23,6 +23,13 @@ template <typename... Parts>
   throw InvalidArgument(message(std::forward<Parts>(parts)...));
 }
 
+/// Throws InvalidSizes (a size condition the reference asserts) with the concatenation of
+/// `parts`.
+template <typename... Parts>
+[[noreturn]] void throw_invalid_sizes(Parts&&... parts) {
+  throw InvalidSizes(message(std::forward<Parts>(parts)...));
+}
+
 }  // namespace eplb::detail
 
 /// Aborts when `condition` is false in debug and sanitizer builds; nothing in release builds.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/detail/replication.h"
+#include "eplb/load_matrix.h"
 #include "eplb/packing.h"
 #include "eplb/topology.h"
 
@@ -18,8 +19,10 @@ struct Worker {
   std::vector<double> row, group_loads, node_loads, replica_weights;
   std::vector<int32_t> group_pack, group_rank, node_experts, replica_expert, replica_pack,
       replica_rank;
-  std::vector<int64_t> counts;
+  std::vector<int64_t> counts, slot_count, alternative;
   std::vector<ReplicaCandidate> candidates;
+  /// Whether levels may be re-planned with duplicates (place_with_duplicates).
+  bool allow_duplicates = false;
 };
 
 /// Replicates `experts` (their loads from `w.row`, copied to `w.node_loads`) into `num_slots`
@@ -36,6 +39,30 @@ void append_replicas(int32_t expert, int64_t copies, double share, Worker& w);
 /// expert and share) onto `num_gpus` GPUs and writes each slot's expert into `slots`
 /// (`replica_expert.size()` slots, GPU-major).
 void pack_replicas(int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots);
+
+/// Returns the heaviest of `num_gpus` GPUs holding `slots` (expert ids, -1 for none; GPU-major),
+/// each replica carrying `w.row[expert] / its count in slots`.
+double heaviest_gpu(std::span<const int64_t> slots, int64_t num_gpus, Worker& w);
+
+/// After a small level (within the joint search's limits) was placed without duplicates into
+/// `slots` (`w.row` holding the layer's loads): unless it meets its bound, plans the level
+/// again allowing two replicas of one expert on one GPU (DeepSeek's uncapped counts packed
+/// without classes, then the exact joint search free to duplicate) and takes that plan if it
+/// holds a duplicate and its heaviest GPU is strictly lighter. Larger levels are left alone.
+void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_slots,
+                           int64_t num_gpus, uint64_t stream, Worker& w, std::span<int64_t> slots);
+
+/// With every level (node, or the whole layer) of `phy2log` placed without duplicates, `num_levels`
+/// levels of `gpus_per_level` GPUs holding `node_experts` (level-major): while one level alone
+/// holds the layer's heaviest GPU, gives it place_with_duplicates() (each level once).
+void lower_heaviest_level(std::span<const int32_t> node_experts, int64_t num_levels,
+                          int64_t gpus_per_level, uint64_t stream, Worker& w,
+                          std::span<int64_t> phy2log);
+
+/// Replaces layer `layer`'s plan `phy2log` by DeepSeek's when that one's heaviest GPU is strictly
+/// lighter (`w.row` holding the layer's loads), so the search policies are never heavier.
+void keep_lighter_deepseek(const LoadMatrix& loads, int64_t layer, const Topology& topology,
+                           Worker& w, std::span<int64_t> phy2log);
 
 /// Places a hierarchical layer with up to `max_off_node` replicas outside their group's node:
 /// starts from per-node replication and moves replicas between nodes while that lowers the

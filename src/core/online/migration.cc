@@ -2,6 +2,7 @@
 #include "eplb/migration.h"
 
 #include <algorithm>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -143,8 +144,16 @@ int64_t Migration::cross_node_copies(const Topology& topology) const {
 }
 
 int64_t Migration::bytes(int64_t expert_bytes) const {
-  const auto copies = std::count_if(moves.begin(), moves.end(),
-                                    [](const SlotMove& move) { return move.new_expert >= 0; });
+  if (expert_bytes < 0) {
+    detail::throw_invalid("Migration::bytes: expert_bytes = ", expert_bytes,
+                          " must be non-negative");
+  }
+  const int64_t copies = std::count_if(moves.begin(), moves.end(),
+                                       [](const SlotMove& move) { return move.new_expert >= 0; });
+  if (copies > 0 && expert_bytes > std::numeric_limits<int64_t>::max() / copies) {
+    detail::throw_invalid("Migration::bytes: ", copies, " copies of expert_bytes = ", expert_bytes,
+                          " bytes overflow int64");
+  }
   return copies * expert_bytes;
 }
 

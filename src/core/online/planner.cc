@@ -11,18 +11,8 @@
 
 namespace eplb {
 
-Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
-                 PlannerOptions options)
-    : topology_(topology),
-      num_layers_(num_layers),
-      num_experts_(num_experts),
-      options_(std::move(options)) {
-  if (num_layers < 1 || num_layers > kMaxLayers) {
-    detail::throw_invalid("Planner: num_layers = ", num_layers, " must be in [1, ", kMaxLayers,
-                          "]");
-  }
-  topology_.check_experts(num_experts, "Planner");
-  const HistoryOptions& history = options_.history;
+void check_planner_options(const Topology& topology, const PlannerOptions& options) {
+  const HistoryOptions& history = options.history;
   if (history.num_blocks < 1) {
     detail::throw_invalid("Planner: history.num_blocks = ", history.num_blocks,
                           " must be at least 1");
@@ -52,10 +42,26 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
     detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
                           " must be finite and non-negative");
   }
-  if (options_.repair_rounds < 0 || options_.repair_rounds > kMaxRepairRounds) {
-    detail::throw_invalid("Planner: repair_rounds = ", options_.repair_rounds, " must be in [0, ",
+  if (options.repair_rounds < 0 || options.repair_rounds > kMaxRepairRounds) {
+    detail::throw_invalid("Planner: repair_rounds = ", options.repair_rounds, " must be in [0, ",
                           kMaxRepairRounds, "]");
   }
+  check_rebalance_options(topology, options.rebalance, "Planner");
+}
+
+Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
+                 PlannerOptions options)
+    : topology_(topology),
+      num_layers_(num_layers),
+      num_experts_(num_experts),
+      options_(std::move(options)) {
+  if (num_layers < 1 || num_layers > kMaxLayers) {
+    detail::throw_invalid("Planner: num_layers = ", num_layers, " must be in [1, ", kMaxLayers,
+                          "]");
+  }
+  topology_.check_experts(num_experts, "Planner");
+  check_planner_options(topology_, options_);
+  const HistoryOptions& history = options_.history;
   if (num_layers * num_experts * history.num_blocks > kMaxPlanEntries) {
     detail::throw_invalid("Planner: ", num_layers, " layers x ", num_experts, " experts x ",
                           history.num_blocks, " blocks exceed ", kMaxPlanEntries, " entries");

@@ -291,7 +291,8 @@ Replan Planner::replan(const Plan& current, const ReplanOptions& options) const 
   std::vector<LayerOptions> layers(static_cast<size_t>(num_layers_));
   // Each layer's result depends only on its own index (its seed), not on its thread.
   // rebalance_experts() above has checked the thread count.
-  detail::for_each_layer(num_layers_, options_.rebalance.threads, [&](int64_t layer, int64_t) {
+  detail::for_each_layer(num_layers_, options_.rebalance.threads, options_.rebalance.should_stop,
+                         "Planner::replan", [&](int64_t layer, int64_t) {
     const auto weight = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
     layers[static_cast<size_t>(layer)] = layer_options(
         {.topology = topology_,

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "core/detail/check.h"
+#include "core/detail/layer_threads.h"
 #include "eplb/metrics.h"
 
 namespace eplb {
@@ -16,6 +18,11 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
                     const ReplayProgress& progress) {
   if (options.interval < 1) {
     detail::throw_invalid("replay: interval = ", options.interval, " must be positive");
+  }
+  // NaN compares neither >= 0 nor < 0: it would re-plan from scratch and report no moves.
+  if (!std::isfinite(options.tolerance)) {
+    detail::throw_invalid("replay: tolerance = ", options.tolerance,
+                          " must be finite (negative: fresh plans)");
   }
   const int64_t num_windows = trace.num_steps / options.interval;
   if (num_windows < 2) {
@@ -31,6 +38,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   double total_moved_fraction = 0;
   const double slots = static_cast<double>(trace.num_layers * topology.num_replicas());
   for (int64_t window = 0; window + 1 < num_windows; ++window) {
+    detail::check_stop(options.planner.rebalance.should_stop, "replay");
     const int64_t first_step = window * options.interval;
     for (int64_t step = first_step; step < first_step + options.interval; ++step) {
       planner.observe(trace.step(step));
@@ -95,6 +103,10 @@ constexpr int64_t kReferenceRedundantSlots = 32;
 
 ReplayPlanner parse_replay_planner(std::string_view spec, const ReplayOptions& base,
                                    std::string_view history, double swing_weight) {
+  if (!std::isfinite(swing_weight)) {
+    detail::throw_invalid("replay: swing_weight = ", swing_weight,
+                          " must be finite (negative: the history's own)");
+  }
   const size_t at = spec.find('@');
   const Policy policy = parse_policy(spec.substr(0, at));
   ReplayPlanner planner{.name = std::string(spec), .options = base};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "eplb/io/io.h"  // PlanFile, LoadFormat, PlanFormat
+#include "io/detail/files.h"
 #include "eplb/metrics.h"
 #include "eplb/trace.h"
 
@@ -47,6 +48,11 @@ Trace read_trtllm_statistics(std::string_view function, const std::filesystem::p
 void refuse_torch_file(std::string_view function, const std::filesystem::path& path,
                        std::string_view content, std::string_view python_function);
 
+/// Parses one TensorRT-LLM statistics file (rank<N>.safetensors) already read into `content`.
+/// Throws ParseError naming `path`.
+Trace parse_trtllm_statistics_file(std::string_view function, const std::filesystem::path& path,
+                                   const std::string& content);
+
 /// Parses a CSV matrix, one row per line. Throws ParseError naming `path`, the line and column.
 Trace parse_csv_loads(std::string_view function, const std::filesystem::path& path,
                       std::string_view content);
@@ -71,17 +77,17 @@ PlanFile parse_plan_json(std::string_view function, const std::filesystem::path&
 PlanFile parse_plan_yaml(std::string_view function, const std::filesystem::path& path,
                          std::string_view content, const PlanReadOptions& options);
 
-/// Returns eplb's plan JSON for `plan_file` (with `metrics` when given).
-std::string format_plan_json(const PlanFile& plan_file, const PlanMetrics* metrics);
+/// Writes eplb's plan JSON for `plan_file` (with `metrics` when given) to `file`, row by row.
+void write_plan_json(const PlanFile& plan_file, const PlanMetrics* metrics, OutputFile& file);
 
-/// Returns SGLang's `{"physical_to_logical_map": [...]}` for `plan_file`.
-std::string format_sglang_plan(const PlanFile& plan_file);
+/// Writes SGLang's `{"physical_to_logical_map": [...]}` for `plan_file` to `file`.
+void write_sglang_plan(const PlanFile& plan_file, OutputFile& file);
 
-/// Returns vllm-ascend's expert map JSON for `plan_file` (dense layers left out).
-std::string format_vllm_ascend_plan(const PlanFile& plan_file);
+/// Writes vllm-ascend's expert map JSON for `plan_file` (dense layers left out) to `file`.
+void write_vllm_ascend_plan(const PlanFile& plan_file, OutputFile& file);
 
-/// Returns TensorRT-LLM's load-balancer YAML for `plan_file` (dense layers left out).
-std::string format_trtllm_plan(const PlanFile& plan_file);
+/// Writes TensorRT-LLM's load-balancer YAML for `plan_file` (dense layers left out) to `file`.
+void write_trtllm_plan(const PlanFile& plan_file, OutputFile& file);
 
 /// Returns `[a, b, ...]` for messages.
 std::string layer_list_text(const std::vector<int64_t>& layers);
