@@ -36,10 +36,9 @@ void print_family_table(bool quick) {
   }
   const Topology topology = replay_topology(traces[0][0].num_experts);
   std::printf("\n### Trace families: next-window GPU balancedness, policy global, %lld-step traces "
-              "(mean of seeds",
-              static_cast<long long>(num_steps));
-  for (const uint64_t seed : seeds) std::printf(" %llu", static_cast<unsigned long long>(seed));
-  std::printf("), re-plan every %lld steps, %lld slots on %lld GPUs\n\n| history |",
+              "(%s)",
+              static_cast<long long>(num_steps), quick ? "seed 1" : "mean of seeds 1 and 2");
+  std::printf(", re-plan every %lld steps, %lld slots on %lld GPUs\n\n| history |",
               static_cast<long long>(kInterval), static_cast<long long>(topology.num_replicas()),
               static_cast<long long>(topology.num_gpus()));
   for (const TraceFamily family : kAllTraceFamilies) {
