@@ -2,6 +2,7 @@
 // steps, and the curve of next-window balance against the move budget.
 #include "replay.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -29,6 +30,51 @@ const std::vector<ReplayRow> kRows = {
     {"global", 0.005},    {"global", 0.0},           {"global@last", 0.005},
     {"global", 0.005, 3000},
 };
+
+// The transfer schedules of the rows' re-plans (Migration::schedule from each previous plan).
+void print_schedule_table(const std::vector<ReplayResult>& results, size_t num_rows) {
+  std::printf("\nTransfer schedules of the re-plans (each GPU sends <= 1 and receives <= 1 expert "
+              "per round; bound: the busiest GPU's copies):\n\n"
+              "| planner | re-plan | copies per re-plan | rounds, mean (min-max) | rounds == bound "
+              "| rounds by layer, mean | busiest sender / receiver | cross-node copies |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|\n");
+  for (size_t idx = 0; idx < num_rows; ++idx) {
+    const ReplayRow& row = kRows[idx];
+    const ReplayResult& result = results[idx];
+    int64_t copies = 0;
+    int64_t cross_node = 0;
+    int64_t at_bound = 0;
+    int64_t min_rounds = -1;
+    double by_layer = 0;
+    double sender = 0;
+    double receiver = 0;
+    const auto replans = static_cast<double>(result.summary.num_replans);
+    if (replans == 0) continue;
+    for (size_t window = 1; window < result.windows.size(); ++window) {
+      const ReplaySchedule& schedule = result.windows[window].schedule;
+      copies += schedule.network_copies;
+      cross_node += schedule.cross_node_copies;
+      at_bound += schedule.rounds == schedule.max_copies_per_gpu;
+      min_rounds = min_rounds < 0 ? schedule.rounds : std::min(min_rounds, schedule.rounds);
+      by_layer += static_cast<double>(schedule.rounds_by_layer) / replans;
+      sender += static_cast<double>(schedule.max_sent) / replans;
+      receiver += static_cast<double>(schedule.max_received) / replans;
+    }
+    char replan[64] = "fresh";
+    if (row.tolerance >= 0) {
+      std::snprintf(replan, sizeof(replan), "tolerance %.3g, %lld rounds", row.tolerance,
+                    static_cast<long long>(row.repair_rounds));
+    }
+    std::printf("| %s | %s | %.0f | %.1f (%lld-%lld) | %lld/%lld | %.1f | %.1f / %.1f "
+                "| %.1f %% |\n",
+                row.planner.c_str(), replan, static_cast<double>(copies) / replans,
+                result.summary.mean_rounds, static_cast<long long>(min_rounds),
+                static_cast<long long>(result.summary.max_rounds),
+                static_cast<long long>(at_bound),
+                static_cast<long long>(result.summary.num_replans), by_layer, sender, receiver,
+                100 * result.summary.cross_node_share);
+  }
+}
 
 void print_trace_table(const std::string& title, const Trace& trace, int64_t interval,
                        bool quick) {
@@ -80,6 +126,7 @@ void print_trace_table(const std::string& title, const Trace& trace, int64_t int
                 result.summary.next_window - deepseek.summary.next_window, above.c_str(),
                 100 * result.summary.moved_fraction, result.summary.plan_ms);
   }
+  print_schedule_table(results, num_rows);
 }
 
 // Issue #19's curve: next-window balance against the move budget, with the default planner.

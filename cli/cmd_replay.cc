@@ -40,6 +40,7 @@ struct ReplayCliOptions {
   double tolerance = -1;
   double move_budget = -1;
   double min_gain = 0;
+  int64_t expert_bytes = 0;
   int64_t repair_rounds = PlannerOptions{}.repair_rounds;
   SearchOptions search;
   std::string plot;
@@ -50,7 +51,8 @@ struct ReplayCliOptions {
     ReplayOptions base{.interval = interval,
                        .tolerance = tolerance,
                        .move_budget = move_budget,
-                       .min_gain = min_gain};
+                       .min_gain = min_gain,
+                       .expert_bytes = expert_bytes};
     base.planner.repair_rounds = repair_rounds;
     search.apply(base.planner.rebalance, topology.num_gpus());
     return parse_replay_planner(spec, base, history, swing_weight);
@@ -229,6 +231,10 @@ Command add_replay_command(CLI::App& parent) {
                       "With --tolerance or --move-budget: keep the plan when a re-plan would "
                       "raise GPU balancedness on the planning loads by less (e.g. 0.01)")
       ->check(finite_in(0, 1));
+  command->add_option("--expert-bytes", options->expert_bytes,
+                      "Bytes of one expert's weights: the JSON report's transfer schedules then "
+                      "give bytes per GPU")
+      ->check(integer_in(0));
   command->add_option("--repair-rounds", options->repair_rounds,
                       "Ruin-and-recreate rounds per layer when re-planning with --tolerance: "
                       "more rounds move fewer slots and take longer")

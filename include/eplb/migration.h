@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "eplb/plan.h"
+#include "eplb/schedule.h"
 #include "eplb/topology.h"
 
 namespace eplb {
@@ -35,6 +36,18 @@ struct Migration {
   /// Bytes copied when each expert's weights take `expert_bytes` bytes. Throws InvalidArgument
   /// when `expert_bytes` is negative or the total overflows int64.
   int64_t bytes(int64_t expert_bytes) const;
+
+  /// Orders the copies that turn `current` (the plan these moves start from) into the new plan
+  /// into the fewest rounds in which each GPU sends at most one expert and receives at most
+  /// one. Each copy's source is a GPU that holds the expert in `current`: the target's own GPU
+  /// when it does (a local copy, in no round), else the holder on the target's node, else any
+  /// holder, taking among those the one with the fewest sends so far (then the lowest GPU).
+  /// The rounds equal the busiest GPU's copies (TransferSchedule::min_rounds; a bipartite edge
+  /// colouring meets that bound), over all layers or, with `options.by_layer`, layer by layer.
+  /// Deterministic. Throws InvalidArgument naming `current` when it has another topology's
+  /// slots or a move does not fit it.
+  TransferSchedule schedule(const Plan& current, const Topology& topology,
+                            const ScheduleOptions& options = {}) const;
 };
 
 /// Returns the moves that turn `from` into `to` (same layers, experts and slots, both valid for

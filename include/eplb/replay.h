@@ -28,6 +28,30 @@ struct ReplayOptions {
   /// With `tolerance` or `move_budget`: re-plans that would gain less GPU balancedness on the
   /// planning loads keep the previous plan (ReplanOptions::min_gain).
   double min_gain = 0;
+  /// Bytes of one expert's weights, to report each re-plan's transfer in bytes; 0: unknown
+  /// (reported in copies only). Must not be negative.
+  int64_t expert_bytes = 0;
+};
+
+/// The transfer schedule of one re-plan (Migration::schedule from the previous plan).
+struct ReplaySchedule {
+  /// Rounds, and the busiest GPU's copies (max over GPUs of max(sent, received)): equal.
+  int64_t rounds = 0;
+  int64_t max_copies_per_gpu = 0;
+  /// Rounds when no round mixes layers (ScheduleOptions::by_layer), as movers that move layer
+  /// by layer need.
+  int64_t rounds_by_layer = 0;
+  /// The most copies one GPU sends, and receives.
+  int64_t max_sent = 0;
+  int64_t max_received = 0;
+  /// Copies between GPUs, copies within a GPU, and the copies between GPUs that cross nodes.
+  int64_t network_copies = 0;
+  int64_t local_copies = 0;
+  int64_t cross_node_copies = 0;
+  /// The most bytes one GPU sends, and receives, with ReplayOptions::expert_bytes; -1 when
+  /// that is unknown (0).
+  int64_t max_sent_bytes = -1;
+  int64_t max_received_bytes = -1;
 };
 
 /// One re-plan of a replay.
@@ -44,6 +68,8 @@ struct ReplayWindow {
   double moved_fraction = 0;
   /// True when `min_gain` kept the previous plan.
   bool skipped = false;
+  /// How the moves' copies go (all zero for the first plan and a skipped re-plan).
+  ReplaySchedule schedule = {};
 };
 
 /// The means over a replay's windows.
@@ -57,6 +83,12 @@ struct ReplaySummary {
   /// Moved slots / all slots (layers x replicas), averaged over the re-plans after the first;
   /// 0 when there was none (see num_replans).
   double moved_fraction = 0;
+  /// Transfer rounds per re-plan, mean and maximum over the re-plans (0 when there was none).
+  double mean_rounds = 0;
+  int64_t max_rounds = 0;
+  /// Copies between GPUs that cross nodes / copies between GPUs, over all re-plans (0 when
+  /// none copied between GPUs).
+  double cross_node_share = 0;
   /// Mean wall time of one plan or re-plan, in milliseconds (the only field that varies
   /// between runs).
   double plan_ms = 0;
@@ -73,9 +105,9 @@ using ReplayProgress = std::function<void(int64_t done, int64_t total)>;
 /// Walks `trace` in windows of `interval` steps (a trailing partial window is dropped), feeding
 /// every step to a Planner, planning at the end of each window that has a successor and scoring
 /// the plan there and on the successor. Throws InvalidArgument when the trace holds fewer than
-/// two windows, `interval` is not positive, `tolerance` is not finite, or the planner options
-/// are invalid. `options.planner.rebalance.should_stop` is also asked before each window; it
-/// stops the replay with Cancelled.
+/// two windows, `interval` is not positive, `tolerance` is not finite, `expert_bytes` is
+/// negative, or the planner options are invalid. `options.planner.rebalance.should_stop` is also
+/// asked before each window; it stops the replay with Cancelled.
 ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOptions& options,
                     const ReplayProgress& progress = {});
 

@@ -14,9 +14,11 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.h"
+#include "eplb/error.h"
 #include "eplb/io/replay.h"
 #include "eplb/planner.h"
 #include "eplb/replay.h"
+#include "eplb/schedule.h"
 
 namespace eplb::python {
 namespace {
@@ -116,12 +118,59 @@ replan(const Planner& planner, const IndexArray& phy2log, double tolerance, doub
           result.balancedness_after};
 }
 
+// Migration::schedule of `moves` [num_moves, 5] (as replan returns them) from `phy2log`:
+// (copies [num_copies, 7] as round (-1 for a copy within a GPU), layer, expert, source slot,
+// source GPU, target slot, target GPU; sent [num_gpus]; received [num_gpus]; cross-node copies;
+// rounds).
+std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>, int64_t, int64_t>
+schedule(const IndexArray& moves_array, const IndexArray& phy2log, int64_t num_replicas,
+         int64_t num_groups, int64_t num_nodes, int64_t num_gpus, int64_t num_experts,
+         bool by_layer) {
+  check_ndim(moves_array, 2, "Migration.schedule", "moves");
+  check_ndim(phy2log, 2, "Migration.schedule", "current");
+  if (moves_array.shape(1) != 5) {
+    throw InvalidArgument("Migration.schedule: moves must have 5 columns, not " +
+                          std::to_string(moves_array.shape(1)));
+  }
+  TransferSchedule result;
+  {
+    nb::gil_scoped_release release;
+    const Topology topology(num_replicas, num_groups, num_nodes, num_gpus);
+    const Plan current = plan_from_phy2log(
+        to_vector(phy2log), static_cast<int64_t>(phy2log.shape(0)),
+        static_cast<int64_t>(phy2log.shape(1)), num_experts);
+    Migration migration;
+    const std::vector<int64_t> values = to_vector(moves_array);
+    for (size_t row = 0; row < moves_array.shape(0); ++row) {
+      const int64_t* move = values.data() + row * 5;
+      migration.moves.push_back({.layer = move[0], .slot = move[1], .old_expert = move[2],
+                                 .new_expert = move[3], .source_slot = move[4]});
+    }
+    result = migration.schedule(current, topology, {.by_layer = by_layer});
+  }
+  std::vector<int64_t> copies;
+  const auto append = [&](int64_t round, const ExpertCopy& copy) {
+    copies.insert(copies.end(), {round, copy.layer, copy.expert, copy.source_slot,
+                                 copy.source_gpu, copy.target_slot, copy.target_gpu});
+  };
+  for (const ExpertCopy& copy : result.local_copies) append(-1, copy);
+  for (size_t round = 0; round < result.rounds.size(); ++round) {
+    for (const ExpertCopy& copy : result.rounds[round]) append(static_cast<int64_t>(round), copy);
+  }
+  const size_t num_copies = copies.size() / 7;
+  const size_t gpus = result.sent.size();
+  return {to_numpy(std::move(copies), {num_copies, 7}), to_numpy(std::move(result.sent), {gpus}),
+          to_numpy(std::move(result.received), {gpus}), result.cross_node_copies,
+          result.num_rounds()};
+}
+
 std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int64_t num_groups,
                        int64_t num_nodes, int64_t num_gpus, const std::vector<std::string>& specs,
                        int64_t interval, std::string_view history, double tolerance,
-                       double move_budget, double min_gain, double swing_weight, int64_t effort, uint64_t seed, int64_t threads,
-                       std::string_view packer, int64_t cross_node_replicas,
-                       int64_t repair_rounds) {
+                       double move_budget, double min_gain, double swing_weight, int64_t effort,
+                       uint64_t seed, int64_t threads, std::string_view packer,
+                       int64_t cross_node_replicas,
+                       int64_t repair_rounds, int64_t expert_bytes) {
   Trace trace{.num_steps = static_cast<int64_t>(trace_array.shape(0)),
               .num_layers = static_cast<int64_t>(trace_array.shape(1)),
               .num_experts = static_cast<int64_t>(trace_array.shape(2)),
@@ -131,6 +180,7 @@ std::string run_replay(const TraceArray& trace_array, int64_t num_replicas, int6
                                     cross_node_replicas, repair_rounds, {});
   base.move_budget = move_budget;
   base.min_gain = min_gain;
+  base.expert_bytes = expert_bytes;
   base.planner.rebalance.should_stop = SignalPoll();
   return without_gil(base.planner.rebalance.should_stop, [&] {
     // Every value is checked before the work, naming its step (replay() would not).
@@ -192,12 +242,18 @@ void bind_planner(nb::module_& m) {
            nb::arg("move_budget"), nb::arg("min_gain"),
            "A plan close to `phy2log`: within `tolerance` of a fresh plan, or (move_budget >= 0) "
            "moving at most that fraction of the slots; kept when it gains under `min_gain`.");
+  m.def("_schedule", &schedule, nb::arg("moves").noconvert(), nb::arg("current").noconvert(),
+        nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"),
+        nb::arg("num_gpus"), nb::arg("num_experts"), nb::arg("by_layer"),
+        "Migration::schedule of `moves` [num_moves, 5] from the plan `current`: (copies "
+        "[num_copies, 7] as round (-1: within a GPU), layer, expert, source slot, source GPU, "
+        "target slot, target GPU; sent; received; cross-node copies; rounds).");
   m.def("_replay", &run_replay, nb::arg("trace").noconvert(), nb::arg("num_replicas"),
         nb::arg("num_groups"), nb::arg("num_nodes"), nb::arg("num_gpus"), nb::arg("planners"),
         nb::arg("interval"), nb::arg("history"), nb::arg("tolerance"), nb::arg("move_budget"),
         nb::arg("min_gain"), nb::arg("swing_weight"),
         nb::arg("effort"), nb::arg("seed"), nb::arg("threads"), nb::arg("packer"),
-        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"),
+        nb::arg("cross_node_replicas"), nb::arg("repair_rounds"), nb::arg("expert_bytes") = 0,
         "Replays `trace` `[num_steps, num_layers, num_experts]` (C-contiguous float64) with each "
         "planner and returns the JSON report of `eplb replay --json`. Releases the GIL; Ctrl-C "
         "stops it between windows and layers (KeyboardInterrupt).");

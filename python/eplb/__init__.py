@@ -22,7 +22,7 @@ from ._api import (
     rebalance_experts,
     validate,
 )
-from ._online import Migration, Planner, replay
+from ._online import Migration, Planner, TransferSchedule, replay
 from ._eplb import (
     Error,
     FileNotFoundIoError,
@@ -52,6 +52,7 @@ __all__ = [
     "PlanFile",
     "PlanMetrics",
     "Planner",
+    "TransferSchedule",
     "__version__",
     "evaluate",
     "find_dense_layers",

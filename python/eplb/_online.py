@@ -4,7 +4,7 @@ arguments, calls the compiled core and converts the result back; no planning log
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -32,6 +32,62 @@ def _search_options(function: str, *, effort: Any, seed: Any, threads: Any, pack
     )
 
 
+def _expert_bytes(value: Any, function: str) -> int:
+    """Returns an expert size in bytes as an int; raises InvalidArgument unless it is a finite,
+    whole, non-negative number (TypeError when it is not a number)."""
+    if isinstance(value, (float, np.floating)):
+        if not (np.isfinite(value) and value >= 0 and float(value).is_integer()):
+            raise _eplb.InvalidArgument(
+                f"{function}: expert_bytes = {value} must be a whole non-negative number")
+        value = int(value)
+    result = _convert.as_int(value, function, "expert_bytes")
+    if result < 0:
+        raise _eplb.InvalidArgument(f"{function}: expert_bytes = {result} must be non-negative")
+    return result
+
+
+@dataclass(frozen=True)
+class TransferSchedule:
+    """A re-plan's weight copies in rounds (Migration.schedule): in a round no GPU sends twice
+    or receives twice. Sources refer to the old plan: receivers stage what they receive and
+    overwrite their slots after the last round (docs/online.md, "Transfer schedule").
+
+    Attributes:
+        rounds: one int64 array `[copies, 6]` per round, one row per copy: layer, expert, source
+            slot, source GPU, target slot, target GPU (by layer, then target slot).
+        local_copies: the copies within one GPU (the expert is already there), same columns;
+            they need no transfer and no round.
+        sent, received: int64 `[num_gpus]`, the copies each GPU sends and receives.
+        sent_bytes, received_bytes: the same in bytes when `expert_bytes` was given, else None.
+        cross_node_copies: copies whose source is on another node than their target.
+    """
+
+    rounds: List[np.ndarray]
+    local_copies: np.ndarray
+    sent: np.ndarray
+    received: np.ndarray
+    sent_bytes: Optional[np.ndarray]
+    received_bytes: Optional[np.ndarray]
+    cross_node_copies: int
+
+    @property
+    def num_rounds(self) -> int:
+        return len(self.rounds)
+
+    @property
+    def network_copies(self) -> int:
+        """Copies between GPUs (all rounds)."""
+        return int(sum(len(round_copies) for round_copies in self.rounds))
+
+    @property
+    def max_copies_per_gpu(self) -> int:
+        """The busiest GPU's copies, max over GPUs of max(sent, received): the rounds, unless
+        the schedule was made by layer."""
+        if self.sent.size == 0:
+            return 0
+        return int(max(self.sent.max(), self.received.max()))
+
+
 @dataclass(frozen=True)
 class Migration:
     """The slots a re-plan changes.
@@ -42,6 +98,8 @@ class Migration:
             same GPU if possible, else the same node; copy every move's weights before
             overwriting any slot).
         cross_node_copies: moves whose weights come from another node.
+        topology: (num_replicas, num_groups, num_nodes, num_gpus) of the plans, for schedule();
+            Planner.replan fills it in.
         skipped: True when `min_gain` kept the current plan (no moves).
         balancedness_before, balancedness_after: GPU balancedness of the current and of the new
             plan on the planning loads (what the moves bought); None where not known.
@@ -49,6 +107,7 @@ class Migration:
 
     moves: np.ndarray
     cross_node_copies: int
+    topology: Optional[Tuple[int, int, int, int]] = None
     skipped: bool = False
     balancedness_before: Optional[float] = None
     balancedness_after: Optional[float] = None
@@ -69,6 +128,49 @@ class Migration:
             raise _eplb.InvalidArgument(
                 f"Migration.bytes: expert_bytes = {size} must be non-negative")
         return int(np.count_nonzero(self.moves[:, 3] >= 0)) * size
+
+    def schedule(self, current: Any, *, expert_bytes: Any = None,
+                 by_layer: bool = False) -> TransferSchedule:
+        """Orders the copies that turn `current` (the plan the moves start from, phy2log
+        `[num_layers, num_replicas]`) into the new plan into the fewest rounds in which each
+        GPU sends at most one expert and receives at most one; see TransferSchedule.
+
+        Each copy's source is a GPU holding the expert in `current`: the target's own GPU (a
+        local copy), else one on the target's node, else any, the one sending least so far.
+        The rounds equal the busiest GPU's copies; with `by_layer` no round mixes layers
+        (for movers that move layer by layer) and each layer takes as many rounds as its
+        busiest GPU's copies in it. `expert_bytes` (one expert's weights) adds the bytes each
+        GPU sends and receives. Raises InvalidArgument naming `current` when it is not the
+        plan the moves start from (another topology's slots, another expert in a moved slot)
+        and naming `expert_bytes` when it is negative, NaN or fractional.
+        """
+        function = "Migration.schedule"
+        if self.topology is None:
+            raise _eplb.InvalidArgument(
+                f"{function}: this Migration has no topology (build it with topology=...)")
+        size = None if expert_bytes is None else _expert_bytes(expert_bytes, function)
+        plan = _convert.as_index_array(current, function, "current")
+        if plan.ndim != 2:
+            raise _eplb.InvalidArgument(
+                f"{function}: current.shape = {plan.shape} must be 2-D "
+                "[num_layers, num_replicas]")
+        moves = np.ascontiguousarray(self.moves, dtype=np.int64).reshape(-1, 5)
+        # Expert ids only need to be told apart here: any count above the largest id serves.
+        largest = max(int(plan.max(initial=0)), int(moves[:, 3].max(initial=0)))
+        copies, sent, received, cross_node, num_rounds = _eplb._schedule(
+            moves, plan, *self.topology, largest + 1, bool(by_layer))
+        busiest = int(max(sent.max(initial=0), received.max(initial=0)))
+        if size is not None and size > 0 and busiest > (2**63 - 1) // size:
+            raise _eplb.InvalidArgument(
+                f"{function}: expert_bytes = {size} times {busiest} copies overflows int64")
+        local = copies[copies[:, 0] < 0, 1:]
+        in_rounds = copies[copies[:, 0] >= 0]
+        rounds = [in_rounds[in_rounds[:, 0] == idx, 1:] for idx in range(num_rounds)]
+        return TransferSchedule(
+            rounds=rounds, local_copies=local, sent=sent, received=received,
+            sent_bytes=None if size is None else sent * size,
+            received_bytes=None if size is None else received * size,
+            cross_node_copies=int(cross_node))
 
 
 class Planner:
@@ -116,11 +218,16 @@ class Planner:
         repair_rounds: int = 40,
     ) -> None:
         function = "Planner"
+        # The topology, for the Migrations replan() returns (Migration.schedule).
+        self._topology = (_convert.as_int(num_replicas, function, "num_replicas"),
+                          _convert.as_int(num_groups, function, "num_groups"),
+                          _convert.as_int(num_nodes, function, "num_nodes"),
+                          _convert.as_int(num_gpus, function, "num_gpus"))
         self._setup = _eplb._PlannerSetup(
-            num_replicas=_convert.as_int(num_replicas, function, "num_replicas"),
-            num_groups=_convert.as_int(num_groups, function, "num_groups"),
-            num_nodes=_convert.as_int(num_nodes, function, "num_nodes"),
-            num_gpus=_convert.as_int(num_gpus, function, "num_gpus"),
+            num_replicas=self._topology[0],
+            num_groups=self._topology[1],
+            num_nodes=self._topology[2],
+            num_gpus=self._topology[3],
             policy=_convert.as_str(policy, function, "policy"),
             history="" if history is None else _convert.as_str(history, function, "history"),
             interval=_convert.as_int(interval, function, "interval"),
@@ -201,8 +308,9 @@ class Planner:
         new_phy2log, log2phy, logcnt, moves, cross_node, _, skipped, before, after = (
             planner.replan(current, tolerance, budget, gain))
         like = self._like
-        return like(new_phy2log), like(log2phy), like(logcnt), Migration(
-            moves, int(cross_node), bool(skipped), float(before), float(after))
+        return (like(new_phy2log), like(log2phy), like(logcnt),
+                Migration(moves, int(cross_node), self._topology, bool(skipped), float(before),
+                          float(after)))
 
 
 def _move_budget(value: Any, function: str) -> float:
@@ -236,6 +344,7 @@ def replay(
     packer: str = "multistart",
     cross_node_replicas: int = 0,
     repair_rounds: int = 40,
+    expert_bytes: Any = None,
 ) -> Dict[str, Any]:
     """Replays a trace as `eplb replay` does: re-plans every `interval` steps, scores each plan
     on its window and on the next, and counts the slots each re-plan moves.
@@ -256,13 +365,18 @@ def replay(
             GPU balancedness on the planning loads (counted as "skipped").
         swing_weight, effort, seed, threads, packer, cross_node_replicas, repair_rounds: as
             for Planner.
+        expert_bytes: one expert's weights in bytes, to report each re-plan's transfer in bytes
+            (None or 0: copies only).
 
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
-        "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots"}) and
-        "summary" ({"in_sample", "next_window", "replans", "moved_fraction", "plan_ms"};
-        "moved_fraction" is None when there was no re-plan, "replans" 0), and every planner in
-        that form under "runs".
+        "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots",
+        "skipped", "schedule"}: a re-plan's transfer schedule, Migration.schedule from the
+        previous plan, None for the first plan) and "summary" ({"in_sample", "next_window",
+        "replans", "skipped", "moved_fraction", "mean_rounds", "max_rounds",
+        "cross_node_share", "plan_ms"}; "moved_fraction", "mean_rounds", "max_rounds" and
+        "cross_node_share" are None when there was no re-plan, "replans" 0), and every planner
+        in that form under "runs".
 
     Every argument and planner is checked before the first window (InvalidArgument, a
     ValueError, naming it); Ctrl-C interrupts the replay between windows and layers
@@ -291,6 +405,7 @@ def replay(
         swing_weight=_swing_weight(swing_weight, function),
         **_search_options(function, effort=effort, seed=seed, threads=threads, packer=packer,
                           cross_node_replicas=cross_node_replicas, repair_rounds=repair_rounds),
+        expert_bytes=0 if expert_bytes is None else _expert_bytes(expert_bytes, function),
     )
     if isinstance(trace, (str, os.PathLike)):
         steps = _eplb.read_trace(trace)

@@ -134,13 +134,20 @@ void lower_heaviest_level(std::span<const int32_t> node_experts, int64_t num_lev
   }
 }
 
+void plan_deepseek_layer(const LoadMatrix& loads, int64_t layer, const Topology& topology,
+                         Worker& w) {
+  if (w.deepseek_heaviest >= 0) return;
+  w.deepseek_slots.resize(static_cast<size_t>(topology.num_replicas()));
+  deepseek_layer(loads, layer, topology, w.deepseek_slots);
+  w.deepseek_heaviest = heaviest_gpu(w.deepseek_slots, topology.num_gpus(), w);
+}
+
 void keep_lighter_deepseek(const LoadMatrix& loads, int64_t layer, const Topology& topology,
                            Worker& w, std::span<int64_t> phy2log) {
   const double current = heaviest_gpu(phy2log, topology.num_gpus(), w);
-  w.alternative.resize(phy2log.size());
-  deepseek_layer(loads, layer, topology, w.alternative);
-  if (lighter(heaviest_gpu(w.alternative, topology.num_gpus(), w), current)) {
-    std::copy(w.alternative.begin(), w.alternative.end(), phy2log.begin());
+  plan_deepseek_layer(loads, layer, topology, w);
+  if (lighter(w.deepseek_heaviest, current)) {
+    std::copy(w.deepseek_slots.begin(), w.deepseek_slots.end(), phy2log.begin());
   }
 }
 

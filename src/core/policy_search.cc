@@ -99,6 +99,7 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
   const int64_t num_experts = loads.num_experts();
   w.row.resize(num_experts);
   loads.copy_row(layer, std::span<double>(w.row));
+  w.deepseek_heaviest = -1;
   // Streams keep every packing call of every layer on its own random sequence, so the plan does
   // not depend on which thread plans which layer.
   const auto stream = [layer](int64_t call) { return static_cast<uint64_t>(layer * 4099 + call); };
@@ -149,9 +150,14 @@ void plan_layer(const LoadMatrix& loads, const Topology& topology, bool hierarch
                slots_per_node, topology.num_gpus() / num_nodes, stream(1 + node), w,
                phy2log.subspan(node * slots_per_node, slots_per_node));
   }
+  // A duplicate wastes a slot (the next window would have used another replica): only where
+  // the plan without duplicates is heavier than DeepSeek's, which may hold some.
   if (w.allow_duplicates) {
-    lower_heaviest_level(w.node_experts, num_nodes, topology.num_gpus() / num_nodes,
-                         stream(1) | kDuplicatesStream, w, phy2log);
+    plan_deepseek_layer(loads, layer, topology, w);
+    if (w.deepseek_heaviest < heaviest_gpu(phy2log, topology.num_gpus(), w) * (1 - 1e-12)) {
+      lower_heaviest_level(w.node_experts, num_nodes, topology.num_gpus() / num_nodes,
+                           stream(1) | kDuplicatesStream, w, phy2log);
+    }
   }
 }
 

@@ -2,12 +2,46 @@
 #include "eplb/io/replay.h"
 
 #include <string>
+#include <utility>
 
 #include "eplb/error.h"
 #include "io/detail/files.h"
 
 namespace eplb::io {
 namespace {
+
+void append_count(std::string& out, const char* key, int64_t value) {
+  out += ", \"";
+  out += key;
+  out += "\": ";
+  // -1 stands for unknown (bytes without an expert size).
+  if (value < 0) {
+    out += "null";
+  } else {
+    detail::append_number(out, static_cast<double>(value));
+  }
+}
+
+// The first plan moves nothing and has no schedule: null.
+void append_schedule(std::string& out, const ReplaySchedule* schedule) {
+  out += ", \"schedule\": ";
+  if (schedule == nullptr) {
+    out += "null";
+    return;
+  }
+  out += "{\"rounds\": ";
+  detail::append_number(out, static_cast<double>(schedule->rounds));
+  append_count(out, "max_copies_per_gpu", schedule->max_copies_per_gpu);
+  append_count(out, "rounds_by_layer", schedule->rounds_by_layer);
+  append_count(out, "max_sent", schedule->max_sent);
+  append_count(out, "max_received", schedule->max_received);
+  append_count(out, "max_sent_bytes", schedule->max_sent_bytes);
+  append_count(out, "max_received_bytes", schedule->max_received_bytes);
+  append_count(out, "network_copies", schedule->network_copies);
+  append_count(out, "local_copies", schedule->local_copies);
+  append_count(out, "cross_node_copies", schedule->cross_node_copies);
+  out += '}';
+}
 
 void append_run(std::string& out, const ReplayRun& run, std::string_view indent) {
   out += "\"policy\": ";
@@ -31,7 +65,9 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
     detail::append_number(out, window.next_window);
     out += ", \"moved_slots\": ";
     detail::append_number(out, static_cast<double>(window.moved_slots));
-    out += window.skipped ? ", \"skipped\": true}" : ", \"skipped\": false}";
+    out += window.skipped ? ", \"skipped\": true" : ", \"skipped\": false";
+    append_schedule(out, idx > 0 ? &window.schedule : nullptr);
+    out += '}';
   }
   out += "\n";
   out += indent;
@@ -52,6 +88,19 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
     detail::append_number(out, summary.moved_fraction);
   } else {
     out += "null";
+  }
+  for (const auto& [key, value] :
+       {std::pair{"mean_rounds", summary.mean_rounds},
+        std::pair{"max_rounds", static_cast<double>(summary.max_rounds)},
+        std::pair{"cross_node_share", summary.cross_node_share}}) {
+    out += ", \"";
+    out += key;
+    out += "\": ";
+    if (summary.num_replans > 0) {
+      detail::append_number(out, value);
+    } else {
+      out += "null";
+    }
   }
   out += ", \"plan_ms\": ";
   detail::append_number(out, summary.plan_ms);

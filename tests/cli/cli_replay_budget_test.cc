@@ -48,5 +48,27 @@ TEST_F(CliTest, ReplayMoveBudgetAndMinGain) {
   }
 }
 
+TEST_F(CliTest, ReplayReportsTransferBytesWithTheExpertSize) {
+  const std::string trace = path("trace.json");
+  ASSERT_EQ(run("gen -q --steps 150 --layers 2 --experts 64 --seed 5 -o " + quote(trace)).exit_code,
+            0);
+  const std::string replay = "replay " + quote(trace) + " --interval 50 --tolerance 0.005 -q";
+  const RunResult sized = run(replay + " --expert-bytes 1000 --json -");
+  ASSERT_EQ(sized.exit_code, 0) << describe(sized);
+  const size_t at = sized.out.find("\"max_received_bytes\": ");
+  ASSERT_NE(at, std::string::npos) << sized.out;
+  const size_t copies = sized.out.find("\"max_received\": ");
+  ASSERT_NE(copies, std::string::npos) << sized.out;
+  EXPECT_EQ(std::stoll(sized.out.substr(at + 22, 12)),
+            1000 * std::stoll(sized.out.substr(copies + 16, 12)))
+      << sized.out;
+  const RunResult unsized = run(replay + " --json -");
+  EXPECT_NE(unsized.out.find("\"max_received_bytes\": null"), std::string::npos) << unsized.out;
+  const RunResult bad = run(replay + " --expert-bytes -1");
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+  EXPECT_NE(bad.err.find("--expert-bytes: value -1 must be an integer >= 0"), std::string::npos)
+      << describe(bad);
+}
+
 }  // namespace
 }  // namespace eplb

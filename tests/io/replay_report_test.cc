@@ -26,13 +26,26 @@ std::vector<ReplayRun> sample_runs() {
            .next_window = 0.75 + 0.01 * static_cast<double>(window),
            .moved_slots = window == 0 ? 0 : 10 * (run + 1),
            .moved_fraction = window == 0 ? 0 : 0.1 * static_cast<double>(run + 1),
-           .skipped = run == 1 && window == 2});
+           .skipped = run == 1 && window == 2,
+           .schedule = {.rounds = window == 0 ? 0 : 3,
+                        .max_copies_per_gpu = window == 0 ? 0 : 3,
+                        .rounds_by_layer = window == 0 ? 0 : 5,
+                        .max_sent = window == 0 ? 0 : 2,
+                        .max_received = window == 0 ? 0 : 3,
+                        .network_copies = window == 0 ? 0 : 9,
+                        .local_copies = window == 0 ? 0 : 10 * (run + 1) - 9,
+                        .cross_node_copies = window == 0 ? 0 : 4,
+                        .max_sent_bytes = window == 0 ? -1 : 2000,
+                        .max_received_bytes = window == 0 ? -1 : 3000}});
     }
     replay_run.result.summary = {.in_sample = 0.95,
                                  .next_window = 0.76,
                                  .num_replans = 2,
                                  .num_skipped = run,
                                  .moved_fraction = 0.1,
+                                 .mean_rounds = 3,
+                                 .max_rounds = 3,
+                                 .cross_node_share = 4.0 / 9,
                                  .plan_ms = 1.5};
     runs.push_back(replay_run);
   }
@@ -52,6 +65,21 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_DOUBLE_EQ(double(windows.at(2)["next_window"]), 0.77);
   EXPECT_DOUBLE_EQ(double(windows.at(1)["in_sample"]), 0.95);
   EXPECT_EQ(int64_t(windows.at(1)["moved_slots"]), 10);
+  EXPECT_TRUE(windows.at(0)["schedule"].is_null());
+  const simdjson::dom::element schedule = windows.at(1)["schedule"];
+  EXPECT_EQ(int64_t(schedule["rounds"]), 3);
+  EXPECT_EQ(int64_t(schedule["max_copies_per_gpu"]), 3);
+  EXPECT_EQ(int64_t(schedule["rounds_by_layer"]), 5);
+  EXPECT_EQ(int64_t(schedule["max_sent"]), 2);
+  EXPECT_EQ(int64_t(schedule["max_received"]), 3);
+  EXPECT_EQ(int64_t(schedule["max_sent_bytes"]), 2000);
+  EXPECT_EQ(int64_t(schedule["max_received_bytes"]), 3000);
+  EXPECT_EQ(int64_t(schedule["network_copies"]), 9);
+  EXPECT_EQ(int64_t(schedule["local_copies"]), 1);
+  EXPECT_EQ(int64_t(schedule["cross_node_copies"]), 4);
+  EXPECT_DOUBLE_EQ(double(report["summary"]["mean_rounds"]), 3);
+  EXPECT_EQ(int64_t(report["summary"]["max_rounds"]), 3);
+  EXPECT_DOUBLE_EQ(double(report["summary"]["cross_node_share"]), 4.0 / 9);
   EXPECT_DOUBLE_EQ(double(report["summary"]["moved_fraction"]), 0.1);
   EXPECT_EQ(int64_t(report["summary"]["replans"]), 2);
   EXPECT_EQ(int64_t(report["summary"]["skipped"]), 0);
@@ -79,6 +107,8 @@ TEST(ReplayReport, OnePlanHasNoMovedFractionAndNoMovesPanel) {
   const simdjson::dom::element report = parser.parse(text);
   EXPECT_EQ(int64_t(report["summary"]["replans"]), 0);
   EXPECT_TRUE(report["summary"]["moved_fraction"].is_null());
+  EXPECT_TRUE(report["summary"]["mean_rounds"].is_null());
+  EXPECT_TRUE(report["summary"]["cross_node_share"].is_null());
   const Chart chart = replay_chart(runs, "one plan");
   ASSERT_EQ(chart.panels.size(), 2u);
   EXPECT_EQ(chart.panels[1].title.find("moved"), std::string::npos);

@@ -69,18 +69,24 @@ def test_numpy_and_int_floats_are_accepted():
             planner.replan(phy2log, 0)[0].shape)
 
 
+def compiled_replay(tolerance, swing_weight=-1.0):
+    """The module's own replay, without eplb.replay's argument checks in front of it."""
+    return eplb._eplb._replay(
+        trace(), *TOPOLOGY, planners=["global"], interval=40, history="", tolerance=tolerance,
+        move_budget=-1.0, min_gain=0.0, swing_weight=swing_weight, effort=1, seed=0, threads=1,
+        packer="multistart", cross_node_replicas=0, repair_rounds=40)
+
+
 @pytest.mark.parametrize("value, text", NOT_FINITE)
 def test_the_compiled_replay_refuses_a_tolerance_that_is_not_finite(value, text):
     # The core's own check, which `eplb replay --tolerance nan` meets too: NaN once replayed
     # fresh plans and reported 0 moved slots.
     with raises(eplb.InvalidArgument,
                 f"replay: tolerance = {text} must be finite (negative: fresh plans)"):
-        eplb._eplb._replay(trace(), *TOPOLOGY, ["global"], 40, "", value, -1.0, 1, 0, 1,
-                           "multistart", 0, 40)
+        compiled_replay(tolerance=value)
     with raises(eplb.InvalidArgument,
                 f"replay: swing_weight = {text} must be finite (negative: the history's own)"):
-        eplb._eplb._replay(trace(), *TOPOLOGY, ["global"], 40, "", 0.01, value, 1, 0, 1,
-                           "multistart", 0, 40)
+        compiled_replay(tolerance=0.01, swing_weight=value)
 
 
 def test_migration_bytes_refuses_negative_and_non_integer_sizes():

@@ -19,9 +19,13 @@ struct ReplayRun {
 };
 
 /// Returns the JSON report of `runs` (at least one): the first run as
-/// `{"policy", "windows": [{"window", "in_sample", "next_window", "moved_slots"}...],
-/// "summary": {"in_sample", "next_window", "moved_fraction", "plan_ms"}}`, plus every run in the
-/// same form under "runs". Throws InvalidArgument when `runs` is empty.
+/// `{"policy", "windows": [{"window", "in_sample", "next_window", "moved_slots", "schedule"}...],
+/// "summary": {"in_sample", "next_window", "replans", "moved_fraction", "mean_rounds",
+/// "max_rounds", "cross_node_share", "plan_ms"}}`, plus every run in the same form under "runs".
+/// A re-plan's "schedule" is its ReplaySchedule (`{"rounds", "max_copies_per_gpu",
+/// "rounds_by_layer", "max_sent", "max_received", "max_sent_bytes", "max_received_bytes",
+/// "network_copies", "local_copies", "cross_node_copies"}`, bytes null without an expert
+/// size); the first plan's is null. Throws InvalidArgument when `runs` is empty.
 std::string replay_json(std::span<const ReplayRun> runs);
 
 /// Writes replay_json(runs) to `path` as eplb/io/files.h says. Throws IoError naming the path.

@@ -23,6 +23,10 @@ struct Worker {
   std::vector<ReplicaCandidate> candidates;
   /// Whether levels may be re-planned with duplicates (place_with_duplicates).
   bool allow_duplicates = false;
+  /// DeepSeek's plan of the layer being planned and its heaviest GPU, once computed (negative
+  /// before): duplicates are tried only where the plan without them is heavier than it.
+  std::vector<int64_t> deepseek_slots;
+  double deepseek_heaviest = -1;
 };
 
 /// Replicates `experts` (their loads from `w.row`, copied to `w.node_loads`) into `num_slots`
@@ -58,6 +62,11 @@ void place_with_duplicates(std::span<const int32_t> node_experts, int64_t num_sl
 void lower_heaviest_level(std::span<const int32_t> node_experts, int64_t num_levels,
                           int64_t gpus_per_level, uint64_t stream, Worker& w,
                           std::span<int64_t> phy2log);
+
+/// Computes DeepSeek's plan of layer `layer` into `w.deepseek_slots` and its heaviest GPU into
+/// `w.deepseek_heaviest`, unless done already for this layer.
+void plan_deepseek_layer(const LoadMatrix& loads, int64_t layer, const Topology& topology,
+                         Worker& w);
 
 /// Replaces layer `layer`'s plan `phy2log` by DeepSeek's when that one's heaviest GPU is strictly
 /// lighter (`w.row` holding the layer's loads), so the search policies are never heavier.

@@ -7,12 +7,33 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/detail/check.h"
 #include "core/detail/layer_threads.h"
 #include "eplb/metrics.h"
 
 namespace eplb {
+namespace {
+
+ReplaySchedule summarize(const TransferSchedule& schedule, int64_t expert_bytes) {
+  ReplaySchedule summary{.rounds = schedule.num_rounds(),
+          .max_copies_per_gpu = schedule.max_copies_per_gpu(),
+          .max_sent = *std::max_element(schedule.sent.begin(), schedule.sent.end()),
+          .max_received = *std::max_element(schedule.received.begin(), schedule.received.end()),
+          .network_copies = schedule.network_copies(),
+          .local_copies = static_cast<int64_t>(schedule.local_copies.size()),
+          .cross_node_copies = schedule.cross_node_copies};
+  if (expert_bytes > 0) {
+    const std::vector<int64_t> sent = schedule.sent_bytes(expert_bytes);
+    const std::vector<int64_t> received = schedule.received_bytes(expert_bytes);
+    summary.max_sent_bytes = *std::max_element(sent.begin(), sent.end());
+    summary.max_received_bytes = *std::max_element(received.begin(), received.end());
+  }
+  return summary;
+}
+
+}  // namespace
 
 ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOptions& options,
                     const ReplayProgress& progress) {
@@ -23,6 +44,10 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   if (!std::isfinite(options.tolerance)) {
     detail::throw_invalid("replay: tolerance = ", options.tolerance,
                           " must be finite (negative: fresh plans)");
+  }
+  if (options.expert_bytes < 0) {
+    detail::throw_invalid("replay: expert_bytes = ", options.expert_bytes,
+                          " must be non-negative");
   }
   const int64_t num_windows = trace.num_steps / options.interval;
   if (num_windows < 2) {
@@ -36,6 +61,9 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   Loads this_window = trace.sum_steps({0, options.interval});
   double total_ms = 0;
   double total_moved_fraction = 0;
+  int64_t total_rounds = 0;
+  int64_t network_copies = 0;
+  int64_t cross_node_copies = 0;
   const double slots = static_cast<double>(trace.num_layers * topology.num_replicas());
   for (int64_t window = 0; window + 1 < num_windows; ++window) {
     detail::check_stop(options.planner.rebalance.should_stop, "replay");
@@ -45,7 +73,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     }
     const auto start = std::chrono::steady_clock::now();
     Plan plan;
-    int64_t moved_slots = 0;
+    Migration migration;
     bool skipped = false;
     if (previous && replans) {
       Replan replanned = planner.replan(
@@ -53,7 +81,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
                                    .move_budget = options.move_budget,
                                    .min_gain = options.min_gain});
       plan = std::move(replanned.plan);
-      moved_slots = replanned.migration.moved_slots();
+      migration = std::move(replanned.migration);
       skipped = replanned.skipped;
     } else {
       plan = planner.plan();
@@ -61,7 +89,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                     .count();
     // A re-plan knows its moves; a fresh plan is compared with the previous one.
-    if (previous && !replans) moved_slots = diff_plans(*previous, plan, topology).moved_slots();
+    if (previous && !replans) migration = diff_plans(*previous, plan, topology);
     Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
     ReplayWindow row{.window = window};
@@ -70,9 +98,16 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
     row.next_window = evaluate(plan, next_window.view(), topology).gpu_balancedness;
     if (previous) {
-      row.moved_slots = moved_slots;
+      row.moved_slots = migration.moved_slots();
       row.moved_fraction = static_cast<double>(row.moved_slots) / slots;
       total_moved_fraction += row.moved_fraction;
+      row.schedule = summarize(migration.schedule(*previous, topology), options.expert_bytes);
+      row.schedule.rounds_by_layer =
+          migration.schedule(*previous, topology, {.by_layer = true}).num_rounds();
+      total_rounds += row.schedule.rounds;
+      result.summary.max_rounds = std::max(result.summary.max_rounds, row.schedule.rounds);
+      network_copies += row.schedule.network_copies;
+      cross_node_copies += row.schedule.cross_node_copies;
     }
     result.windows.push_back(row);
     previous = std::move(plan);
@@ -87,6 +122,12 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   result.summary.num_replans = static_cast<int64_t>(result.windows.size()) - 1;
   result.summary.moved_fraction =
       num_plans > 1 ? total_moved_fraction / (num_plans - 1) : 0;
+  result.summary.mean_rounds =
+      num_plans > 1 ? static_cast<double>(total_rounds) / (num_plans - 1) : 0;
+  result.summary.cross_node_share =
+      network_copies > 0
+          ? static_cast<double>(cross_node_copies) / static_cast<double>(network_copies)
+          : 0;
   result.summary.plan_ms = total_ms / num_plans;
   return result;
 }
