@@ -11,4 +11,9 @@ namespace eplb::bench {
 /// of a 1,200-step trace file, parsing included.
 void print_replay_tables(bool quick, const std::filesystem::path& bundled_trace);
 
+/// Prints next-window GPU balancedness of `global` on every history compared (issue #17) for
+/// every trace family (1,200-step traces, seeds 1 and 2; 400 steps and seed 1 when `quick`),
+/// with the mean and the worst family against the last-window history.
+void print_family_table(bool quick);
+
 }  // namespace eplb::bench

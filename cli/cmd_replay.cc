@@ -209,8 +209,10 @@ Command add_replay_command(CLI::App& parent) {
       ->type_name("LIST")
       ->capture_default_str();
   command->add_option("--history", options->history,
-                      "History of every planner without @HISTORY: robust, last, window:STEPS or "
-                      "decay:HALF_LIFE (default: last for deepseek, robust for the others)");
+                      "History of every planner without @HISTORY: robust, last, window:STEPS, "
+                      "decay:HALF_LIFE, mix:HALF_LIFE/LONG|all[/W], or those with share- or sqrt- "
+                      "(share-decay:8; docs/online.md) (default: last for deepseek, robust for "
+                      "the others)");
   command->add_option("--swing-weight", options->swing_weight,
                       "Weight of each expert's load swing in the planning loads (default 0)")
       ->check(finite_in(0, HUGE_VAL));

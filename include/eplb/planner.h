@@ -30,18 +30,37 @@ namespace eplb {
 /// it lifts next-window balancedness from 0.76 (the last 100 steps) to 0.79. Longer windows lose,
 /// and the swing weighting adds nothing measurable on top of the decay (it helps a little on a
 /// plain window).
+///
+/// `step_weight_exponent` sets how much a step weighs by its size: each layer row enters the
+/// history scaled to sum to `total ^ step_weight_exponent`. 1 (the default) keeps the loads; 0
+/// makes every step its per-layer load distribution, so a 10,000-token prefill weighs as much as
+/// a 100-token decode step (the history is then a sum of distributions); 0.5 lies between. A
+/// layer row whose total is not positive adds nothing (under a decay the older steps still age),
+/// so it never makes a NaN.
 struct HistoryOptions {
   int64_t window_steps = 100;
   double half_life_steps = 8;
   int64_t num_blocks = 4;
   double swing_weight = 0;
+  double step_weight_exponent = 1;
+  /// A mixture of horizons: with `long_half_life_steps > 0` the history is, layer by layer,
+  /// `(1 - long_weight)` times the share of each expert in the history above plus `long_weight`
+  /// times its share in a second decayed sum of half-life `long_half_life_steps` (infinite: the
+  /// long-run mean of every step observed, so the mixture shrinks each share towards it). The
+  /// shares of a layer without traffic in a history are 0.
+  double long_half_life_steps = 0;
+  double long_weight = 0.5;
 };
 
 /// Parses a history: "robust" (the defaults above: decay with a half-life of 8 steps), "last"
-/// (the last `interval` steps: the last-window planner), "window:N" (the last N steps) or
-/// "decay:H" (half-life of H steps). The window of "robust", "last" and "decay:H" is `interval`
-/// steps; it is split into four blocks for the swing (three or two when 4 does not divide it),
-/// and the swing weight is 0. Throws InvalidArgument naming `spec` when it is malformed.
+/// (the last `interval` steps: the last-window planner), "window:N" (the last N steps),
+/// "decay:H" (half-life of H steps); "share-window:N" / "share-decay:H", the same on the
+/// per-step load distributions (`step_weight_exponent` 0), or "sqrt-window:N" / "sqrt-decay:H",
+/// each step weighing the square root of its size (exponent 0.5); "mix:H/L" (decay:H mixed
+/// half and half with a decay of half-life L, or with the long-run mean when L is "all"), with an
+/// optional weight of the long part, "mix:8/all/0.3". The window of "robust", "last", "decay:H"
+/// and "mix" is `interval` steps; it is split into four blocks for the swing (three or two when
+/// 4 does not divide it), and the swing weight is 0. Throws InvalidArgument naming `spec` when it is malformed.
 HistoryOptions parse_history(std::string_view spec, int64_t interval);
 
 /// The history a policy is replayed with unless told otherwise: "last" for `deepseek` (DeepSeek's
@@ -108,8 +127,9 @@ class Planner {
  public:
   /// Throws InvalidArgument for shapes the topology cannot take (see Topology::check_experts) or
   /// history options out of range: `window_steps` and `num_blocks` at least 1, `window_steps` a
-  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative, and
-  /// for the other options check_planner_options() refuses.
+  /// multiple of `num_blocks`, `half_life_steps` and `swing_weight` finite and non-negative,
+  /// `step_weight_exponent` and `long_weight` in [0, 1], `long_half_life_steps` non-negative
+  /// (infinity allowed), and for the other options check_planner_options() refuses.
   Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
           PlannerOptions options = {});
 
@@ -160,6 +180,8 @@ class Planner {
   std::vector<int64_t> block_steps_;
   int64_t current_block_ = 0;
   std::vector<double> decayed_;
+  double long_decay_per_step_ = 1;
+  std::vector<double> long_decayed_;
 };
 
 }  // namespace eplb

@@ -180,8 +180,10 @@ class Planner:
         num_replicas, num_groups, num_nodes, num_gpus: the topology, as for rebalance_experts.
         policy: "balanced" (default), "global" or "deepseek".
         history: "robust" (every step observed, weighted by 0.5 ** (age / 8): the most
-            drift-robust history measured), "last" (the last `interval` steps), "window:N" or
-            "decay:HALF_LIFE"; None: "last" for "deepseek", "robust" otherwise.
+            drift-robust history measured), "last" (the last `interval` steps), "window:N",
+            "decay:HALF_LIFE", "mix:HALF_LIFE/LONG|all[/W]", or those with "share-" or "sqrt-"
+            (per-step distributions, docs/online.md); None: "last" for "deepseek", "robust"
+            otherwise.
         interval: steps between re-plans (the robust and last windows).
         swing_weight: overrides the history's swing weight (0 turns it off).
         effort, seed, threads, packer, cross_node_replicas, active_gpus: as for

@@ -232,6 +232,33 @@ TEST_F(CliTest, GenIsDeterministicAndValidatesOptions) {
   EXPECT_EQ(run("gen -o " + quote(bad) + " --steps many").exit_code, 2);
 }
 
+TEST_F(CliTest, GenWritesEachFamilyAndRefusesUnknownOnes) {
+  const std::string options = " --steps 5 --layers 2 --experts 16 --seed 9";
+  const std::string drift = path("drift.json");
+  ASSERT_EQ(run("gen -o " + quote(drift) + options).exit_code, 0);
+  const std::string named_drift = path("named_drift.json");
+  ASSERT_EQ(run("gen -o " + quote(named_drift) + options + " --family drift").exit_code, 0);
+  EXPECT_EQ(read_file(drift), read_file(named_drift));
+  for (const std::string family : {"burst-topic", "switch", "daily", "stationary"}) {
+    const std::string trace = path(family + ".json");
+    const RunResult result = run("gen -o " + quote(trace) + options + " --family " + family);
+    ASSERT_EQ(result.exit_code, 0) << describe(result);
+    EXPECT_NE(result.out.find(family), std::string::npos) << describe(result);
+    EXPECT_NE(read_file(trace), read_file(drift)) << family;
+  }
+  const std::string bad = path("bad.json");
+  const RunResult result = run("gen -o " + quote(bad) + " --family bursty");
+  EXPECT_EQ(result.exit_code, 2) << describe(result);
+  EXPECT_NE(result.err.find("\"bursty\" is not one of: drift, burst-topic, switch, daily, "
+                            "stationary"),
+            std::string::npos)
+      << describe(result);
+  EXPECT_FALSE(fs::exists(bad));
+  const std::string help = run("gen --help").out;
+  EXPECT_NE(help.find("Trace families"), std::string::npos);
+  EXPECT_NE(help.find("1,000-12,000 tokens"), std::string::npos);
+}
+
 std::string workload(const std::string& name) {
   return std::string(EPLB_WORKLOADS_DIR) + "/" + name;
 }

@@ -208,15 +208,20 @@ TEST(ParseHistory, ReadsEveryForm) {
 }
 
 TEST(ParseHistory, RejectsMalformedSpecs) {
-  for (const char* spec : {"", "window", "window:", "window:0", "window:-3", "decay:x", "lastt"}) {
+  for (const char* spec : {"", "window", "window:", "window:0", "window:-3", "decay:x", "lastt",
+                           "share-", "share-last", "share-decay:0", "share-window:x", "sqrt-robust",
+                           "mix:8", "mix:8/", "mix:0/50", "mix:8/x", "mix:8/all/2", "mix:8/50/",
+                           "mix:8,100"}) {
     try {
       parse_history(spec, 100);
       ADD_FAILURE() << spec;
     } catch (const InvalidArgument& error) {
       EXPECT_EQ(std::string(error.what()),
                 std::string("history = \"") + spec +
-                    "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
-                    "positive whole number of steps");
+                    "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                    "mix:HALF_LIFE_STEPS/LONG_HALF_LIFE_STEPS|all[/LONG_WEIGHT in [0, 1]], "
+                    "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
+                    "number of steps");
     }
   }
 }

@@ -48,6 +48,19 @@ def test_robust_history_decays_old_steps():
                                rtol=1e-12)
 
 
+def test_share_history_sums_per_step_distributions():
+    trace = drifting_trace()
+    trace[3] *= 1000  # a burst weighs one step all the same
+    planner = make_planner(history="share-window:40")
+    planner.observe(trace[:40])
+    totals = trace[:40].sum(axis=2, keepdims=True)
+    expected = (trace[:40] / np.where(totals > 0, totals, 1)).sum(axis=0)
+    np.testing.assert_allclose(planner.history(), expected, rtol=1e-12)
+    mixed = make_planner(history="mix:8/all/0.25")
+    mixed.observe(trace[:40])
+    np.testing.assert_allclose(mixed.history().sum(axis=1), 1.0, rtol=1e-12)
+
+
 def test_swing_weight_lifts_experts_whose_share_swings():
     trace = drifting_trace()
     planner = make_planner(history="window:40", swing_weight=0.5)

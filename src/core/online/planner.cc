@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <utility>
 
@@ -24,6 +25,18 @@ void check_planner_options(const Topology& topology, const PlannerOptions& optio
   if (!std::isfinite(history.half_life_steps) || history.half_life_steps < 0) {
     detail::throw_invalid("Planner: history.half_life_steps = ", history.half_life_steps,
                           " must be finite and non-negative");
+  }
+  if (!(history.step_weight_exponent >= 0 && history.step_weight_exponent <= 1)) {
+    detail::throw_invalid("Planner: history.step_weight_exponent = ",
+                          history.step_weight_exponent, " must be in [0, 1]");
+  }
+  if (!(history.long_half_life_steps >= 0)) {
+    detail::throw_invalid("Planner: history.long_half_life_steps = ",
+                          history.long_half_life_steps, " must be non-negative");
+  }
+  if (!(history.long_weight >= 0 && history.long_weight <= 1)) {
+    detail::throw_invalid("Planner: history.long_weight = ", history.long_weight,
+                          " must be in [0, 1]");
   }
   if (!std::isfinite(history.swing_weight) || history.swing_weight < 0) {
     detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
@@ -56,6 +69,9 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
   steps_per_block_ = history.window_steps / history.num_blocks;
   decay_per_step_ =
       history.half_life_steps > 0 ? std::exp2(-1.0 / history.half_life_steps) : 1.0;
+  // exp2(-1 / inf) = 1: the long-run mean.
+  long_decay_per_step_ =
+      history.long_half_life_steps > 0 ? std::exp2(-1.0 / history.long_half_life_steps) : 1.0;
   reset();
 }
 
@@ -65,6 +81,7 @@ void Planner::reset() {
   block_steps_.assign(blocks_.size(), 0);
   current_block_ = 0;
   decayed_.assign(options_.history.half_life_steps > 0 ? size : 0, 0);
+  long_decayed_.assign(options_.history.long_half_life_steps > 0 ? size : 0, 0);
   num_observed_steps_ = 0;
 }
 
@@ -83,12 +100,25 @@ void Planner::observe(const LoadMatrix& step_loads) {
   std::vector<double> row(static_cast<size_t>(num_experts_));
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     step_loads.copy_row(layer, row);
+    const double exponent = options_.history.step_weight_exponent;
+    if (exponent != 1) {
+      double total = 0;
+      for (const double load : row) total += load;
+      // An idle layer has no distribution: it adds nothing rather than 0 / 0.
+      const double scale = total > 0 ? std::pow(total, exponent - 1) : 0.0;
+      for (double& load : row) load *= scale;
+    }
     double* block_row = block.data() + layer * num_experts_;
     double* decayed_row = decayed_.empty() ? nullptr : decayed_.data() + layer * num_experts_;
+    double* long_row =
+        long_decayed_.empty() ? nullptr : long_decayed_.data() + layer * num_experts_;
     for (int64_t expert = 0; expert < num_experts_; ++expert) {
       block_row[expert] += row[expert];
       if (decayed_row != nullptr) {
         decayed_row[expert] = decayed_row[expert] * decay_per_step_ + row[expert];
+      }
+      if (long_row != nullptr) {
+        long_row[expert] = long_row[expert] * long_decay_per_step_ + row[expert];
       }
     }
   }
@@ -98,10 +128,27 @@ void Planner::observe(const LoadMatrix& step_loads) {
 
 Loads Planner::history() const {
   Loads loads{.num_layers = num_layers_, .num_experts = num_experts_, .values = decayed_};
-  if (!decayed_.empty()) return loads;
-  loads.values.assign(static_cast<size_t>(num_layers_ * num_experts_), 0.0);
-  for (const std::vector<double>& block : blocks_) {
-    for (size_t idx = 0; idx < block.size(); ++idx) loads.values[idx] += block[idx];
+  if (decayed_.empty()) {
+    loads.values.assign(static_cast<size_t>(num_layers_ * num_experts_), 0.0);
+    for (const std::vector<double>& block : blocks_) {
+      for (size_t idx = 0; idx < block.size(); ++idx) loads.values[idx] += block[idx];
+    }
+  }
+  if (long_decayed_.empty()) return loads;
+  const double long_weight = options_.history.long_weight;
+  for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    const auto row = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
+    const auto long_row = std::span(long_decayed_).subspan(layer * num_experts_, num_experts_);
+    double total = 0, long_total = 0;
+    for (int64_t expert = 0; expert < num_experts_; ++expert) {
+      total += row[expert];
+      long_total += long_row[expert];
+    }
+    const double scale = total > 0 ? (1 - long_weight) / total : 0.0;
+    const double long_scale = long_total > 0 ? long_weight / long_total : 0.0;
+    for (int64_t expert = 0; expert < num_experts_; ++expert) {
+      row[expert] = row[expert] * scale + long_row[expert] * long_scale;
+    }
   }
   return loads;
 }
@@ -154,8 +201,10 @@ namespace {
 
 [[noreturn]] void throw_bad_history(std::string_view spec) {
   detail::throw_invalid("history = \"", spec,
-                        "\" must be robust, last, window:STEPS or decay:HALF_LIFE_STEPS with a "
-                        "positive whole number of steps");
+                        "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                        "mix:HALF_LIFE_STEPS/LONG_HALF_LIFE_STEPS|all[/LONG_WEIGHT in [0, 1]], "
+                        "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
+                        "number of steps");
 }
 
 int64_t parse_steps(std::string_view spec, std::string_view digits) {
@@ -187,10 +236,39 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
   if (spec == "robust") return history;
   history.half_life_steps = 0;
   if (spec == "last") return history;
-  if (spec.starts_with("window:")) {
-    set_window(parse_steps(spec, spec.substr(7)));
-  } else if (spec.starts_with("decay:")) {
-    history.half_life_steps = static_cast<double>(parse_steps(spec, spec.substr(6)));
+  std::string_view kind = spec;
+  if (kind.starts_with("share-")) {
+    history.step_weight_exponent = 0;
+    kind.remove_prefix(6);
+  } else if (kind.starts_with("sqrt-")) {
+    history.step_weight_exponent = 0.5;
+    kind.remove_prefix(5);
+  }
+  if (kind.starts_with("window:")) {
+    set_window(parse_steps(spec, kind.substr(7)));
+  } else if (kind.starts_with("decay:")) {
+    history.half_life_steps = static_cast<double>(parse_steps(spec, kind.substr(6)));
+  } else if (kind.starts_with("mix:")) {
+    // mix:SHORT/LONG[/WEIGHT]; slashes, as commas separate the planners of a replay list.
+    std::string_view rest = kind.substr(4);
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) throw_bad_history(spec);
+    history.half_life_steps = static_cast<double>(parse_steps(spec, rest.substr(0, slash)));
+    rest.remove_prefix(slash + 1);
+    const size_t weight_slash = rest.find('/');
+    const std::string_view long_part = rest.substr(0, weight_slash);
+    history.long_half_life_steps = long_part == "all"
+                                       ? std::numeric_limits<double>::infinity()
+                                       : static_cast<double>(parse_steps(spec, long_part));
+    if (weight_slash != std::string_view::npos) {
+      const std::string_view weight = rest.substr(weight_slash + 1);
+      const auto [end, error] =
+          std::from_chars(weight.data(), weight.data() + weight.size(), history.long_weight);
+      if (error != std::errc() || end != weight.data() + weight.size() ||
+          !(history.long_weight >= 0 && history.long_weight <= 1)) {
+        throw_bad_history(spec);
+      }
+    }
   } else {
     throw_bad_history(spec);
   }

@@ -1,0 +1,84 @@
+// Next-window balance of each history on each synthetic trace family (issue #17).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "eplb/replay.h"
+#include "eplb/synthetic.h"
+#include "replay.h"
+
+namespace eplb::bench {
+namespace {
+
+// The histories compared: the last window, the fixed ones, then those on per-step distributions.
+const std::vector<std::string> kHistories = {
+    "last",           "robust",          "decay:50",        "decay:100",      "window:200",
+    "share-window:100", "share-decay:8", "share-decay:50", "sqrt-window:100", "sqrt-decay:8",
+    "sqrt-decay:50",    "mix:8/100",      "mix:8/all",      "mix:50/all",     "share-mix:8/all",
+};
+
+}  // namespace
+
+void print_family_table(bool quick) {
+  const int64_t num_steps = quick ? 400 : 1200;
+  const std::vector<uint64_t> seeds =
+      quick ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 2};
+  constexpr int64_t kInterval = 100;
+  std::vector<std::vector<Trace>> traces;
+  for (const TraceFamily family : kAllTraceFamilies) {
+    traces.emplace_back();
+    for (const uint64_t seed : seeds) {
+      traces.back().push_back(
+          generate_trace({.num_steps = num_steps, .seed = seed, .family = family}));
+    }
+  }
+  const Topology topology = replay_topology(traces[0][0].num_experts);
+  std::printf("\n### Trace families: next-window GPU balancedness, policy global, %lld-step traces "
+              "(%s)",
+              static_cast<long long>(num_steps), quick ? "seed 1" : "mean of seeds 1 and 2");
+  std::printf(", re-plan every %lld steps, %lld slots on %lld GPUs\n\n| history |",
+              static_cast<long long>(kInterval), static_cast<long long>(topology.num_replicas()),
+              static_cast<long long>(topology.num_gpus()));
+  for (const TraceFamily family : kAllTraceFamilies) {
+    std::printf(" %s |", std::string(to_string(family)).c_str());
+  }
+  std::printf(" mean | mean vs last | worst family vs last | ms per plan |\n|---|");
+  for (size_t idx = 0; idx < std::size(kAllTraceFamilies) + 4; ++idx) std::printf("---:|");
+  std::printf("\n");
+  std::vector<double> last;
+  for (const std::string& history : kHistories) {
+    std::vector<double> per_family;
+    double plan_ms = 0;
+    for (const std::vector<Trace>& family_traces : traces) {
+      double sum = 0;
+      for (const Trace& trace : family_traces) {
+        const ReplayResult result = replay(
+            trace, topology,
+            parse_replay_planner("global@" + history, ReplayOptions{.interval = kInterval})
+                .options);
+        sum += result.summary.next_window;
+        plan_ms += result.summary.plan_ms;
+      }
+      per_family.push_back(sum / static_cast<double>(family_traces.size()));
+    }
+    if (last.empty()) last = per_family;
+    double mean = 0, mean_last = 0;
+    size_t worst = 0;
+    for (size_t idx = 0; idx < per_family.size(); ++idx) {
+      mean += per_family[idx] / static_cast<double>(per_family.size());
+      mean_last += last[idx] / static_cast<double>(per_family.size());
+      if (per_family[idx] - last[idx] < per_family[worst] - last[worst]) worst = idx;
+    }
+    std::printf("| `%s` |", history.c_str());
+    for (const double value : per_family) std::printf(" %.4f |", value);
+    std::printf(" %.4f | %+.4f | %+.4f (%s) | %.2f |\n", mean, mean - mean_last,
+                per_family[worst] - last[worst],
+                std::string(to_string(kAllTraceFamilies[worst])).c_str(),
+                plan_ms / static_cast<double>(traces.size() * seeds.size()));
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace eplb::bench
