@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/trace_stats.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,6 +16,9 @@
 
 namespace eplb {
 namespace {
+
+using testing::correlation;
+using testing::window;
 
 constexpr SyntheticTraceOptions kSmall{.num_steps = 40, .num_layers = 3, .num_experts = 32,
                                        .top_k = 4, .prefill_probability = 0.1, .seed = 5};
@@ -37,31 +42,6 @@ double step_tokens(const Trace& trace, int64_t step_idx, int64_t top_k) {
   return row_sum(trace, step_idx, 0) / static_cast<double>(top_k);
 }
 
-std::vector<double> window(const Trace& trace, int64_t begin, int64_t end, int64_t layer_idx) {
-  std::vector<double> sums(trace.num_experts, 0.0);
-  for (int64_t s = begin; s < end; ++s) {
-    for (int64_t e = 0; e < trace.num_experts; ++e) {
-      sums[e] += trace.values[(s * trace.num_layers + layer_idx) * trace.num_experts + e];
-    }
-  }
-  return sums;
-}
-
-double correlation(const std::vector<double>& a, const std::vector<double>& b) {
-  const auto n = static_cast<double>(a.size());
-  double mean_a = 0, mean_b = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    mean_a += a[i] / n;
-    mean_b += b[i] / n;
-  }
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ab += (a[i] - mean_a) * (b[i] - mean_b);
-    aa += (a[i] - mean_a) * (a[i] - mean_a);
-    bb += (b[i] - mean_b) * (b[i] - mean_b);
-  }
-  return ab / std::sqrt(aa * bb);
-}
 
 // Checks that each step is realizable: all layers route the same tokens, each row sums to
 // tokens * top_k and no expert gets more than every token.
