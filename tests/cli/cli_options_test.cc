@@ -59,6 +59,9 @@ TEST_F(CliTest, IntegerRangesNameReadableLimits) {
                      "--interval: value 0 must be an integer >= 1\n");
   expect_usage_error(run("replay " + quote(trace) + " --gpus -8"),
                      "--gpus: value -8 must be an integer >= 0\n");
+  // Found by fuzz_cli_options: the default slot count once overflowed on a huge GPU count.
+  expect_usage_error(run("replay " + quote(trace) + " --gpus 9223372036854775807"),
+                     "num_gpus = 9223372036854775807 exceeds the limit of 1048576");
   expect_usage_error(run(plan + " --seed 18446744073709551616"),
                      "--seed: value 18446744073709551616 must be an integer >= 0\n");
   // No limit is printed as a 300-digit number any more.

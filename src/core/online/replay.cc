@@ -171,7 +171,10 @@ Topology replay_topology(int64_t num_experts, int64_t num_replicas, int64_t num_
   if (num_gpus == 0) num_gpus = kReferenceGpus;
   if (num_nodes == 0) num_nodes = kReferenceNodes;
   if (num_replicas == 0 && num_gpus > 0 && num_experts > 0) {
-    num_replicas = (num_experts + kReferenceRedundantSlots + num_gpus - 1) / num_gpus * num_gpus;
+    // Sizes beyond the limits are Topology's to name; the sum here must not overflow first.
+    const int64_t gpus = std::min(num_gpus, kMaxReplicas);
+    const int64_t experts = std::min(num_experts, kMaxExperts);
+    num_replicas = (experts + kReferenceRedundantSlots + gpus - 1) / gpus * gpus;
   }
   if (num_groups == 0) num_groups = num_experts % kReferenceGroups == 0 ? kReferenceGroups : 1;
   return Topology(num_replicas, num_groups, num_nodes, num_gpus);
