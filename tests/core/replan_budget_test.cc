@@ -145,5 +145,29 @@ TEST(ReplanBudget, ReplayCountsTheSkippedReplans) {
   for (const ReplayWindow& window : kept.windows) EXPECT_EQ(window.moved_slots, 0);
 }
 
+// The core refuses what the CLI and Python refuse first, so no caller replays fresh plans for
+// a budget or a skip rule it asked for.
+TEST(ReplanBudget, ReplayRefusesBudgetsAndGainsItCannotHonour) {
+  const Trace trace = generate_trace({.num_steps = 80, .num_layers = kLayers, .num_experts = 64,
+                                      .top_k = 4, .prefill_probability = 0.05, .seed = 4});
+  const auto message = [&](const ReplayOptions& options) {
+    try {
+      replay(trace, kTopology, options);
+    } catch (const InvalidArgument& error) {
+      return std::string(error.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(message({.interval = 40, .move_budget = std::nan("")}),
+            "replay: move_budget = nan must be in [0, 1], or negative for none");
+  EXPECT_EQ(message({.interval = 40, .move_budget = 1.5}),
+            "replay: move_budget = 1.5 must be in [0, 1], or negative for none");
+  EXPECT_EQ(message({.interval = 40, .min_gain = INFINITY}),
+            "replay: min_gain = inf must be finite and non-negative");
+  EXPECT_EQ(message({.interval = 40, .min_gain = 0.01}),
+            "replay: min_gain = 0.01 applies to re-plans: give a tolerance or a move_budget");
+  EXPECT_EQ(message({.interval = 40, .tolerance = 0, .min_gain = 0.01}), "(no error)");
+}
+
 }  // namespace
 }  // namespace eplb

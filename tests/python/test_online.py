@@ -136,6 +136,9 @@ def test_replan_move_budget_and_min_gain():
     assert all(window["moved_slots"] == 0 for window in report["windows"])
     with pytest.raises(eplb.InvalidArgument, match="replay: move_budget = 2"):
         eplb.replay(trace, interval=40, move_budget=2)
+    # A skip rule without a re-plan mode would be ignored: refused instead.
+    with pytest.raises(eplb.InvalidArgument, match="replay: min_gain = 0.5 applies to re-plans"):
+        eplb.replay(trace, interval=40, min_gain=0.5)
 
 
 def replan_second_window(trace, **options):

@@ -45,6 +45,19 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     detail::throw_invalid("replay: tolerance = ", options.tolerance,
                           " must be finite (negative: fresh plans)");
   }
+  // NaN would also pass for "no budget" and replay fresh plans.
+  if (std::isnan(options.move_budget) || options.move_budget > 1) {
+    detail::throw_invalid("replay: move_budget = ", options.move_budget,
+                          " must be in [0, 1], or negative for none");
+  }
+  if (!std::isfinite(options.min_gain) || options.min_gain < 0) {
+    detail::throw_invalid("replay: min_gain = ", options.min_gain,
+                          " must be finite and non-negative");
+  }
+  if (options.min_gain > 0 && options.tolerance < 0 && options.move_budget < 0) {
+    detail::throw_invalid("replay: min_gain = ", options.min_gain,
+                          " applies to re-plans: give a tolerance or a move_budget");
+  }
   if (options.expert_bytes < 0) {
     detail::throw_invalid("replay: expert_bytes = ", options.expert_bytes,
                           " must be non-negative");
