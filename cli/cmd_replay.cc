@@ -71,8 +71,8 @@ void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
     out << "| " << runs.front().result.windows[window].window << " |";
     for (const io::ReplayRun& run : runs) {
       const ReplayWindow& row = run.result.windows[window];
-      out << ' ' << format_fixed(row.in_sample, 4) << " | "
-                << format_fixed(row.next_window, 4) << " | " << row.moved_slots << " |";
+      out << ' ' << format_fixed(row.in_sample, 4) << " | " << format_fixed(row.next_window, 4)
+          << " | " << row.moved_slots << " |";
     }
     out << '\n';
   }
@@ -80,14 +80,14 @@ void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
 
 void print_summary(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
   out << "\n| planner | in-sample | next-window | moved slots per re-plan | ms per plan |\n"
-               "|---|---:|---:|---:|---:|\n";
+         "|---|---:|---:|---:|---:|\n";
   for (const io::ReplayRun& run : runs) {
     const ReplaySummary& summary = run.result.summary;
     out << "| " << run.name << " | " << format_fixed(summary.in_sample, 4) << " | "
-              << format_fixed(summary.next_window, 4) << " | "
-              << (summary.num_replans > 0 ? format_fixed(100 * summary.moved_fraction, 2) + " %"
-                                          : std::string("none (one plan, no re-plan)"))
-              << " | " << format_fixed(summary.plan_ms, 2) << " |\n";
+        << format_fixed(summary.next_window, 4) << " | "
+        << (summary.num_replans > 0 ? format_fixed(100 * summary.moved_fraction, 2) + " %"
+                                    : std::string("none (one plan, no re-plan)"))
+        << " | " << format_fixed(summary.plan_ms, 2) << " |\n";
   }
 }
 
