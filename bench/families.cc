@@ -14,9 +14,11 @@ namespace {
 
 // The histories compared: the last window, the fixed ones, then those on per-step distributions.
 const std::vector<std::string> kHistories = {
-    "last",           "robust",          "decay:50",        "decay:100",      "window:200",
-    "share-window:100", "share-decay:8", "share-decay:50", "sqrt-window:100", "sqrt-decay:8",
-    "sqrt-decay:50",    "mix:8/100",      "mix:8/all",      "mix:50/all",     "share-mix:8/all",
+    "last",           "auto",           "robust",          "decay:16",       "decay:32",
+    "decay:50",       "decay:100",      "window:200",      "share-window:100", "share-decay:8",
+    "share-decay:16", "share-decay:50", "sqrt-window:100", "sqrt-decay:8",   "sqrt-decay:50",
+    "clip-window:100", "clip-decay:16", "mix:8/100",       "mix:8/all",      "mix:50/all",
+    "share-mix:8/all",
 };
 
 }  // namespace
@@ -44,13 +46,15 @@ void print_family_table(bool quick) {
   for (const TraceFamily family : kAllTraceFamilies) {
     std::printf(" %s |", std::string(to_string(family)).c_str());
   }
-  std::printf(" mean | mean vs last | worst family vs last | ms per plan |\n|---|");
-  for (size_t idx = 0; idx < std::size(kAllTraceFamilies) + 4; ++idx) std::printf("---:|");
+  std::printf(" mean | mean vs last | worst family vs last | ms per plan | history ms per "
+              "window |\n|---|");
+  for (size_t idx = 0; idx < std::size(kAllTraceFamilies) + 5; ++idx) std::printf("---:|");
   std::printf("\n");
   std::vector<double> last;
   for (const std::string& history : kHistories) {
     std::vector<double> per_family;
     double plan_ms = 0;
+    double observe_ms = 0;
     for (const std::vector<Trace>& family_traces : traces) {
       double sum = 0;
       for (const Trace& trace : family_traces) {
@@ -60,6 +64,7 @@ void print_family_table(bool quick) {
                 .options);
         sum += result.summary.next_window;
         plan_ms += result.summary.plan_ms;
+        observe_ms += result.summary.observe_ms;
       }
       per_family.push_back(sum / static_cast<double>(family_traces.size()));
     }
@@ -73,10 +78,11 @@ void print_family_table(bool quick) {
     }
     std::printf("| `%s` |", history.c_str());
     for (const double value : per_family) std::printf(" %.4f |", value);
-    std::printf(" %.4f | %+.4f | %+.4f (%s) | %.2f |\n", mean, mean - mean_last,
+    const auto num_replays = static_cast<double>(traces.size() * seeds.size());
+    std::printf(" %.4f | %+.4f | %+.4f (%s) | %.2f | %.2f |\n", mean, mean - mean_last,
                 per_family[worst] - last[worst],
-                std::string(to_string(kAllTraceFamilies[worst])).c_str(),
-                plan_ms / static_cast<double>(traces.size() * seeds.size()));
+                std::string(to_string(kAllTraceFamilies[worst])).c_str(), plan_ms / num_replays,
+                observe_ms / num_replays);
     std::fflush(stdout);
   }
 }

@@ -3,6 +3,7 @@
 // moving few slots.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +15,11 @@
 
 namespace eplb {
 
+namespace detail {
+class HistoryState;
+class ForecastScores;
+}  // namespace detail
+
 /// Which past steps a Planner plans on, and how it hedges against the next window.
 ///
 /// The history is the sum of the last `window_steps` steps, or, with `half_life_steps > 0`, of
@@ -24,12 +30,10 @@ namespace eplb {
 /// experts get more replicas and lighter GPUs. Right after a block completes the window holds
 /// exactly the last `window_steps` steps; in between, the current block is still filling.
 ///
-/// The defaults are the most drift-robust settings measured (docs/benchmarks.md, "Online
-/// planning"): an exponential decay with a half-life of 8 steps. Expert popularity drifts within
-/// a re-plan interval, so the latest steps predict the next window best: on the bundled traces
-/// it lifts next-window balancedness from 0.76 (the last 100 steps) to 0.79. Longer windows lose,
-/// and the swing weighting adds nothing measurable on top of the decay (it helps a little on a
-/// plain window).
+/// No fixed history is best on every kind of traffic (docs/online.md, "Trace families"), so the
+/// default of parse_history() is the self-tuning "auto": with `candidates` not empty the planner
+/// keeps each candidate history, scores what each forecast on the traffic that came after, and
+/// plans on the best one (see `candidates`).
 ///
 /// `step_weight_exponent` sets how much a step weighs by its size: each layer row enters the
 /// history scaled to sum to `total ^ step_weight_exponent`. 1 (the default) keeps the loads; 0
@@ -50,21 +54,48 @@ struct HistoryOptions {
   /// shares of a layer without traffic in a history are 0.
   double long_half_life_steps = 0;
   double long_weight = 0.5;
+  /// Down-weights outlier steps: with `step_cap > 0`, a step whose total load (all layers)
+  /// exceeds `step_cap` times the median total of the last `window_steps` steps (itself
+  /// included; the upper median of an even count) enters scaled down to that size, so that a
+  /// prefill burst weighs like a typical step while decode steps keep their sizes.
+  double step_cap = 0;
+  /// Self-tuning: when not empty, histories named as parse_history() reads them (with
+  /// `window_steps` as the interval, this `swing_weight`, none of them "auto"). The planner keeps
+  /// each; every `window_steps / num_blocks` steps it records each one's forecast, and
+  /// `window_steps` steps later scores it on the loads that came: the error
+  /// sqrt(sum_e (q_e - p_e)^2 / max(1, p_e * replicas)) between the forecast shares p and the
+  /// shares q of the traffic, summed over layers, as a sum decaying with a half-life of
+  /// `score_half_life_windows` windows. Plans are made on the candidate with the lowest score;
+  /// before the first score (`window_steps` + one block of steps), on the first candidate. The
+  /// other fields of this history are then unused.
+  std::vector<std::string> candidates = {};
+  double score_half_life_windows = 4;
 };
 
-/// Parses a history: "robust" (the defaults above: decay with a half-life of 8 steps), "last"
-/// (the last `interval` steps: the last-window planner), "window:N" (the last N steps),
-/// "decay:H" (half-life of H steps); "share-window:N" / "share-decay:H", the same on the
-/// per-step load distributions (`step_weight_exponent` 0), or "sqrt-window:N" / "sqrt-decay:H",
-/// each step weighing the square root of its size (exponent 0.5); "mix:H/L" (decay:H mixed
-/// half and half with a decay of half-life L, or with the long-run mean when L is "all"), with an
-/// optional weight of the long part, "mix:8/all/0.3". The window of "robust", "last", "decay:H"
-/// and "mix" is `interval` steps; it is split into four blocks for the swing (three or two when
-/// 4 does not divide it), and the swing weight is 0. Throws InvalidArgument naming `spec` when it is malformed.
+/// The candidates of the self-tuning history "auto", the first one planned on until a forecast
+/// was scored: decays of several half-lives for drifting or switching traffic, the long-run
+/// mixture for stationary traffic, and per-step distributions and capped outliers for bursts
+/// routed by their own prompts (docs/online.md, "Self-tuning history").
+inline constexpr std::string_view kAutoHistoryCandidates[] = {
+    "decay:16", "decay:8", "decay:32", "decay:64", "mix:50/all", "share-decay:50",
+    "clip-decay:16"};
+
+/// Parses a history: "auto" (the self-tuning choice between kAutoHistoryCandidates), "robust"
+/// (a decay with a half-life of 8 steps), "last" (the last `interval` steps: the last-window
+/// planner), "window:N" (the last N steps), "decay:H" (half-life of H steps); "share-window:N" /
+/// "share-decay:H", the same on the per-step load distributions (`step_weight_exponent` 0),
+/// "sqrt-window:N" / "sqrt-decay:H", each step weighing the square root of its size (exponent
+/// 0.5), or "clip-window:N" / "clip-decay:H", each step weighing at most the median step's
+/// size (`step_cap` 1); "mix:H/L" (decay:H mixed half and half with a decay of half-life L, or
+/// with the long-run mean when L is "all"), with an optional weight of the long part,
+/// "mix:8/all/0.3". The window of "auto", "robust", "last", "decay:H" and "mix" is `interval`
+/// steps; it is split into four blocks for the swing and the self-tuning's forecasts (three or
+/// two when 4 does not divide it, else one), and the swing weight is 0. Throws InvalidArgument
+/// naming `spec` when it is malformed.
 HistoryOptions parse_history(std::string_view spec, int64_t interval);
 
 /// The history a policy is replayed with unless told otherwise: "last" for `deepseek` (DeepSeek's
-/// planner as servers run it), "robust" for the others.
+/// planner as servers run it), "auto" for the others.
 HistoryOptions default_history(Policy policy, int64_t interval);
 
 /// Options of a Planner.
@@ -132,6 +163,12 @@ class Planner {
   /// (infinity allowed), and for the other options check_planner_options() refuses.
   Planner(const Topology& topology, int64_t num_layers, int64_t num_experts,
           PlannerOptions options = {});
+  // Out of line: the history types are private to the library.
+  Planner(const Planner& other);
+  Planner(Planner&& other) noexcept;
+  Planner& operator=(const Planner& other);
+  Planner& operator=(Planner&& other) noexcept;
+  ~Planner();
 
   /// Adds one step's loads `[num_layers, num_experts]`. Throws InvalidArgument for another shape.
   void observe(const LoadMatrix& step_loads);
@@ -139,8 +176,15 @@ class Planner {
   void reset();
   int64_t num_observed_steps() const { return num_observed_steps_; }
 
-  /// The history: the window sum, or the decayed sum.
+  /// The history plans are made on: the window sum, or the decayed sum (for a self-tuning
+  /// history, the chosen candidate's).
   Loads history() const;
+  /// The candidate a self-tuning history plans on now (see HistoryOptions::candidates); empty
+  /// for a fixed history.
+  std::string_view chosen_history() const;
+  /// The self-tuning history's score of each candidate (the decayed sum of its forecast errors,
+  /// lower is better; all 0 before the first forecast was scored); empty for a fixed history.
+  std::vector<double> history_scores() const;
   /// What plans are made on: the history weighted by each expert's swing (see HistoryOptions).
   Loads planning_loads() const;
 
@@ -168,20 +212,21 @@ class Planner {
   const PlannerOptions& options() const { return options_; }
 
  private:
+  // The candidate plans are made on: 0 for a fixed history.
+  size_t chosen() const;
+
   Topology topology_;
   int64_t num_layers_;
   int64_t num_experts_;
   PlannerOptions options_;
-  int64_t steps_per_block_;
-  double decay_per_step_;
   int64_t num_observed_steps_ = 0;
-  // Ring of block sums, num_blocks x [num_layers * num_experts]; blocks_[current_block_] fills.
-  std::vector<std::vector<double>> blocks_;
-  std::vector<int64_t> block_steps_;
-  int64_t current_block_ = 0;
-  std::vector<double> decayed_;
-  double long_decay_per_step_ = 1;
-  std::vector<double> long_decayed_;
+  // One history, or the self-tuning history's candidates (named in options_.history).
+  std::vector<detail::HistoryState> histories_;
+  // The self-tuning history's scores: one element, or none for a fixed history.
+  std::vector<detail::ForecastScores> scores_;
+  // The step being observed, row-major, and its per-layer totals.
+  std::vector<double> step_;
+  std::vector<double> layer_totals_;
 };
 
 }  // namespace eplb

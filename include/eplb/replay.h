@@ -70,6 +70,9 @@ struct ReplayWindow {
   bool skipped = false;
   /// How the moves' copies go (all zero for the first plan and a skipped re-plan).
   ReplaySchedule schedule = {};
+  /// The history the plan was made on when the planner's is self-tuning (Planner::chosen_history);
+  /// empty for a fixed history.
+  std::string history;
 };
 
 /// The means over a replay's windows.
@@ -89,9 +92,11 @@ struct ReplaySummary {
   /// Copies between GPUs that cross nodes / copies between GPUs, over all re-plans (0 when
   /// none copied between GPUs).
   double cross_node_share = 0;
-  /// Mean wall time of one plan or re-plan, in milliseconds (the only field that varies
-  /// between runs).
+  /// Mean wall time of one plan or re-plan, and of observing one window's steps (the history's
+  /// own cost: for a self-tuning history, every candidate's sums and the scoring of their
+  /// forecasts), in milliseconds: the only fields that vary between runs.
   double plan_ms = 0;
+  double observe_ms = 0;
 };
 
 struct ReplayResult {

@@ -66,6 +66,13 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
     out += ", \"moved_slots\": ";
     detail::append_number(out, static_cast<double>(window.moved_slots));
     out += window.skipped ? ", \"skipped\": true" : ", \"skipped\": false";
+    // The self-tuning history's choice; null for a fixed history.
+    out += ", \"history\": ";
+    if (window.history.empty()) {
+      out += "null";
+    } else {
+      detail::append_json_string(out, window.history);
+    }
     append_schedule(out, idx > 0 ? &window.schedule : nullptr);
     out += '}';
   }
@@ -104,6 +111,8 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
   }
   out += ", \"plan_ms\": ";
   detail::append_number(out, summary.plan_ms);
+  out += ", \"observe_ms\": ";
+  detail::append_number(out, summary.observe_ms);
   out += '}';
 }
 

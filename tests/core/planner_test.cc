@@ -1,6 +1,7 @@
 // Planner: history windows, decay, swing weighting and the checks on its options.
 
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -203,7 +204,10 @@ TEST(ParseHistory, ReadsEveryForm) {
   EXPECT_EQ(decay.half_life_steps, 250);
   EXPECT_EQ(decay.window_steps, 100);
   EXPECT_EQ(default_history(Policy::deepseek, 50).half_life_steps, 0);
-  EXPECT_EQ(default_history(Policy::global, 50).half_life_steps, HistoryOptions{}.half_life_steps);
+  EXPECT_EQ(default_history(Policy::global, 50).candidates,
+            std::vector<std::string>(std::begin(kAutoHistoryCandidates),
+                                     std::end(kAutoHistoryCandidates)));
+  EXPECT_TRUE(default_history(Policy::deepseek, 50).candidates.empty());
   EXPECT_THROW(parse_history("last", 0), InvalidArgument);
 }
 
@@ -211,17 +215,17 @@ TEST(ParseHistory, RejectsMalformedSpecs) {
   for (const char* spec : {"", "window", "window:", "window:0", "window:-3", "decay:x", "lastt",
                            "share-", "share-last", "share-decay:0", "share-window:x", "sqrt-robust",
                            "mix:8", "mix:8/", "mix:0/50", "mix:8/x", "mix:8/all/2", "mix:8/50/",
-                           "mix:8,100"}) {
+                           "mix:8,100", "clip-", "clip-auto", "share-auto", "auto:8"}) {
     try {
       parse_history(spec, 100);
       ADD_FAILURE() << spec;
     } catch (const InvalidArgument& error) {
       EXPECT_EQ(std::string(error.what()),
                 std::string("history = \"") + spec +
-                    "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                    "\" must be auto, robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
                     "mix:HALF_LIFE_STEPS/LONG_HALF_LIFE_STEPS|all[/LONG_WEIGHT in [0, 1]], "
-                    "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
-                    "number of steps");
+                    "or those prefixed share-, sqrt- or clip- (share-decay:8), with a "
+                    "positive whole number of steps");
     }
   }
 }

@@ -36,7 +36,8 @@ std::vector<ReplayRun> sample_runs() {
                         .local_copies = window == 0 ? 0 : 10 * (run + 1) - 9,
                         .cross_node_copies = window == 0 ? 0 : 4,
                         .max_sent_bytes = window == 0 ? -1 : 2000,
-                        .max_received_bytes = window == 0 ? -1 : 3000}});
+                        .max_received_bytes = window == 0 ? -1 : 3000},
+           .history = run == 0 ? (window == 0 ? "decay:16" : "last") : ""});
     }
     replay_run.result.summary = {.in_sample = 0.95,
                                  .next_window = 0.76,
@@ -84,6 +85,9 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_EQ(int64_t(report["summary"]["replans"]), 2);
   EXPECT_EQ(int64_t(report["summary"]["skipped"]), 0);
   EXPECT_FALSE(bool(windows.at(2)["skipped"]));
+  EXPECT_EQ(std::string_view(windows.at(0)["history"]), "decay:16");
+  EXPECT_EQ(std::string_view(windows.at(1)["history"]), "last");
+  EXPECT_TRUE(report["runs"].at(1)["windows"].at(0)["history"].is_null());
   EXPECT_TRUE(bool(report["runs"].at(1)["windows"].at(2)["skipped"]));
   EXPECT_EQ(int64_t(report["runs"].at(1)["summary"]["skipped"]), 1);
   EXPECT_DOUBLE_EQ(double(report["summary"]["next_window"]), 0.76);

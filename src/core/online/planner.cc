@@ -2,12 +2,15 @@
 #include "eplb/planner.h"
 
 #include <charconv>
+#include <iterator>
 #include <cmath>
 #include <limits>
 #include <span>
 #include <utility>
 
 #include "core/detail/check.h"
+#include "core/detail/forecast_scores.h"
+#include "core/detail/history_state.h"
 
 namespace eplb {
 
@@ -42,6 +45,23 @@ void check_planner_options(const Topology& topology, const PlannerOptions& optio
     detail::throw_invalid("Planner: history.swing_weight = ", history.swing_weight,
                           " must be finite and non-negative");
   }
+  if (!std::isfinite(history.step_cap) || history.step_cap < 0) {
+    detail::throw_invalid("Planner: history.step_cap = ", history.step_cap,
+                          " must be finite and non-negative (0: no cap)");
+  }
+  if (!history.candidates.empty()) {
+    if (!(history.score_half_life_windows > 0) || std::isinf(history.score_half_life_windows)) {
+      detail::throw_invalid("Planner: history.score_half_life_windows = ",
+                            history.score_half_life_windows, " must be finite and positive");
+    }
+    for (const std::string& name : history.candidates) {
+      if (name == "auto") {
+        detail::throw_invalid("Planner: history.candidates holds \"auto\": a self-tuning ",
+                              "history cannot be its own candidate");
+      }
+      parse_history(name, history.window_steps);
+    }
+  }
   if (options.repair_rounds < 0 || options.repair_rounds > kMaxRepairRounds) {
     detail::throw_invalid("Planner: repair_rounds = ", options.repair_rounds, " must be in [0, ",
                           kMaxRepairRounds, "]");
@@ -66,22 +86,42 @@ Planner::Planner(const Topology& topology, int64_t num_layers, int64_t num_exper
     detail::throw_invalid("Planner: ", num_layers, " layers x ", num_experts, " experts x ",
                           history.num_blocks, " blocks exceed ", kMaxPlanEntries, " entries");
   }
-  steps_per_block_ = history.window_steps / history.num_blocks;
-  decay_per_step_ =
-      history.half_life_steps > 0 ? std::exp2(-1.0 / history.half_life_steps) : 1.0;
-  // exp2(-1 / inf) = 1: the long-run mean.
-  long_decay_per_step_ =
-      history.long_half_life_steps > 0 ? std::exp2(-1.0 / history.long_half_life_steps) : 1.0;
-  reset();
+  const auto add_history = [&](const HistoryOptions& candidate) {
+    histories_.emplace_back(candidate, num_layers, num_experts);
+  };
+  if (history.candidates.empty()) {
+    add_history(history);
+  } else {
+    const auto num_candidates = static_cast<int64_t>(history.candidates.size());
+    // Each candidate keeps up to num_blocks + 2 sums, the scores num_blocks forecasts of each.
+    if (num_layers * num_experts * num_candidates * (2 * history.num_blocks + 2) >
+        kMaxPlanEntries) {
+      detail::throw_invalid("Planner: ", num_layers, " layers x ", num_experts, " experts x ",
+                            num_candidates, " self-tuning candidates exceed ", kMaxPlanEntries,
+                            " entries");
+    }
+    for (const std::string& name : history.candidates) {
+      HistoryOptions candidate = parse_history(name, history.window_steps);
+      candidate.swing_weight = history.swing_weight;
+      add_history(candidate);
+    }
+    scores_.emplace_back(num_layers, num_experts, num_candidates, history.window_steps,
+                         history.num_blocks, static_cast<double>(topology_.num_replicas()),
+                         history.score_half_life_windows);
+  }
+  step_.resize(static_cast<size_t>(num_layers * num_experts));
+  layer_totals_.resize(static_cast<size_t>(num_layers));
 }
 
+Planner::Planner(const Planner& other) = default;
+Planner::Planner(Planner&& other) noexcept = default;
+Planner& Planner::operator=(const Planner& other) = default;
+Planner& Planner::operator=(Planner&& other) noexcept = default;
+Planner::~Planner() = default;
+
 void Planner::reset() {
-  const auto size = static_cast<size_t>(num_layers_ * num_experts_);
-  blocks_.assign(static_cast<size_t>(options_.history.num_blocks), std::vector<double>(size, 0));
-  block_steps_.assign(blocks_.size(), 0);
-  current_block_ = 0;
-  decayed_.assign(options_.history.half_life_steps > 0 ? size : 0, 0);
-  long_decayed_.assign(options_.history.long_half_life_steps > 0 ? size : 0, 0);
+  for (detail::HistoryState& history : histories_) history.reset();
+  for (detail::ForecastScores& scores : scores_) scores.reset();
   num_observed_steps_ = 0;
 }
 
@@ -91,103 +131,45 @@ void Planner::observe(const LoadMatrix& step_loads) {
                           step_loads.num_experts(), "] but the planner was made for [",
                           num_layers_, ", ", num_experts_, "]");
   }
-  if (block_steps_[current_block_] == steps_per_block_) {
-    current_block_ = (current_block_ + 1) % static_cast<int64_t>(blocks_.size());
-    std::fill(blocks_[current_block_].begin(), blocks_[current_block_].end(), 0.0);
-    block_steps_[current_block_] = 0;
-  }
-  std::vector<double>& block = blocks_[current_block_];
-  std::vector<double> row(static_cast<size_t>(num_experts_));
+  double step_total = 0;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    const auto row = std::span(step_).subspan(layer * num_experts_, num_experts_);
     step_loads.copy_row(layer, row);
-    const double exponent = options_.history.step_weight_exponent;
-    if (exponent != 1) {
-      double total = 0;
-      for (const double load : row) total += load;
-      // An idle layer has no distribution: it adds nothing rather than 0 / 0.
-      const double scale = total > 0 ? std::pow(total, exponent - 1) : 0.0;
-      for (double& load : row) load *= scale;
-    }
-    double* block_row = block.data() + layer * num_experts_;
-    double* decayed_row = decayed_.empty() ? nullptr : decayed_.data() + layer * num_experts_;
-    double* long_row =
-        long_decayed_.empty() ? nullptr : long_decayed_.data() + layer * num_experts_;
-    for (int64_t expert = 0; expert < num_experts_; ++expert) {
-      block_row[expert] += row[expert];
-      if (decayed_row != nullptr) {
-        decayed_row[expert] = decayed_row[expert] * decay_per_step_ + row[expert];
-      }
-      if (long_row != nullptr) {
-        long_row[expert] = long_row[expert] * long_decay_per_step_ + row[expert];
-      }
-    }
+    double total = 0;
+    for (const double load : row) total += load;
+    layer_totals_[layer] = total;
+    step_total += total;
   }
-  ++block_steps_[current_block_];
+  for (detail::HistoryState& history : histories_) {
+    history.observe(step_, layer_totals_, step_total);
+  }
+  for (detail::ForecastScores& scores : scores_) {
+    scores.observe(step_, [&](int64_t candidate) {
+      return histories_[static_cast<size_t>(candidate)].history();
+    });
+  }
   ++num_observed_steps_;
 }
 
-Loads Planner::history() const {
-  Loads loads{.num_layers = num_layers_, .num_experts = num_experts_, .values = decayed_};
-  if (decayed_.empty()) {
-    loads.values.assign(static_cast<size_t>(num_layers_ * num_experts_), 0.0);
-    for (const std::vector<double>& block : blocks_) {
-      for (size_t idx = 0; idx < block.size(); ++idx) loads.values[idx] += block[idx];
-    }
-  }
-  if (long_decayed_.empty()) return loads;
-  const double long_weight = options_.history.long_weight;
-  for (int64_t layer = 0; layer < num_layers_; ++layer) {
-    const auto row = std::span(loads.values).subspan(layer * num_experts_, num_experts_);
-    const auto long_row = std::span(long_decayed_).subspan(layer * num_experts_, num_experts_);
-    double total = 0, long_total = 0;
-    for (int64_t expert = 0; expert < num_experts_; ++expert) {
-      total += row[expert];
-      long_total += long_row[expert];
-    }
-    const double scale = total > 0 ? (1 - long_weight) / total : 0.0;
-    const double long_scale = long_total > 0 ? long_weight / long_total : 0.0;
-    for (int64_t expert = 0; expert < num_experts_; ++expert) {
-      row[expert] = row[expert] * scale + long_row[expert] * long_scale;
-    }
-  }
-  return loads;
+size_t Planner::chosen() const {
+  if (scores_.empty()) return 0;
+  const int64_t best = scores_.front().best();
+  return best < 0 ? 0 : static_cast<size_t>(best);
 }
 
-Loads Planner::planning_loads() const {
-  Loads loads = history();
-  const double swing_weight = options_.history.swing_weight;
-  if (swing_weight == 0) return loads;
-  std::vector<double> block_totals(blocks_.size());
-  for (int64_t layer = 0; layer < num_layers_; ++layer) {
-    // Shares of the layer in each block that saw traffic in this layer.
-    int64_t num_active_blocks = 0;
-    for (size_t block = 0; block < blocks_.size(); ++block) {
-      const auto row = std::span(blocks_[block]).subspan(layer * num_experts_, num_experts_);
-      double total = 0;
-      for (double load : row) total += load;
-      block_totals[block] = total;
-      if (total > 0) ++num_active_blocks;
-    }
-    if (num_active_blocks < 2) continue;
-    for (int64_t expert = 0; expert < num_experts_; ++expert) {
-      double sum = 0;
-      double sum_squares = 0;
-      for (size_t block = 0; block < blocks_.size(); ++block) {
-        if (block_totals[block] <= 0) continue;
-        const double share = blocks_[block][layer * num_experts_ + expert] / block_totals[block];
-        sum += share;
-        sum_squares += share * share;
-      }
-      const double mean = sum / static_cast<double>(num_active_blocks);
-      if (mean <= 0) continue;
-      const double variance =
-          std::max(0.0, sum_squares / static_cast<double>(num_active_blocks) - mean * mean);
-      const double swing = std::sqrt(variance) / mean;
-      loads.values[layer * num_experts_ + expert] *= 1 + swing_weight * swing;
-    }
-  }
-  return loads;
+std::string_view Planner::chosen_history() const {
+  if (scores_.empty()) return {};
+  return options_.history.candidates[chosen()];
 }
+
+std::vector<double> Planner::history_scores() const {
+  if (scores_.empty()) return {};
+  return scores_.front().scores();
+}
+
+Loads Planner::history() const { return histories_[chosen()].history(); }
+
+Loads Planner::planning_loads() const { return histories_[chosen()].planning_loads(); }
 
 Plan Planner::plan() const {
   if (num_observed_steps_ == 0) {
@@ -201,10 +183,10 @@ namespace {
 
 [[noreturn]] void throw_bad_history(std::string_view spec) {
   detail::throw_invalid("history = \"", spec,
-                        "\" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
+                        "\" must be auto, robust, last, window:STEPS, decay:HALF_LIFE_STEPS, "
                         "mix:HALF_LIFE_STEPS/LONG_HALF_LIFE_STEPS|all[/LONG_WEIGHT in [0, 1]], "
-                        "or those prefixed share- or sqrt- (share-decay:8), with a positive whole "
-                        "number of steps");
+                        "or those prefixed share-, sqrt- or clip- (share-decay:8), with a "
+                        "positive whole number of steps");
 }
 
 int64_t parse_steps(std::string_view spec, std::string_view digits) {
@@ -233,6 +215,11 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
     }
   };
   set_window(interval);
+  if (spec == "auto") {
+    history.candidates.assign(std::begin(kAutoHistoryCandidates),
+                              std::end(kAutoHistoryCandidates));
+    return history;
+  }
   if (spec == "robust") return history;
   history.half_life_steps = 0;
   if (spec == "last") return history;
@@ -242,6 +229,9 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
     kind.remove_prefix(6);
   } else if (kind.starts_with("sqrt-")) {
     history.step_weight_exponent = 0.5;
+    kind.remove_prefix(5);
+  } else if (kind.starts_with("clip-")) {
+    history.step_cap = 1;
     kind.remove_prefix(5);
   }
   if (kind.starts_with("window:")) {
@@ -276,7 +266,7 @@ HistoryOptions parse_history(std::string_view spec, int64_t interval) {
 }
 
 HistoryOptions default_history(Policy policy, int64_t interval) {
-  return parse_history(policy == Policy::deepseek ? "last" : "robust", interval);
+  return parse_history(policy == Policy::deepseek ? "last" : "auto", interval);
 }
 
 }  // namespace eplb

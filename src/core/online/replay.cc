@@ -73,6 +73,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   std::optional<Plan> previous;
   Loads this_window = trace.sum_steps({0, options.interval});
   double total_ms = 0;
+  double total_observe_ms = 0;
   double total_moved_fraction = 0;
   int64_t total_rounds = 0;
   int64_t network_copies = 0;
@@ -81,10 +82,12 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
   for (int64_t window = 0; window + 1 < num_windows; ++window) {
     detail::check_stop(options.planner.rebalance.should_stop, "replay");
     const int64_t first_step = window * options.interval;
+    const auto observe_start = std::chrono::steady_clock::now();
     for (int64_t step = first_step; step < first_step + options.interval; ++step) {
       planner.observe(trace.step(step));
     }
     const auto start = std::chrono::steady_clock::now();
+    total_observe_ms += std::chrono::duration<double, std::milli>(start - observe_start).count();
     Plan plan;
     Migration migration;
     bool skipped = false;
@@ -105,7 +108,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     if (previous && !replans) migration = diff_plans(*previous, plan, topology);
     Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
-    ReplayWindow row{.window = window};
+    ReplayWindow row{.window = window, .history = std::string(planner.chosen_history())};
     row.skipped = skipped;
     result.summary.num_skipped += static_cast<int64_t>(skipped);
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
@@ -142,6 +145,7 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
           ? static_cast<double>(cross_node_copies) / static_cast<double>(network_copies)
           : 0;
   result.summary.plan_ms = total_ms / num_plans;
+  result.summary.observe_ms = total_observe_ms / num_plans;
   return result;
 }
 

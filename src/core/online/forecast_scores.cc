@@ -1,0 +1,97 @@
+// ForecastScores: how well each candidate history forecast the traffic that followed.
+#include "core/detail/forecast_scores.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace eplb::detail {
+
+double forecast_error(std::span<const double> forecast, std::span<const double> actual,
+                      double num_slots) {
+  double forecast_total = 0, actual_total = 0;
+  for (size_t idx = 0; idx < forecast.size(); ++idx) {
+    forecast_total += forecast[idx];
+    actual_total += actual[idx];
+  }
+  if (!(actual_total > 0)) return 0;
+  const double uniform = 1.0 / static_cast<double>(forecast.size());
+  double sum = 0;
+  for (size_t idx = 0; idx < forecast.size(); ++idx) {
+    const double p = forecast_total > 0 ? forecast[idx] / forecast_total : uniform;
+    const double q = actual[idx] / actual_total;
+    sum += (q - p) * (q - p) / std::max(1.0, p * num_slots);
+  }
+  return std::sqrt(sum);
+}
+
+ForecastScores::ForecastScores(int64_t num_layers, int64_t num_experts, int64_t num_candidates,
+                               int64_t horizon_steps, int64_t num_blocks, double num_slots,
+                               double half_life_horizons)
+    : num_layers_(num_layers),
+      num_experts_(num_experts),
+      num_candidates_(num_candidates),
+      steps_per_block_(horizon_steps / num_blocks),
+      num_blocks_(num_blocks),
+      num_slots_(num_slots),
+      // One score update per block: num_blocks per horizon.
+      score_decay_(std::exp2(-1.0 / (half_life_horizons * static_cast<double>(num_blocks)))) {
+  reset();
+}
+
+void ForecastScores::reset() {
+  const auto size = static_cast<size_t>(num_layers_ * num_experts_);
+  blocks_.assign(static_cast<size_t>(num_blocks_), std::vector<double>(size, 0));
+  forecasts_.assign(static_cast<size_t>(num_blocks_),
+                    std::vector<double>(size * static_cast<size_t>(num_candidates_), 0));
+  forecast_taken_.assign(static_cast<size_t>(num_blocks_), false);
+  scores_.assign(static_cast<size_t>(num_candidates_), 0);
+  num_scored_ = 0;
+  num_steps_ = 0;
+}
+
+void ForecastScores::observe(std::span<const double> step,
+                             const std::function<Loads(int64_t)>& history_of) {
+  const int64_t boundary = num_steps_ / steps_per_block_;
+  std::vector<double>& block = blocks_[static_cast<size_t>(boundary % num_blocks_)];
+  if (num_steps_ % steps_per_block_ == 0) std::fill(block.begin(), block.end(), 0.0);
+  for (size_t idx = 0; idx < step.size(); ++idx) block[idx] += step[idx];
+  ++num_steps_;
+  if (num_steps_ % steps_per_block_ != 0) return;
+  // Boundary `boundary + 1` is reached: the ring holds the horizon after the forecast of
+  // boundary `boundary + 1 - num_blocks`, which sits in the slot the new forecast takes.
+  const auto slot = static_cast<size_t>((boundary + 1) % num_blocks_);
+  std::vector<double>& forecast = forecasts_[slot];
+  const auto layer_size = static_cast<size_t>(num_experts_);
+  const auto size = static_cast<size_t>(num_layers_) * layer_size;
+  if (forecast_taken_[slot]) {
+    std::vector<double> actual(size, 0);
+    for (const std::vector<double>& past : blocks_) {
+      for (size_t idx = 0; idx < size; ++idx) actual[idx] += past[idx];
+    }
+    for (int64_t candidate = 0; candidate < num_candidates_; ++candidate) {
+      double error = 0;
+      for (int64_t layer = 0; layer < num_layers_; ++layer) {
+        const size_t offset = static_cast<size_t>(layer) * layer_size;
+        error += forecast_error(
+            std::span(forecast).subspan(static_cast<size_t>(candidate) * size + offset, layer_size),
+            std::span(actual).subspan(offset, layer_size), num_slots_);
+      }
+      scores_[static_cast<size_t>(candidate)] =
+          scores_[static_cast<size_t>(candidate)] * score_decay_ + error;
+    }
+    ++num_scored_;
+  }
+  for (int64_t candidate = 0; candidate < num_candidates_; ++candidate) {
+    const Loads history = history_of(candidate);
+    std::copy(history.values.begin(), history.values.end(),
+              forecast.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(candidate) * size));
+  }
+  forecast_taken_[slot] = true;
+}
+
+int64_t ForecastScores::best() const {
+  if (num_scored_ == 0) return -1;
+  return std::min_element(scores_.begin(), scores_.end()) - scores_.begin();
+}
+
+}  // namespace eplb::detail
