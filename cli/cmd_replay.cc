@@ -59,13 +59,21 @@ struct ReplayCliOptions {
   }
 };
 
+// A self-tuning history names the candidate each plan was made on.
+bool names_histories(const io::ReplayRun& run) {
+  return !run.result.windows.empty() && !run.result.windows.front().history.empty();
+}
+
 void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
   out << "\n| window |";
   for (const io::ReplayRun& run : runs) {
     out << ' ' << run.name << " in-sample | next-window | moved |";
+    if (names_histories(run)) out << " history |";
   }
   out << "\n|---:|";
-  for (size_t idx = 0; idx < runs.size(); ++idx) out << "---:|---:|---:|";
+  for (const io::ReplayRun& run : runs) {
+    out << (names_histories(run) ? "---:|---:|---:|---|" : "---:|---:|---:|");
+  }
   out << '\n';
   for (size_t window = 0; window < runs.front().result.windows.size(); ++window) {
     out << "| " << runs.front().result.windows[window].window << " |";
@@ -73,6 +81,7 @@ void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
       const ReplayWindow& row = run.result.windows[window];
       out << ' ' << format_fixed(row.in_sample, 4) << " | " << format_fixed(row.next_window, 4)
           << " | " << row.moved_slots << " |";
+      if (names_histories(run)) out << ' ' << row.history << " |";
     }
     out << '\n';
   }
@@ -204,15 +213,16 @@ Command add_replay_command(CLI::App& parent) {
   command
       ->add_option("--policy", options->planners,
                    "Planners to compare: POLICY or POLICY@HISTORY, comma-separated "
-                   "(e.g. deepseek,balanced,global@last; default: the most drift-robust)")
+                   "(e.g. deepseek,balanced,global@last; default: global, the planner that "
+                   "holds up best on the next window)")
       ->delimiter(',')
       ->type_name("LIST")
       ->capture_default_str();
   command->add_option("--history", options->history,
-                      "History of every planner without @HISTORY: robust, last, window:STEPS, "
-                      "decay:HALF_LIFE, mix:HALF_LIFE/LONG|all[/W], or those with share- or sqrt- "
-                      "(share-decay:8; docs/online.md) (default: last for deepseek, robust for "
-                      "the others)");
+                      "History of every planner without @HISTORY: auto (self-tuning), robust, "
+                      "last, window:STEPS, decay:HALF_LIFE, mix:HALF_LIFE/LONG|all[/W], or those "
+                      "with share-, sqrt- or clip- (share-decay:8; docs/online.md) (default: "
+                      "last for deepseek, auto for the others)");
   command->add_option("--swing-weight", options->swing_weight,
                       "Weight of each expert's load swing in the planning loads (default 0)")
       ->check(finite_in(0, HUGE_VAL));

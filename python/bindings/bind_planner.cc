@@ -234,6 +234,14 @@ void bind_planner(nb::module_& m) {
       .def_prop_ro("num_observed_steps", &Planner::num_observed_steps)
       .def("history", [](const Planner& planner) { return loads_to_numpy(planner.history()); },
            "The history: the window sum, or the decayed sum.")
+      .def_prop_ro("chosen_history",
+                   [](const Planner& planner) { return std::string(planner.chosen_history()); },
+                   "The candidate a self-tuning history plans on now; empty for a fixed one.")
+      .def_prop_ro("history_candidates",
+                   [](const Planner& planner) { return planner.options().history.candidates; },
+                   "The self-tuning history's candidates; empty for a fixed history.")
+      .def_prop_ro("history_scores", &Planner::history_scores,
+                   "Each candidate's decayed sum of forecast errors (lower is better).")
       .def("planning_loads",
            [](const Planner& planner) { return loads_to_numpy(planner.planning_loads()); },
            "The history weighted by each expert's swing: what plans are made on.")

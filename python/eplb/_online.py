@@ -179,12 +179,15 @@ class Planner:
     Arguments:
         num_replicas, num_groups, num_nodes, num_gpus: the topology, as for rebalance_experts.
         policy: "balanced" (default), "global" or "deepseek".
-        history: "robust" (every step observed, weighted by 0.5 ** (age / 8): the most
-            drift-robust history measured), "last" (the last `interval` steps), "window:N",
-            "decay:HALF_LIFE", "mix:HALF_LIFE/LONG|all[/W]", or those with "share-" or "sqrt-"
-            (per-step distributions, docs/online.md); None: "last" for "deepseek", "robust"
-            otherwise.
-        interval: steps between re-plans (the robust and last windows).
+        history: "auto" (self-tuning: keeps several candidate histories, scores what each
+            forecast on the traffic that came `interval` steps later, and plans on the best;
+            `chosen_history` says which), "robust" (every step observed, weighted by
+            0.5 ** (age / 8)), "last" (the last `interval` steps), "window:N",
+            "decay:HALF_LIFE", "mix:HALF_LIFE/LONG|all[/W]", or those with "share-", "sqrt-"
+            or "clip-" (per-step distributions, capped outlier steps; docs/online.md); None:
+            "last" for "deepseek", "auto" otherwise.
+        interval: steps between re-plans (the forecast horizon of "auto", the robust and last
+            windows).
         swing_weight: overrides the history's swing weight (0 turns it off).
         effort, seed, threads, packer, cross_node_replicas, active_gpus: as for
             rebalance_experts (threads also re-plan layers in parallel; plans do not depend on
@@ -269,8 +272,27 @@ class Planner:
                 f"Planner.{function}: no step observed yet (call observe first)")
         return self._planner
 
+    @property
+    def chosen_history(self) -> Optional[str]:
+        """The candidate a self-tuning history ("auto") plans on now, e.g. "decay:16"; None for
+        a fixed history or before the first observe()."""
+        if self._planner is None or not self._planner.chosen_history:
+            return None
+        return str(self._planner.chosen_history)
+
+    @property
+    def history_scores(self) -> Optional[Dict[str, float]]:
+        """Each candidate of a self-tuning history with its score, the decayed sum of its
+        forecast errors (lower is better; all 0 until a forecast was scored); None for a fixed
+        history or before the first observe()."""
+        if self._planner is None or not self._planner.history_candidates:
+            return None
+        return {str(name): float(score) for name, score in
+                zip(self._planner.history_candidates, self._planner.history_scores)}
+
     def history(self) -> np.ndarray:
-        """The history (window or decayed sum), float64 `[num_layers, num_experts]`."""
+        """The history plans are made on (window or decayed sum; for "auto", the chosen
+        candidate's), float64 `[num_layers, num_experts]`."""
         return self._require("history").history()
 
     def planning_loads(self) -> np.ndarray:
@@ -355,9 +377,9 @@ def replay(
         num_replicas, num_groups, num_nodes, num_gpus: the topology; 0 takes the reference
             setting (32 GPUs on 4 nodes, experts + 32 slots, 8 groups when 8 divides the experts).
         policy: a planner "POLICY" or "POLICY@HISTORY", or a list of them to compare; None: the
-            most drift-robust planner (DEFAULT_REPLAY_PLANNER).
+            planner that holds up best on the next window (DEFAULT_REPLAY_PLANNER).
         history: the history of planners named without "@" (None: "last" for "deepseek",
-            "robust" for the others).
+            the self-tuning "auto" for the others).
         tolerance: None re-plans from scratch every window; a fraction (e.g. 0.005, finite and
             non-negative) re-plans with Planner.replan.
         move_budget: instead of `tolerance`, re-plan moving at most this fraction of all slots
@@ -371,10 +393,11 @@ def replay(
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
         "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots",
-        "skipped", "schedule"}: a re-plan's transfer schedule, Migration.schedule from the
-        previous plan, None for the first plan) and "summary" ({"in_sample", "next_window",
-        "replans", "skipped", "moved_fraction", "mean_rounds", "max_rounds",
-        "cross_node_share", "plan_ms"}; "moved_fraction", "mean_rounds", "max_rounds" and
+        "skipped", "history", "schedule"}: "history" the candidate a self-tuning history
+        planned on, None for a fixed one; "schedule" a re-plan's transfer schedule,
+        Migration.schedule from the previous plan, None for the first plan) and "summary"
+        ({"in_sample", "next_window", "replans", "skipped", "moved_fraction", "mean_rounds",
+        "max_rounds", "cross_node_share", "plan_ms", "observe_ms"}; "moved_fraction", "mean_rounds", "max_rounds" and
         "cross_node_share" are None when there was no re-plan, "replans" 0), and every planner
         in that form under "runs".
 

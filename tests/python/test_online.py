@@ -41,7 +41,7 @@ def test_history_is_the_sum_of_the_window():
 
 def test_robust_history_decays_old_steps():
     trace = drifting_trace()
-    planner = make_planner()
+    planner = make_planner(history="robust")
     planner.observe(trace[:40])
     weights = 0.5 ** (np.arange(39, -1, -1) / 8.0)
     np.testing.assert_allclose(planner.history(), np.tensordot(weights, trace[:40], axes=1),
@@ -228,6 +228,32 @@ def test_replay_returns_the_cli_report(tmp_path):
     from_file = eplb.replay(str(path), **TOPOLOGY, interval=50, policy="global", tolerance=0.01)
     assert [w["moved_slots"] for w in from_file["windows"]] == [
         w["moved_slots"] for w in report["runs"][1]["windows"]]
+
+
+def test_self_tuning_history_names_its_choice():
+    trace = drifting_trace()
+    planner = make_planner(policy="global")  # history "auto" by default
+    assert planner.chosen_history is None and planner.history_scores is None
+    planner.observe(trace[:40])
+    candidates = list(planner.history_scores)
+    # Nothing scored yet (forecasts are scored `interval` steps later): the first candidate.
+    assert planner.chosen_history == candidates[0]
+    assert set(planner.history_scores.values()) == {0.0}
+    planner.observe(trace[40:200])
+    scores = planner.history_scores
+    assert all(score > 0 for score in scores.values())
+    assert planner.chosen_history == min(scores, key=scores.get)
+    # It plans on the chosen candidate's history.
+    fixed = make_planner(policy="global", history=planner.chosen_history)
+    fixed.observe(trace[:200])
+    np.testing.assert_array_equal(planner.history(), fixed.history())
+    np.testing.assert_array_equal(planner.plan()[0], fixed.plan()[0])
+    assert fixed.chosen_history is None and fixed.history_scores is None
+    # The replay report names each window's choice, and null for a fixed history.
+    report = eplb.replay(trace, **TOPOLOGY, interval=40, policy=["global", "global@robust"])
+    assert all(w["history"] in candidates for w in report["runs"][0]["windows"])
+    assert all(w["history"] is None for w in report["runs"][1]["windows"])
+    assert report["runs"][0]["summary"]["observe_ms"] >= 0
 
 
 def test_replay_defaults_and_errors():
