@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
   }
   if (families_only) {
     eplb::bench::print_family_table(quick);
+    eplb::bench::print_real_history_table(EPLB_WORKLOADS_DIR);
     return 0;
   }
   const int repeats = quick ? 1 : 7;
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
   print_excluded_gpus(quick ? 1 : 5);
   eplb::bench::print_replay_tables(quick, EPLB_BUNDLED_TRACE);
   eplb::bench::print_family_table(quick);
+  eplb::bench::print_real_history_table(EPLB_WORKLOADS_DIR);
   eplb::bench::print_real_workloads(EPLB_WORKLOADS_DIR, quick ? 1 : 5);
   // Scale row: 1024 experts, 128 layers, R = 1280 on 256 GPUs in 32 nodes (32 groups).
   eplb::SyntheticTraceOptions scale;

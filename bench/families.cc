@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "eplb/io/io.h"
+#include "eplb/io/layers.h"
+#include "eplb/metrics.h"
 #include "eplb/replay.h"
 #include "eplb/synthetic.h"
 #include "replay.h"
@@ -84,6 +87,48 @@ void print_family_table(bool quick) {
                 std::string(to_string(kAllTraceFamilies[worst])).c_str(), plan_ms / num_replays,
                 observe_ms / num_replays);
     std::fflush(stdout);
+  }
+}
+
+void print_real_history_table(const std::filesystem::path& workloads_root) {
+  const std::filesystem::path dir = workloads_root / "sglang-deepseek-v3-ep-stats";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> phases = {
+      {"prefill",
+       {"prefill_in512.json", "prefill_in1024.json", "prefill_in1000out1000.json",
+        "prefill_in2000out100.json"}},
+      {"decode", {"decode_in1000out1000.json", "decode_in2000out100.json"}}};
+  if (!std::filesystem::exists(dir / phases[0].second[0])) return;
+  const std::vector<std::string> histories = {"last", "robust", "auto", "decay:16",
+                                              "share-decay:50", "mix:50/all"};
+  std::printf("\n### Real data: SGLang DeepSeek-V3 stats, each file of a phase held out, the "
+              "others observed as steps in file order (interval 1), policy global, 288 slots on "
+              "32 GPUs; mean GPU balancedness on the held-out file\n\n| history |");
+  for (const auto& [phase, files] : phases) std::printf(" %s (%zu files) |", phase.c_str(), files.size());
+  std::printf("\n|---|");
+  for (size_t idx = 0; idx < phases.size(); ++idx) std::printf("---:|");
+  std::printf("\n");
+  for (const std::string& history : histories) {
+    std::printf("| `%s` |", history.c_str());
+    for (const auto& [phase, files] : phases) {
+      std::vector<Loads> loads;
+      for (const std::string& file : files) {
+        const Loads all = io::read_trace(dir / file).sum_steps();
+        loads.push_back(io::remove_layers(all, io::find_dense_layers(all.view())));
+      }
+      const Topology topology = replay_topology(loads[0].num_experts);
+      double sum = 0;
+      for (size_t held_out = 0; held_out < loads.size(); ++held_out) {
+        PlannerOptions options{.history = parse_history(history, 1)};
+        options.rebalance.policy = Policy::global;
+        Planner planner(topology, loads[0].num_layers, loads[0].num_experts, options);
+        for (size_t idx = 0; idx < loads.size(); ++idx) {
+          if (idx != held_out) planner.observe(loads[idx].view());
+        }
+        sum += evaluate(planner.plan(), loads[held_out].view(), topology).gpu_balancedness;
+      }
+      std::printf(" %.4f |", sum / static_cast<double>(loads.size()));
+    }
+    std::printf("\n");
   }
 }
 

@@ -16,4 +16,10 @@ void print_replay_tables(bool quick, const std::filesystem::path& bundled_trace)
 /// with the mean and the worst family against the last-window history.
 void print_family_table(bool quick);
 
+/// Real data (issue #17, item 4): on the SGLang DeepSeek-V3 files under `workloads_root`, each
+/// file of a phase is held out in turn; the planner observes the phase's other files as steps
+/// (interval 1), plans with `global` on each history, and is scored on the held-out file.
+/// Prints nothing when the files are absent.
+void print_real_history_table(const std::filesystem::path& workloads_root);
+
 }  // namespace eplb::bench

@@ -109,9 +109,9 @@ def test_migration_bytes_refuses_negative_and_non_integer_sizes():
 @pytest.mark.parametrize("args, options, message", [
     ((0, 1, 1, 1), {}, "Topology: num_replicas = 0 must be positive"),
     (TOPOLOGY, {"history": "decay:0"},
-     'history = "decay:0" must be robust, last, window:STEPS, decay:HALF_LIFE_STEPS, '
+     'history = "decay:0" must be auto, robust, last, window:STEPS, decay:HALF_LIFE_STEPS, '
      'mix:HALF_LIFE_STEPS/LONG_HALF_LIFE_STEPS|all[/LONG_WEIGHT in [0, 1]], or those prefixed '
-     'share- or sqrt- (share-decay:8), with a positive whole number of steps'),
+     'share-, sqrt- or clip- (share-decay:8), with a positive whole number of steps'),
     (TOPOLOGY, {"interval": 0}, "history: interval = 0 must be positive"),
     (TOPOLOGY, {"policy": "nope"},
      'parse_policy: policy = "nope" is not one of: deepseek, balanced, global'),
