@@ -24,6 +24,35 @@ const std::vector<std::string> kHistories = {
     "share-mix:8/all",
 };
 
+// Moves of tolerance re-plans under the old and the new default history.
+void print_family_moves_table(const std::vector<std::vector<Trace>>& traces, int64_t interval) {
+  const Topology topology = replay_topology(traces[0][0].num_experts);
+  std::printf("\n### Trace families: moved slots per re-plan at tolerance 0.005, policy global "
+              "(same traces)\n\n| history |");
+  for (const TraceFamily family : kAllTraceFamilies) {
+    std::printf(" %s moved | next-window |", std::string(to_string(family)).c_str());
+  }
+  std::printf("\n|---|");
+  for (size_t idx = 0; idx < std::size(kAllTraceFamilies); ++idx) std::printf("---:|---:|");
+  std::printf("\n");
+  for (const std::string history : {"robust", "auto"}) {
+    std::printf("| `%s` |", history.c_str());
+    for (const std::vector<Trace>& family_traces : traces) {
+      double moved = 0, next_window = 0;
+      for (const Trace& trace : family_traces) {
+        ReplayOptions base{.interval = interval, .tolerance = 0.005};
+        const ReplayResult result =
+            replay(trace, topology, parse_replay_planner("global@" + history, base).options);
+        moved += result.summary.moved_fraction / static_cast<double>(family_traces.size());
+        next_window += result.summary.next_window / static_cast<double>(family_traces.size());
+      }
+      std::printf(" %.2f %% | %.4f |", 100 * moved, next_window);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 void print_family_table(bool quick) {
@@ -88,6 +117,7 @@ void print_family_table(bool quick) {
                 observe_ms / num_replays);
     std::fflush(stdout);
   }
+  print_family_moves_table(traces, kInterval);
 }
 
 void print_real_history_table(const std::filesystem::path& workloads_root) {
