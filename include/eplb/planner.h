@@ -66,8 +66,9 @@ struct HistoryOptions {
   /// sqrt(sum_e (q_e - p_e)^2 / max(1, p_e * replicas)) between the forecast shares p and the
   /// shares q of the traffic, summed over layers, as a sum decaying with a half-life of
   /// `score_half_life_windows` windows. Plans are made on the candidate with the lowest score;
-  /// before the first score (`window_steps` + one block of steps), on the first candidate. The
-  /// other fields of this history are then unused.
+  /// until a forecast has seen a whole window, on the lowest error of the forecasts that have
+  /// seen at least half of one, and before that on the first candidate. The other fields of
+  /// this history are then unused.
   std::vector<std::string> candidates = {};
   double score_half_life_windows = 4;
 };

@@ -77,6 +77,21 @@ TEST(SelfTuning, PlansOnTheFirstCandidateUntilAForecastIsScored) {
   EXPECT_TRUE(fixed.history_scores().empty());
 }
 
+TEST(SelfTuning, ChoosesOnHalfAHorizonBeforeTheFirstWholeOne) {
+  Planner planner(kTopology, 1, 4, self_tuning({"window:40", "decay:1"}, 4));
+  observe(planner, {100, 0, 0, 0});
+  observe(planner, {0, 100, 0, 0});
+  observe(planner, {0, 100, 0, 0});
+  // The forecast after step 2 ({0.5, 0.5} against decay:1's {1/3, 2/3}) has seen one step of
+  // expert 1: less than half the horizon, so nothing is chosen by it yet.
+  EXPECT_EQ(planner.chosen_history(), "window:40");
+  observe(planner, {0, 100, 0, 0});
+  // Now it has seen two of four steps, all on expert 1: decay:1 forecast them better. No
+  // forecast has seen a whole horizon, so the reported scores are still 0.
+  EXPECT_EQ(planner.chosen_history(), "decay:1");
+  EXPECT_EQ(planner.history_scores(), (std::vector<double>{0, 0}));
+}
+
 // Every step routes all its tokens to one expert: drawn uniformly (stationary noise), or the
 // same one for `regime_steps` steps before the next takes over (abrupt switches).
 std::vector<double> one_hot_step(int64_t step, int64_t num_experts, int64_t regime_steps) {

@@ -34,8 +34,9 @@ class ForecastScores {
   void observe(std::span<const double> step, const std::function<Loads(int64_t)>& history_of);
   void reset();
 
-  /// The candidate whose forecasts scored best so far (the lowest index among equal scores), or
-  /// -1 before the first forecast was scored.
+  /// The candidate whose forecasts scored best so far (the lowest index among equal scores);
+  /// until a forecast has seen a whole horizon, the best on the blocks seen since each pending
+  /// forecast was taken; -1 before the first forecast has seen a block.
   int64_t best() const;
   /// The decayed sum of each candidate's forecast errors.
   const std::vector<double>& scores() const { return scores_; }
@@ -58,6 +59,15 @@ class ForecastScores {
   std::vector<bool> forecast_taken_;
   std::vector<double> scores_;
   int64_t num_scored_ = 0;
+  // Until the first whole horizon: the pending forecasts' errors so far, and the most blocks
+  // one of them has seen (0: none yet).
+  std::vector<double> partial_scores_;
+  int64_t num_partial_ = 0;
+
+  // Adds to `scores` (decayed) each candidate's error of `forecasts` (num_candidates x the
+  // layers) on `actual`.
+  void add_errors(std::span<const double> forecasts, std::span<const double> actual,
+                  std::vector<double>& scores) const;
 };
 
 }  // namespace eplb::detail

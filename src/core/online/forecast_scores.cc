@@ -45,7 +45,9 @@ void ForecastScores::reset() {
                     std::vector<double>(size * static_cast<size_t>(num_candidates_), 0));
   forecast_taken_.assign(static_cast<size_t>(num_blocks_), false);
   scores_.assign(static_cast<size_t>(num_candidates_), 0);
+  partial_scores_.assign(static_cast<size_t>(num_candidates_), 0);
   num_scored_ = 0;
+  num_partial_ = 0;
   num_steps_ = 0;
 }
 
@@ -63,23 +65,27 @@ void ForecastScores::observe(std::span<const double> step,
   std::vector<double>& forecast = forecasts_[slot];
   const auto layer_size = static_cast<size_t>(num_experts_);
   const auto size = static_cast<size_t>(num_layers_) * layer_size;
+  const int64_t reached = boundary + 1;
   if (forecast_taken_[slot]) {
     std::vector<double> actual(size, 0);
     for (const std::vector<double>& past : blocks_) {
       for (size_t idx = 0; idx < size; ++idx) actual[idx] += past[idx];
     }
-    for (int64_t candidate = 0; candidate < num_candidates_; ++candidate) {
-      double error = 0;
-      for (int64_t layer = 0; layer < num_layers_; ++layer) {
-        const size_t offset = static_cast<size_t>(layer) * layer_size;
-        error += forecast_error(
-            std::span(forecast).subspan(static_cast<size_t>(candidate) * size + offset, layer_size),
-            std::span(actual).subspan(offset, layer_size), num_slots_);
-      }
-      scores_[static_cast<size_t>(candidate)] =
-          scores_[static_cast<size_t>(candidate)] * score_decay_ + error;
-    }
+    add_errors(forecast, actual, scores_);
     ++num_scored_;
+  } else {
+    // No forecast has seen a whole horizon yet: score the pending ones on the blocks since they
+    // were taken (the forecast of boundary j on blocks j .. reached - 1), afresh each boundary.
+    std::fill(partial_scores_.begin(), partial_scores_.end(), 0.0);
+    std::vector<double> actual(size, 0);
+    for (int64_t taken = reached - 1; taken >= 1; --taken) {
+      const std::vector<double>& past = blocks_[static_cast<size_t>(taken % num_blocks_)];
+      for (size_t idx = 0; idx < size; ++idx) actual[idx] += past[idx];
+      // Forecasts that have seen less than half a horizon are too noisy to choose by.
+      if (2 * (reached - taken) < num_blocks_) continue;
+      add_errors(forecasts_[static_cast<size_t>(taken % num_blocks_)], actual, partial_scores_);
+      num_partial_ = reached - taken;
+    }
   }
   for (int64_t candidate = 0; candidate < num_candidates_; ++candidate) {
     const Loads history = history_of(candidate);
@@ -89,9 +95,27 @@ void ForecastScores::observe(std::span<const double> step,
   forecast_taken_[slot] = true;
 }
 
+void ForecastScores::add_errors(std::span<const double> forecasts, std::span<const double> actual,
+                                std::vector<double>& scores) const {
+  const auto layer_size = static_cast<size_t>(num_experts_);
+  const size_t size = actual.size();
+  for (int64_t candidate = 0; candidate < num_candidates_; ++candidate) {
+    double error = 0;
+    for (int64_t layer = 0; layer < num_layers_; ++layer) {
+      const size_t offset = static_cast<size_t>(layer) * layer_size;
+      error += forecast_error(
+          forecasts.subspan(static_cast<size_t>(candidate) * size + offset, layer_size),
+          actual.subspan(offset, layer_size), num_slots_);
+    }
+    scores[static_cast<size_t>(candidate)] =
+        scores[static_cast<size_t>(candidate)] * score_decay_ + error;
+  }
+}
+
 int64_t ForecastScores::best() const {
-  if (num_scored_ == 0) return -1;
-  return std::min_element(scores_.begin(), scores_.end()) - scores_.begin();
+  const std::vector<double>& scores = num_scored_ > 0 ? scores_ : partial_scores_;
+  if (num_scored_ == 0 && num_partial_ == 0) return -1;
+  return std::min_element(scores.begin(), scores.end()) - scores.begin();
 }
 
 }  // namespace eplb::detail
