@@ -65,6 +65,8 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
     detail::append_number(out, window.next_window);
     out += ", \"moved_slots\": ";
     detail::append_number(out, static_cast<double>(window.moved_slots));
+    out += ", \"moved_fraction\": ";
+    detail::append_number(out, window.moved_fraction);
     out += window.skipped ? ", \"skipped\": true" : ", \"skipped\": false";
     // The self-tuning history's choice; null for a fixed history.
     out += ", \"history\": ";

@@ -66,6 +66,8 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_DOUBLE_EQ(double(windows.at(2)["next_window"]), 0.77);
   EXPECT_DOUBLE_EQ(double(windows.at(1)["in_sample"]), 0.95);
   EXPECT_EQ(int64_t(windows.at(1)["moved_slots"]), 10);
+  EXPECT_DOUBLE_EQ(double(windows.at(1)["moved_fraction"]), 0.1);
+  EXPECT_DOUBLE_EQ(double(windows.at(0)["moved_fraction"]), 0);
   EXPECT_TRUE(windows.at(0)["schedule"].is_null());
   const simdjson::dom::element schedule = windows.at(1)["schedule"];
   EXPECT_EQ(int64_t(schedule["rounds"]), 3);

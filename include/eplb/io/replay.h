@@ -19,7 +19,8 @@ struct ReplayRun {
 };
 
 /// Returns the JSON report of `runs` (at least one): the first run as
-/// `{"policy", "windows": [{"window", "in_sample", "next_window", "moved_slots", "schedule"}...],
+/// `{"policy", "interval", "windows": [{"window", "in_sample", "next_window", "moved_slots",
+/// "moved_fraction", "skipped", "history", "schedule"}...],
 /// "summary": {"in_sample", "next_window", "replans", "moved_fraction", "mean_rounds",
 /// "max_rounds", "cross_node_share", "plan_ms"}}`, plus every run in the same form under "runs".
 /// A re-plan's "schedule" is its ReplaySchedule (`{"rounds", "max_copies_per_gpu",
