@@ -1,7 +1,9 @@
 """eplb.plot: replay reports drawn with matplotlib, from eplb.replay's result, from the JSON file
-of `eplb replay --json` and with `python -m eplb.plot`."""
+of `eplb replay --json`, with `python -m eplb.plot`, and through `eplb replay --plot`."""
 
 import json
+import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from conftest import DATA_DIR
 TRACE = DATA_DIR / "cli" / "trace_3steps.json"
 # trace_3steps.json: 12 experts, 44 slots on 4 GPUs in 2 nodes; interval 1 gives two windows
 # scored and one re-plan.
+REPLAY_ARGS = ["--interval", "1", "--gpus", "4", "--nodes", "2"]
 
 
 @pytest.fixture(name="matplotlib")
@@ -200,4 +203,33 @@ def test_missing_matplotlib_says_what_to_install(tmp_path):
     assert check.returncode == 1
     assert check.stderr == ("eplb.plot: error: eplb.plot needs matplotlib: pip install "
                             "'eplb[plot]' (or pip install matplotlib)\n")
+
+
+def installed_cli():
+    beside = Path(sys.executable).parent / "eplb"
+    found = beside if beside.exists() else shutil.which("eplb")
+    if found is None:
+        pytest.skip("the eplb command is not installed with this Python")
+    return Path(found)
+
+
+def test_cli_plot_runs_this_python(matplotlib, tmp_path):
+    cli = installed_cli()
+    out = tmp_path / "replay.png"
+    env = {**os.environ, "EPLB_PYTHON": sys.executable}
+    replayed = subprocess.run([str(cli), "replay", str(TRACE), *REPLAY_ARGS, "--policy",
+                               "deepseek,global", "--plot", str(out)],
+                              capture_output=True, text=True, env=env, check=False)
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"plot written to    {out}" in replayed.stdout
+    assert png_size(out) == (960, 1040)
+    # Without EPLB_PYTHON, the python3 beside the installed eplb (a virtual environment's bin/).
+    beside = cli.parent / "python3"
+    if beside.exists() and os.path.samefile(beside, sys.executable):
+        del env["EPLB_PYTHON"]
+        out.unlink()
+        again = subprocess.run([str(cli), "replay", str(TRACE), *REPLAY_ARGS, "-q", "--plot",
+                                str(out)], capture_output=True, text=True, env=env, check=False)
+        assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+        assert png_size(out) == (960, 1040)
 

@@ -1,12 +1,12 @@
 #pragma once
-// Writing replay results: the JSON report (and, with chart.h, the plot).
+// Writing replay results: the JSON report (which eplb.plot, in the Python package, draws).
 
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
-#include <string_view>
 
-#include "eplb/io/chart.h"
+#include "eplb/error.h"  // the exceptions the writers throw
 #include "eplb/replay.h"
 
 namespace eplb::io {
@@ -31,14 +31,5 @@ std::string replay_json(std::span<const ReplayRun> runs);
 
 /// Writes replay_json(runs) to `path` as eplb/io/files.h says. Throws IoError naming the path.
 void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs);
-
-/// Returns the replay chart of `runs` (at least one): next-window and in-sample GPU balancedness
-/// and the moved slots (% of all slots) of every window, one series per run.
-Chart replay_chart(std::span<const ReplayRun> runs, std::string_view title);
-
-/// Writes replay_chart(runs, title) as PNG or SVG, by the extension of `path` (see
-/// write_chart()).
-void write_replay_plot(const std::filesystem::path& path, std::span<const ReplayRun> runs,
-                       std::string_view title);
 
 }  // namespace eplb::io
