@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <utility>
+#include <utility>  // std::move
 #include <vector>
 
 #include "eplb/error.h"
@@ -120,36 +120,36 @@ bool succeeded(const ProcessResult& result) {
          WEXITSTATUS(result.wait_status) == 0;
 }
 
-// Removes a temporary file when it goes out of scope.
-class TemporaryFile {
- public:
-  explicit TemporaryFile(std::string_view content) {
-    path_ = (std::filesystem::temp_directory_path() / "eplb-replay-XXXXXX.json").string();
-    Descriptor fd(::mkstemps(path_.data(), 5));
-    if (fd.get() < 0) fail(errno);
-    for (size_t done = 0; done < content.size();) {
-      const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail(errno);
-      done += static_cast<size_t>(n);
-    }
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-  ~TemporaryFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
+[[noreturn]] void fail_report_file(const std::string& path, int error_number) {
+  throw IoError("--plot: the report for the plotter: " + path + ": " +
+                std::strerror(error_number));
+}
 
- private:
-  [[noreturn]] void fail(int error_number) {
-    const std::string path = std::exchange(path_, "");
-    throw IoError("--plot: the report for the plotter: " + path + ": " +
-                  std::strerror(error_number));
+// Returns the path of a new empty file in TMPDIR for the report.
+std::string create_report_file() {
+  std::error_code error;
+  const std::filesystem::path folder = std::filesystem::temp_directory_path(error);
+  if (error) {
+    const char* configured = std::getenv("TMPDIR");
+    throw IoError("--plot: the folder for the plotter's report: TMPDIR = " +
+                  std::string(configured != nullptr ? configured : "") + ": " + error.message());
   }
+  std::string path = (folder / "eplb-replay-XXXXXX.json").string();
+  const Descriptor fd(::mkstemps(path.data(), 5));
+  if (fd.get() < 0) fail_report_file(path, errno);
+  return path;
+}
 
-  std::string path_;
-};
+void write_report_file(const std::string& path, std::string_view content) {
+  const Descriptor fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (fd.get() < 0) fail_report_file(path, errno);
+  for (size_t done = 0; done < content.size();) {
+    const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_report_file(path, errno);
+    done += static_cast<size_t>(n);
+  }
+}
 
 }  // namespace
 
@@ -170,7 +170,10 @@ PlotPython find_plot_python() {
 Plotter::Plotter(std::string output) : python_(find_plot_python()), output_(std::move(output)) {
   const ProcessResult probe =
       run_process(python_.program, {"-m", "eplb.plot", "--check", "--", output_});
-  if (succeeded(probe)) return;
+  if (succeeded(probe)) {
+    report_path_ = create_report_file();
+    return;
+  }
   const std::string prefix = "--plot: " + output_ + ": ";
   if (probe.spawn_error != 0) {
     throw Error(prefix + "plots are drawn by eplb's Python package with matplotlib, and " +
@@ -188,10 +191,14 @@ Plotter::Plotter(std::string output) : python_(find_plot_python()), output_(std:
               (said.empty() ? "" : ": " + said) + "); " + std::string(kInstallHint));
 }
 
+Plotter::~Plotter() {
+  if (!report_path_.empty()) ::unlink(report_path_.c_str());
+}
+
 void Plotter::draw(std::string_view report_json, const std::string& title) const {
-  const TemporaryFile report(report_json);
+  write_report_file(report_path_, report_json);
   const ProcessResult drawn = run_process(
-      python_.program, {"-m", "eplb.plot", "--title", title, "--", report.path(), output_});
+      python_.program, {"-m", "eplb.plot", "--title", title, "--", report_path_, output_});
   if (succeeded(drawn)) return;
   const std::string said = drawn.spawn_error != 0 ? std::strerror(drawn.spawn_error)
                                                   : last_line(drawn.output);

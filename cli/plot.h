@@ -25,15 +25,21 @@ class Plotter {
   /// and matplotlib, and write the format that `output`'s ending names. Throws Error naming
   /// --plot, the interpreter and what to install (pip install 'eplb[plot]'), or UsageError
   /// when matplotlib does not write that format.
+  /// The report's temporary file (in TMPDIR) is created here too, so that it cannot fail
+  /// after the replay; the destructor removes it.
   explicit Plotter(std::string output);
+  Plotter(const Plotter&) = delete;
+  Plotter& operator=(const Plotter&) = delete;
+  ~Plotter();
 
-  /// Writes `report_json` to a temporary file and runs `python -m eplb.plot` on it, titled
+  /// Writes `report_json` to the temporary file and runs `python -m eplb.plot` on it, titled
   /// `title`. Throws Error with the plotter's message when it fails.
   void draw(std::string_view report_json, const std::string& title) const;
 
  private:
   PlotPython python_;
   std::string output_;
+  std::string report_path_;
 };
 
 }  // namespace eplb::cli

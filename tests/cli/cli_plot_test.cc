@@ -131,6 +131,16 @@ TEST_F(CliPlotTest, BadPlotPathsFailBeforeTheReplay) {
   EXPECT_EQ(folder.err, "eplb: error: --plot: " + path("nope/x.png") +
                             ": No such file or directory\n");
   EXPECT_EQ(calls().size(), 5u);  // only the .txt was handed to the plotter
+  // The report's temporary file is made before the replay too.
+  const RunResult no_tmp = run_shell("EPLB_PYTHON=" + quote(fake_python("exit 0", "exit 0")) +
+                                     " TMPDIR=" + quote(path("no_tmp")) + " " +
+                                     quote(EPLB_CLI_PATH) + " " + kReplay + " --plot x.png");
+  EXPECT_EQ(no_tmp.exit_code, 1) << describe(no_tmp);
+  EXPECT_EQ(no_tmp.out, "");
+  EXPECT_NE(no_tmp.err.find("eplb: error: --plot: the folder for the plotter's report: TMPDIR = " +
+                            path("no_tmp") + ": "),
+            std::string::npos)
+      << describe(no_tmp);
 }
 
 TEST_F(CliPlotTest, AFailedPlotKeepsTheJsonReport) {
