@@ -7,6 +7,7 @@
 #include <iostream>
 #include <ostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "eplb/policy.h"
 #include "eplb/replay.h"
 #include "options.h"
+#include "plot.h"
 #include "report.h"
 
 namespace eplb::cli {
@@ -120,6 +122,9 @@ void run_replay(const ReplayCliOptions& options) {
   }
   check_output_option(options.plot, "--plot");
   check_output_option(options.json, "--json");
+  // Python, eplb.plot and matplotlib are checked before the replay, which takes minutes.
+  std::optional<Plotter> plotter;
+  if (!options.plot.empty()) plotter.emplace(options.plot);
   const Trace trace = read_replay_trace(options.loads);
   const Topology topology = from_options([&] {
     return replay_topology(trace.num_experts, options.num_replicas, options.num_groups,
@@ -177,16 +182,17 @@ void run_replay(const ReplayCliOptions& options) {
                       " re-plans (gain under --min-gain)");
     }
   }
-  if (!options.plot.empty()) {
-    io::write_replay_plot(options.plot, runs,
-                          "Replay of " + std::filesystem::path(options.loads.path).filename().string() +
-                              ": " + std::to_string(topology.num_replicas()) + " slots on " +
-                              std::to_string(topology.num_gpus()) + " GPUs");
-    print_field(out, "\nplot written to", options.plot);
-  }
+  // The JSON report first: a plot that fails after the replay does not lose it.
   if (!options.json.empty()) {
     io::write_replay_json(options.json, runs);
     print_field(out, "\njson written to", options.json);
+  }
+  if (plotter) {
+    plotter->draw(io::replay_json(runs),
+                  "Replay of " + std::filesystem::path(options.loads.path).filename().string() +
+                      ": " + std::to_string(topology.num_replicas()) + " slots on " +
+                      std::to_string(topology.num_gpus()) + " GPUs");
+    print_field(out, "\nplot written to", options.plot);
   }
 }
 
@@ -253,17 +259,17 @@ Command add_replay_command(CLI::App& parent) {
   add_search_options(*command, options->search,
                      "GPUs to plan around, e.g. 3,17 (balanced and global; deepseek plans on "
                      "all)");
-  command->add_option("--plot", options->plot,
-                      "Draw balancedness and moved slots per window (.png or .svg)")
+  command
+      ->add_option("--plot", options->plot,
+                   "Draw balancedness and moved slots per window (.png, .svg, .pdf, ...) with "
+                   "eplb's Python package and matplotlib (pip install 'eplb[plot]'; the Python "
+                   "is $EPLB_PYTHON, else python3 beside eplb, else on PATH)")
       ->type_name("FILE")
       ->check(CLI::Validator(
           [](const std::string& path) -> std::string {
-            try {
-              io::check_chart_path(path);
-              return "";
-            } catch (const Error& error) {
-              return error.what();
-            }
+            return path == "-" ? "a plot is written to a named file whose ending names its "
+                                 "format, not to standard output"
+                               : "";
           },
           ""));
   command

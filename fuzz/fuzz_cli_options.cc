@@ -28,6 +28,9 @@ class Scratch {
  public:
   Scratch() : dir_(fs::temp_directory_path() / ("eplb_fuzz_cli_" + std::to_string(getpid()))) {
     fs::create_directories(dir_);
+    // --plot starts a Python plotter; one that cannot start keeps each run fast and hermetic
+    // (the refusal is exit 1, before the replay).
+    ::setenv("EPLB_PYTHON", (dir_ / "no-python").c_str(), 1);
     std::ofstream trace(dir_ / "trace.json");
     trace << "{\"load_history\": [";
     for (int step = 0; step < 6; ++step) {

@@ -393,12 +393,12 @@ def replay(
     Returns:
         The JSON report of `eplb replay --json` as a dict: the first planner's "policy",
         "interval", "windows" (each {"window", "in_sample", "next_window", "moved_slots",
-        "skipped", "history", "schedule"}: "history" the candidate a self-tuning history
-        planned on, None for a fixed one; "schedule" a re-plan's transfer schedule,
-        Migration.schedule from the previous plan, None for the first plan) and "summary"
-        ({"in_sample", "next_window", "replans", "skipped", "moved_fraction", "mean_rounds",
-        "max_rounds", "cross_node_share", "plan_ms", "observe_ms"}; "moved_fraction", "mean_rounds", "max_rounds" and
-        "cross_node_share" are None when there was no re-plan, "replans" 0), and every planner
+        "moved_fraction", "skipped", "history", "schedule"}: "history" the candidate a
+        self-tuning history planned on, None for a fixed one; "schedule" a re-plan's transfer
+        schedule, Migration.schedule from the previous plan, None for the first plan) and
+        "summary" ({"in_sample", "next_window", "replans", "skipped", "moved_fraction",
+        "mean_rounds", "max_rounds", "cross_node_share", "plan_ms", "observe_ms"};
+        "moved_fraction", "mean_rounds", "max_rounds" and "cross_node_share" are None when there was no re-plan, "replans" 0), and every planner
         in that form under "runs".
 
     Every argument and planner is checked before the first window (InvalidArgument, a

@@ -2,6 +2,7 @@
 #include "eplb/io/replay.h"
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "eplb/error.h"
@@ -65,6 +66,8 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
     detail::append_number(out, window.next_window);
     out += ", \"moved_slots\": ";
     detail::append_number(out, static_cast<double>(window.moved_slots));
+    out += ", \"moved_fraction\": ";
+    detail::append_number(out, window.moved_fraction);
     out += window.skipped ? ", \"skipped\": true" : ", \"skipped\": false";
     // The self-tuning history's choice; null for a fixed history.
     out += ", \"history\": ";
@@ -130,50 +133,6 @@ std::string replay_json(std::span<const ReplayRun> runs) {
   }
   out += "\n  ]\n}\n";
   return out;
-}
-
-Chart replay_chart(std::span<const ReplayRun> runs, std::string_view title) {
-  if (runs.empty()) throw InvalidArgument("replay_chart: runs is empty");
-  Chart chart{.title = std::string(title),
-              .x_label = "window planned on (" + std::to_string(runs.front().interval) +
-                         " steps each)",
-              .panels = {{.title = "GPU balancedness on the next window (what the plan serves)",
-                          .y_label = "balancedness",
-                          .series = {}},
-                         {.title = "GPU balancedness on the window planned on (in-sample)",
-                          .y_label = "balancedness",
-                          .series = {}},
-                         {.title = "Slots moved by each re-plan",
-                          .y_label = "% of slots",
-                          .series = {}}}};
-  for (const ReplayRun& run : runs) {
-    ChartSeries next{.name = run.name, .x = {}, .y = {}};
-    ChartSeries in_sample{.name = run.name, .x = {}, .y = {}};
-    ChartSeries moved{.name = run.name, .x = {}, .y = {}};
-    for (size_t idx = 0; idx < run.result.windows.size(); ++idx) {
-      const ReplayWindow& window = run.result.windows[idx];
-      const auto x = static_cast<double>(window.window);
-      next.x.push_back(x);
-      next.y.push_back(window.next_window);
-      in_sample.x.push_back(x);
-      in_sample.y.push_back(window.in_sample);
-      // The first plan moves nothing from a previous one: no point.
-      if (idx == 0) continue;
-      moved.x.push_back(x);
-      moved.y.push_back(100 * window.moved_fraction);
-    }
-    chart.panels[0].series.push_back(std::move(next));
-    chart.panels[1].series.push_back(std::move(in_sample));
-    chart.panels[2].series.push_back(std::move(moved));
-  }
-  // A replay of two windows makes one plan and no re-plan: nothing to draw in the moves panel.
-  if (runs.front().result.summary.num_replans == 0) chart.panels.pop_back();
-  return chart;
-}
-
-void write_replay_plot(const std::filesystem::path& path, std::span<const ReplayRun> runs,
-                       std::string_view title) {
-  write_chart(path, replay_chart(runs, title));
 }
 
 void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs) {

@@ -195,11 +195,12 @@ TEST_F(CliOutputTest, ConcurrentWritersAllSucceed) {
 
 TEST_F(CliOutputTest, BadOutputsFailBeforeTheWork) {
   const std::string trace = data("trace_3steps.json");
-  // The extension is a usage error, found while parsing: no replay, no JSON.
-  const RunResult jpg = run("replay " + trace + " --interval 1 --plot x.jpg --json r.json");
-  EXPECT_EQ(jpg.exit_code, 2) << describe(jpg);
-  EXPECT_TRUE(contains(jpg.err, "--plot: write_chart: path = \"x.jpg\" must end in .svg or .png"))
-      << describe(jpg);
+  // A plot into a folder that does not exist: no replay, no JSON (checked before the plotter,
+  // cli_plot_test.cc).
+  const RunResult plot = run("replay " + trace + " --interval 1 --plot nope/x.png --json r.json");
+  EXPECT_EQ(plot.exit_code, 1) << describe(plot);
+  EXPECT_EQ(plot.err, "eplb: error: --plot: nope/x.png: No such file or directory\n");
+  EXPECT_FALSE(fs::exists(work("r.json")));
   const RunResult dash_plot = run("replay " + trace + " --interval 1 --plot -");
   EXPECT_EQ(dash_plot.exit_code, 2) << describe(dash_plot);
   EXPECT_TRUE(contains(dash_plot.err, "not to standard output")) << describe(dash_plot);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -74,6 +75,17 @@ class CliTest : public ::testing::Test {
   }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Returns the Python that this build's eplb runs for --plot (EPLB_PYTHON, else python3 on
+  // PATH: none lies beside build/cli/eplb) when it imports eplb.plot and matplotlib, else "".
+  std::string plotting_python() const {
+    const char* configured = std::getenv("EPLB_PYTHON");
+    const std::string python =
+        configured != nullptr && configured[0] != '\0' ? configured : "python3";
+    const bool works =
+        run_shell(quote(python) + " -c 'import eplb.plot, matplotlib'").exit_code == 0;
+    return works ? python : "";
+  }
 
   fs::path dir_;
 };

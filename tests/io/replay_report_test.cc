@@ -1,4 +1,4 @@
-// The replay report: JSON written by write_replay_json and the plot of write_replay_plot.
+// The replay report: JSON written by write_replay_json (tests/python/test_plot.py draws it).
 
 #include <cstdint>
 #include <string>
@@ -8,8 +8,6 @@
 #include <simdjson.h>
 
 #include "eplb/io/replay.h"
-#include "png_reader.h"
-#include "temp_dir.h"
 
 namespace eplb::io {
 namespace {
@@ -66,6 +64,8 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_DOUBLE_EQ(double(windows.at(2)["next_window"]), 0.77);
   EXPECT_DOUBLE_EQ(double(windows.at(1)["in_sample"]), 0.95);
   EXPECT_EQ(int64_t(windows.at(1)["moved_slots"]), 10);
+  EXPECT_DOUBLE_EQ(double(windows.at(1)["moved_fraction"]), 0.1);
+  EXPECT_DOUBLE_EQ(double(windows.at(0)["moved_fraction"]), 0);
   EXPECT_TRUE(windows.at(0)["schedule"].is_null());
   const simdjson::dom::element schedule = windows.at(1)["schedule"];
   EXPECT_EQ(int64_t(schedule["rounds"]), 3);
@@ -98,8 +98,8 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_THROW(replay_json({}), InvalidArgument);
 }
 
-// Two windows give one plan and no re-plan: no moved fraction to report and no moves to draw.
-TEST(ReplayReport, OnePlanHasNoMovedFractionAndNoMovesPanel) {
+// Two windows give one plan and no re-plan: no moved fraction to report.
+TEST(ReplayReport, OnePlanHasNoMovedFraction) {
   std::vector<ReplayRun> runs = sample_runs();
   for (ReplayRun& run : runs) {
     run.result.windows.resize(1);
@@ -113,44 +113,6 @@ TEST(ReplayReport, OnePlanHasNoMovedFractionAndNoMovesPanel) {
   EXPECT_TRUE(report["summary"]["moved_fraction"].is_null());
   EXPECT_TRUE(report["summary"]["mean_rounds"].is_null());
   EXPECT_TRUE(report["summary"]["cross_node_share"].is_null());
-  const Chart chart = replay_chart(runs, "one plan");
-  ASSERT_EQ(chart.panels.size(), 2u);
-  EXPECT_EQ(chart.panels[1].title.find("moved"), std::string::npos);
-}
-
-TEST(ReplayReport, PlotDrawsEveryPlannerInThreePanels) {
-  const std::vector<ReplayRun> runs = sample_runs();
-  const Chart chart = replay_chart(runs, "sample");
-  ASSERT_EQ(chart.panels.size(), 3u);
-  for (const ChartPanel& panel : chart.panels) ASSERT_EQ(panel.series.size(), 2u);
-  EXPECT_EQ(chart.panels[0].series[1].y, (std::vector<double>{0.75, 0.76, 0.77}));
-  // Moved slots start at the first re-plan, in percent.
-  EXPECT_EQ(chart.panels[2].series[1].x, (std::vector<double>{1, 2}));
-  EXPECT_EQ(chart.panels[2].series[1].y, (std::vector<double>{20, 20}));
-
-  testing::TempDir dir;
-  const std::filesystem::path png = dir.path() / "replay.png";
-  write_replay_plot(png, runs, "sample");
-  const std::string file = testing::read_text(png);
-  const testing::PngImage image = testing::read_png(
-      std::span(reinterpret_cast<const uint8_t*>(file.data()), file.size()));
-  EXPECT_EQ(image.width, static_cast<uint32_t>(chart.width));
-  EXPECT_EQ(image.height, static_cast<uint32_t>(chart_height(chart)));
-  for (size_t series = 0; series < runs.size(); ++series) {
-    const ChartColor color = chart_series_color(series);
-    int64_t pixels = 0;
-    for (size_t at = 0; at + 2 < image.rgb.size(); at += 3) {
-      pixels += image.rgb[at] == color.r && image.rgb[at + 1] == color.g &&
-                image.rgb[at + 2] == color.b;
-    }
-    EXPECT_GT(pixels, 300) << runs[series].name;
-  }
-  const std::filesystem::path svg = dir.path() / "replay.svg";
-  write_replay_plot(svg, runs, "sample");
-  const std::string text = testing::read_text(svg);
-  EXPECT_NE(text.find("Slots moved by each re-plan"), std::string::npos);
-  EXPECT_NE(text.find("deepseek"), std::string::npos);
-  EXPECT_THROW(write_replay_plot(dir.path() / "replay.jpg", runs, "sample"), InvalidArgument);
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 #pragma once
-// Writing replay results: the JSON report (and, with chart.h, the plot).
+// Writing replay results: the JSON report (which eplb.plot, in the Python package, draws).
 
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
-#include <string_view>
 
-#include "eplb/io/chart.h"
+#include "eplb/error.h"  // the exceptions the writers throw
 #include "eplb/replay.h"
 
 namespace eplb::io {
@@ -19,7 +19,8 @@ struct ReplayRun {
 };
 
 /// Returns the JSON report of `runs` (at least one): the first run as
-/// `{"policy", "windows": [{"window", "in_sample", "next_window", "moved_slots", "schedule"}...],
+/// `{"policy", "interval", "windows": [{"window", "in_sample", "next_window", "moved_slots",
+/// "moved_fraction", "skipped", "history", "schedule"}...],
 /// "summary": {"in_sample", "next_window", "replans", "moved_fraction", "mean_rounds",
 /// "max_rounds", "cross_node_share", "plan_ms"}}`, plus every run in the same form under "runs".
 /// A re-plan's "schedule" is its ReplaySchedule (`{"rounds", "max_copies_per_gpu",
@@ -30,14 +31,5 @@ std::string replay_json(std::span<const ReplayRun> runs);
 
 /// Writes replay_json(runs) to `path` as eplb/io/files.h says. Throws IoError naming the path.
 void write_replay_json(const std::filesystem::path& path, std::span<const ReplayRun> runs);
-
-/// Returns the replay chart of `runs` (at least one): next-window and in-sample GPU balancedness
-/// and the moved slots (% of all slots) of every window, one series per run.
-Chart replay_chart(std::span<const ReplayRun> runs, std::string_view title);
-
-/// Writes replay_chart(runs, title) as PNG or SVG, by the extension of `path` (see
-/// write_chart()).
-void write_replay_plot(const std::filesystem::path& path, std::span<const ReplayRun> runs,
-                       std::string_view title);
 
 }  // namespace eplb::io
