@@ -15,13 +15,14 @@
 namespace eplb::bench {
 namespace {
 
-// The histories compared: the last window, the fixed ones, then those on per-step distributions.
+// The histories compared (policy global): the last window, the self-tuning default, the fixed
+// ones, those on per-step distributions; then DeepSeek's planner as servers run it.
 const std::vector<std::string> kHistories = {
     "last",           "auto",           "robust",          "decay:16",       "decay:32",
     "decay:50",       "decay:100",      "window:200",      "share-window:100", "share-decay:8",
     "share-decay:16", "share-decay:50", "sqrt-window:100", "sqrt-decay:8",   "sqrt-decay:50",
     "clip-window:100", "clip-decay:16", "mix:8/100",       "mix:8/all",      "mix:50/all",
-    "share-mix:8/all",
+    "share-mix:8/all", "deepseek@last",
 };
 
 // Moves of tolerance re-plans under the old and the new default history.
@@ -92,7 +93,9 @@ void print_family_table(bool quick) {
       for (const Trace& trace : family_traces) {
         const ReplayResult result = replay(
             trace, topology,
-            parse_replay_planner("global@" + history, ReplayOptions{.interval = kInterval})
+            parse_replay_planner(history.find('@') == std::string::npos ? "global@" + history
+                                                                         : history,
+                                 ReplayOptions{.interval = kInterval})
                 .options);
         sum += result.summary.next_window;
         plan_ms += result.summary.plan_ms;
