@@ -234,12 +234,12 @@ def test_self_tuning_history_names_its_choice():
     trace = drifting_trace()
     planner = make_planner(policy="global")  # history "auto" by default
     assert planner.chosen_history is None and planner.history_scores is None
-    planner.observe(trace[:40])
+    planner.observe(trace[:20])
     candidates = list(planner.history_scores)
-    # Nothing scored yet (forecasts are scored `interval` steps later): the first candidate.
+    # No forecast (one per 10 steps) has seen half an interval yet: the first candidate.
     assert planner.chosen_history == candidates[0]
     assert set(planner.history_scores.values()) == {0.0}
-    planner.observe(trace[40:200])
+    planner.observe(trace[20:200])
     scores = planner.history_scores
     assert all(score > 0 for score in scores.values())
     assert planner.chosen_history == min(scores, key=scores.get)
