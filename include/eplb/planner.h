@@ -103,6 +103,9 @@ HistoryOptions default_history(Policy policy, int64_t interval);
 struct PlannerOptions {
   /// How each plan is made (policy, packer, effort, seed, active GPUs, ...).
   RebalanceOptions rebalance = {};
+  /// A value-initialized history is `robust` (a decay with a half-life of 8 steps);
+  /// default_history() gives the self-tuning "auto", which `eplb replay`, eplb.replay and
+  /// eplb.Planner use unless told otherwise.
   HistoryOptions history = {};
   /// Ruin-and-recreate rounds that replan() spends improving each layer's best repair, in
   /// [0, kMaxRepairRounds]. Moves fall and time grows with the rounds (about 40 us per round
