@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/detail/check.h"
+#include "core/detail/lane_sum.h"
 #include "eplb/topology.h"  // kMaxLayers, kMaxExperts, kMaxLayerLoad
 
 namespace eplb {
@@ -38,20 +39,19 @@ LoadMatrix::LoadMatrix(Data data, int64_t num_layers, int64_t num_experts)
           detail::throw_invalid("loads: size = ", values.size(), " must equal num_layers * num_experts = ",
                                 num_layers, " * ", num_experts);
         }
-        for (size_t i = 0; i < values.size(); ++i) {
-          if (!is_valid_load(values[i])) {
-            detail::throw_invalid("loads: loads[", static_cast<int64_t>(i) / num_experts, "][",
-                                  static_cast<int64_t>(i) % num_experts, "] = ", +values[i],
-                                  " must be finite and non-negative");
+        if (!detail::all_valid_loads(values)) {
+          for (size_t i = 0; i < values.size(); ++i) {
+            if (!is_valid_load(values[i])) {
+              detail::throw_invalid("loads: loads[", static_cast<int64_t>(i) / num_experts, "][",
+                                    static_cast<int64_t>(i) % num_experts, "] = ", +values[i],
+                                    " must be finite and non-negative");
+            }
           }
         }
         // Every metric and bound sums a layer (and sums over layers); sums near the largest
         // double would turn them into inf and NaN, so such loads are refused here.
         for (int64_t layer = 0; layer < num_layers; ++layer) {
-          double total = 0;
-          for (int64_t e = 0; e < num_experts; ++e) {
-            total += static_cast<double>(values[static_cast<size_t>(layer * num_experts + e)]);
-          }
+          const double total = detail::lane_sum(values.subspan(layer * num_experts, num_experts));
           if (!(total <= kMaxLayerLoad)) {
             detail::throw_invalid("loads: layer ", layer, " sums to ", total,
                                   ", above the limit of ", kMaxLayerLoad);

@@ -4,22 +4,32 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/detail/lane_sum.h"
+
 namespace eplb::detail {
 
 double forecast_error(std::span<const double> forecast, std::span<const double> actual,
                       double num_slots) {
-  double forecast_total = 0, actual_total = 0;
-  for (size_t idx = 0; idx < forecast.size(); ++idx) {
-    forecast_total += forecast[idx];
-    actual_total += actual[idx];
-  }
+  const double forecast_total = lane_sum(forecast);
+  const double actual_total = lane_sum(actual);
   if (!(actual_total > 0)) return 0;
-  const double uniform = 1.0 / static_cast<double>(forecast.size());
+  // Reciprocals leave one division per expert, the one by the forecast's replica count.
+  const double to_actual_share = 1 / actual_total;
   double sum = 0;
-  for (size_t idx = 0; idx < forecast.size(); ++idx) {
-    const double p = forecast_total > 0 ? forecast[idx] / forecast_total : uniform;
-    const double q = actual[idx] / actual_total;
-    sum += (q - p) * (q - p) / std::max(1.0, p * num_slots);
+  if (forecast_total > 0) {
+    const double to_forecast_share = 1 / forecast_total;
+    for (size_t idx = 0; idx < forecast.size(); ++idx) {
+      const double p = forecast[idx] * to_forecast_share;
+      const double q = actual[idx] * to_actual_share;
+      sum += (q - p) * (q - p) / std::max(1.0, p * num_slots);
+    }
+  } else {
+    const double p = 1.0 / static_cast<double>(forecast.size());
+    const double weight = 1 / std::max(1.0, p * num_slots);
+    for (const double load : actual) {
+      const double q = load * to_actual_share;
+      sum += (q - p) * (q - p) * weight;
+    }
   }
   return std::sqrt(sum);
 }

@@ -11,6 +11,7 @@
 #include "core/detail/check.h"
 #include "core/detail/forecast_scores.h"
 #include "core/detail/history_state.h"
+#include "core/detail/lane_sum.h"
 
 namespace eplb {
 
@@ -135,8 +136,7 @@ void Planner::observe(const LoadMatrix& step_loads) {
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     const auto row = std::span(step_).subspan(layer * num_experts_, num_experts_);
     step_loads.copy_row(layer, row);
-    double total = 0;
-    for (const double load : row) total += load;
+    const double total = detail::lane_sum(std::span<const double>(row));
     layer_totals_[layer] = total;
     step_total += total;
   }
