@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "eplb/load_matrix.h"
 #include "eplb/plan.h"
 #include "eplb/schedule.h"
 #include "eplb/topology.h"
@@ -49,6 +50,28 @@ struct Migration {
   TransferSchedule schedule(const Plan& current, const Topology& topology,
                             const ScheduleOptions& options = {}) const;
 };
+
+/// The moves of a few layers, applied together (as SGLang's --eplb-rebalance-layers-per-chunk
+/// and TensorRT-LLM's layer_updates_per_iter update a few layers per step).
+struct MigrationChunk {
+  /// The chunk's layers, the one whose moves lower its heaviest GPU most first.
+  std::vector<int64_t> layers;
+  /// Their moves, layer by layer (in `layers` order), slot by slot.
+  Migration migration;
+  /// GPU balancedness (see PlanMetrics) on the loads once this chunk and every chunk before it
+  /// are applied, the other layers keeping the current plan.
+  double balancedness_after = 1;
+};
+
+/// Groups the moves of `migration` (from `current`) into chunks of at most `layers_per_chunk`
+/// layers, in the order that buys the most balance on `loads` first: the layers ranked by how
+/// much their moves lower their heaviest GPU (the lower layer first among equal gains), the
+/// first `layers_per_chunk` of them in the first chunk, and so on. Layers without moves are in
+/// no chunk. Throws InvalidArgument when `layers_per_chunk` is not positive, a shape differs
+/// from `current`'s or a move does not fit it.
+std::vector<MigrationChunk> chunk_by_layers(const Migration& migration, const Plan& current,
+                                            const LoadMatrix& loads, const Topology& topology,
+                                            int64_t layers_per_chunk);
 
 /// Returns the moves that turn `from` into `to` (same layers, experts and slots, both valid for
 /// `topology`). Throws InvalidArgument when the shapes differ.

@@ -131,6 +131,9 @@ struct ReplanOptions {
   /// planning loads by less than this (absolute, e.g. 0.01). Finite, non-negative; 0 never skips
   /// a re-plan that gains.
   double min_gain = 0;
+  /// Positive: Replan::chunks groups the moves into chunks of at most this many layers, the
+  /// most balance on the planning loads first (chunk_by_layers). 0: no chunks. Not negative.
+  int64_t layers_per_chunk = 0;
 };
 
 /// Throws InvalidArgument for options a Planner on `topology` refuses whatever the shape of its
@@ -154,6 +157,8 @@ struct Replan {
   double balancedness_after = 1;
   /// True when `min_gain` kept the current plan.
   bool skipped = false;
+  /// With ReplanOptions::layers_per_chunk: `migration` in layer chunks, the most balance first.
+  std::vector<MigrationChunk> chunks;
 };
 
 /// Plans from a history of step loads. Not thread-safe; plans are deterministic functions of

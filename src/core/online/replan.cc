@@ -247,6 +247,10 @@ Replan Planner::replan(const Plan& current, const ReplanOptions& options) const 
     detail::throw_invalid("Planner::replan: min_gain = ", options.min_gain,
                           " must be finite and non-negative");
   }
+  if (options.layers_per_chunk < 0) {
+    detail::throw_invalid("Planner::replan: layers_per_chunk = ", options.layers_per_chunk,
+                          " must be positive, or 0 for no chunks");
+  }
   if (current.num_layers != num_layers_ || current.num_experts != num_experts_ ||
       current.num_replicas != topology_.num_replicas()) {
     detail::throw_invalid("Planner::replan: current is a plan of [", current.num_layers,
@@ -334,6 +338,10 @@ Replan Planner::replan(const Plan& current, const ReplanOptions& options) const 
     result.skipped = true;
   }
   result.migration = diff_plans(current, result.plan, topology_);
+  if (options.layers_per_chunk > 0) {
+    result.chunks = chunk_by_layers(result.migration, current, loads_view, topology_,
+                                    options.layers_per_chunk);
+  }
   return result;
 }
 
