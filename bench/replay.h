@@ -22,4 +22,9 @@ void print_family_table(bool quick);
 /// Prints nothing when the files are absent.
 void print_real_history_table(const std::filesystem::path& workloads_root);
 
+/// Prints, per trace family, the share of a re-plan's gain (move budget 5 % and tolerance
+/// 0.005) that its first quarter and half of moved layers buy in chunk_by_layers' order and in
+/// layer order (issue #19, item 4).
+void print_chunk_table(bool quick);
+
 }  // namespace eplb::bench

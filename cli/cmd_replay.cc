@@ -43,6 +43,7 @@ struct ReplayCliOptions {
   double move_budget = -1;
   double min_gain = 0;
   int64_t expert_bytes = 0;
+  int64_t layers_per_chunk = 0;
   int64_t repair_rounds = PlannerOptions{}.repair_rounds;
   SearchOptions search;
   std::string plot;
@@ -54,7 +55,8 @@ struct ReplayCliOptions {
                        .tolerance = tolerance,
                        .move_budget = move_budget,
                        .min_gain = min_gain,
-                       .expert_bytes = expert_bytes};
+                       .expert_bytes = expert_bytes,
+                       .layers_per_chunk = layers_per_chunk};
     base.planner.repair_rounds = repair_rounds;
     search.apply(base.planner.rebalance, topology.num_gpus());
     return parse_replay_planner(spec, base, history, swing_weight);
@@ -64,6 +66,30 @@ struct ReplayCliOptions {
 // A self-tuning history names the candidate each plan was made on.
 bool names_histories(const io::ReplayRun& run) {
   return !run.result.windows.empty() && !run.result.windows.front().history.empty();
+}
+
+// How much of the re-plans' gain on the planning loads their first chunks buy, with what share
+// of the moves.
+std::string chunk_summary(const io::ReplayRun& run) {
+  int64_t num_chunked = 0, num_chunks = 0, first_moves = 0, all_moves = 0;
+  double first_gain = 0, all_gain = 0;
+  for (const ReplayWindow& window : run.result.windows) {
+    if (window.chunks.empty()) continue;
+    ++num_chunked;
+    num_chunks += static_cast<int64_t>(window.chunks.size());
+    first_moves += window.chunks.front().moved_slots;
+    all_moves += window.moved_slots;
+    first_gain += window.chunks.front().balancedness_after - window.chunks_start;
+    all_gain += window.chunks.back().balancedness_after - window.chunks_start;
+  }
+  if (num_chunked == 0) return "no re-plan moved a slot";
+  std::string text =
+      format_fixed(static_cast<double>(num_chunks) / static_cast<double>(num_chunked), 1) +
+      " per re-plan; the first holds " +
+      format_fixed(100.0 * static_cast<double>(first_moves) / static_cast<double>(all_moves), 1) +
+      " % of the moves";
+  if (all_gain > 0) text += " and buys " + format_fixed(100 * first_gain / all_gain, 1) + " % of the gain";
+  return text;
 }
 
 void print_windows(std::ostream& out, const std::vector<io::ReplayRun>& runs) {
@@ -120,6 +146,9 @@ void run_replay(const ReplayCliOptions& options) {
   if (options.min_gain > 0 && options.tolerance < 0 && options.move_budget < 0) {
     throw UsageError("--min-gain needs a re-plan mode: --tolerance or --move-budget");
   }
+  if (options.layers_per_chunk > 0 && options.tolerance < 0 && options.move_budget < 0) {
+    throw UsageError("--layers-per-chunk needs a re-plan mode: --tolerance or --move-budget");
+  }
   check_output_option(options.plot, "--plot");
   check_output_option(options.json, "--json");
   // Python, eplb.plot and matplotlib are checked before the replay, which takes minutes.
@@ -169,6 +198,7 @@ void run_replay(const ReplayCliOptions& options) {
     }
     runs.push_back({.name = planner.name,
                     .interval = options.interval,
+                    .layers_per_chunk = options.layers_per_chunk,
                     .result = replay(trace, topology, planner.options, progress)});
   }
   print_windows(out, runs);
@@ -181,6 +211,10 @@ void run_replay(const ReplayCliOptions& options) {
                       std::to_string(run.result.summary.num_replans) +
                       " re-plans (gain under --min-gain)");
     }
+  }
+  if (options.layers_per_chunk > 0) {
+    out << '\n';
+    for (const io::ReplayRun& run : runs) print_field(out, run.name + " chunks", chunk_summary(run));
   }
   // The JSON report first: a plot that fails after the replay does not lose it.
   if (!options.json.empty()) {
@@ -251,6 +285,11 @@ Command add_replay_command(CLI::App& parent) {
                       "Bytes of one expert's weights: the JSON report's transfer schedules then "
                       "give bytes per GPU")
       ->check(integer_in(0));
+  command->add_option("--layers-per-chunk", options->layers_per_chunk,
+                      "With --tolerance or --move-budget: group each re-plan's moves into "
+                      "chunks of this many layers, the most balance first (the JSON report "
+                      "lists them), as servers that update a few layers per step apply them")
+      ->check(integer_in(1));
   command->add_option("--repair-rounds", options->repair_rounds,
                       "Ruin-and-recreate rounds per layer when re-planning with --tolerance: "
                       "more rounds move fewer slots and take longer")

@@ -31,6 +31,17 @@ struct ReplayOptions {
   /// Bytes of one expert's weights, to report each re-plan's transfer in bytes; 0: unknown
   /// (reported in copies only). Must not be negative.
   int64_t expert_bytes = 0;
+  /// With `tolerance` or `move_budget`, positive: each re-plan also reports its moves in chunks
+  /// of at most this many layers (ReplanOptions::layers_per_chunk). 0: no chunks.
+  int64_t layers_per_chunk = 0;
+};
+
+/// One layer chunk of a re-plan (MigrationChunk without its moves).
+struct ReplayChunk {
+  std::vector<int64_t> layers;
+  int64_t moved_slots = 0;
+  /// GPU balancedness on the planning loads once this chunk and those before it are applied.
+  double balancedness_after = 1;
 };
 
 /// The transfer schedule of one re-plan (Migration::schedule from the previous plan).
@@ -73,6 +84,11 @@ struct ReplayWindow {
   /// The history the plan was made on when the planner's is self-tuning (Planner::chosen_history);
   /// empty for a fixed history.
   std::string history;
+  /// With ReplayOptions::layers_per_chunk: the re-plan's moves in layer chunks, the most
+  /// balance first (empty for the first plan and a skipped re-plan), and the GPU balancedness
+  /// of the previous plan on the planning loads, which the first chunk starts from.
+  std::vector<ReplayChunk> chunks;
+  double chunks_start = 1;
 };
 
 /// The means over a replay's windows.

@@ -89,12 +89,26 @@ PlanArrays plan(const Planner& planner) {
                               [&] { return planner.plan(); }));
 }
 
-// (phy2log, log2phy, logcnt, moves [num_moves, 5] as layer, slot, old_expert, new_expert,
-// source_slot, cross-node copies, repaired layers, skipped, balancedness before and after).
+// A migration's moves as [num_moves, 5]: layer, slot, old_expert, new_expert, source_slot.
+NumpyArray<int64_t> moves_to_numpy(const Migration& migration) {
+  std::vector<int64_t> moves;
+  moves.reserve(migration.moves.size() * 5);
+  for (const SlotMove& move : migration.moves) {
+    moves.insert(moves.end(),
+                 {move.layer, move.slot, move.old_expert, move.new_expert, move.source_slot});
+  }
+  return to_numpy(std::move(moves), {migration.moves.size(), 5});
+}
+
+// One MigrationChunk: (layers, moves [num_moves, 5], cross-node copies, balancedness after).
+using ChunkTuple = std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, int64_t, double>;
+
+// (phy2log, log2phy, logcnt, moves [num_moves, 5], cross-node copies, repaired layers, skipped,
+// balancedness before and after, chunks).
 std::tuple<NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>, NumpyArray<int64_t>,
-           int64_t, int64_t, bool, double, double>
+           int64_t, int64_t, bool, double, double, std::vector<ChunkTuple>>
 replan(const Planner& planner, const IndexArray& phy2log, double tolerance, double move_budget,
-       double min_gain) {
+       double min_gain, int64_t layers_per_chunk) {
   check_ndim(phy2log, 2, "Planner.replan", "phy2log");
   Replan result = without_gil(planner.options().rebalance.should_stop, [&] {
     const Plan current = plan_from_phy2log(
@@ -102,20 +116,22 @@ replan(const Planner& planner, const IndexArray& phy2log, double tolerance, doub
         static_cast<int64_t>(phy2log.shape(1)), planner.history().num_experts);
     return planner.replan(current, ReplanOptions{.tolerance = tolerance,
                                                  .move_budget = move_budget,
-                                                 .min_gain = min_gain});
+                                                 .min_gain = min_gain,
+                                                 .layers_per_chunk = layers_per_chunk});
   });
-  std::vector<int64_t> moves;
-  moves.reserve(result.migration.moves.size() * 5);
-  for (const SlotMove& move : result.migration.moves) {
-    moves.insert(moves.end(),
-                 {move.layer, move.slot, move.old_expert, move.new_expert, move.source_slot});
+  std::vector<ChunkTuple> chunks;
+  for (MigrationChunk& chunk : result.chunks) {
+    const size_t num_layers = chunk.layers.size();
+    chunks.emplace_back(to_numpy(std::move(chunk.layers), {num_layers}),
+                        moves_to_numpy(chunk.migration),
+                        chunk.migration.cross_node_copies(planner.topology()),
+                        chunk.balancedness_after);
   }
   const int64_t cross_node = result.migration.cross_node_copies(planner.topology());
   auto [new_phy2log, log2phy, logcnt] = to_numpy(std::move(result.plan));
   return {std::move(new_phy2log), std::move(log2phy), std::move(logcnt),
-          to_numpy(std::move(moves), {result.migration.moves.size(), 5}), cross_node,
-          result.repaired_layers, result.skipped, result.balancedness_before,
-          result.balancedness_after};
+          moves_to_numpy(result.migration), cross_node, result.repaired_layers, result.skipped,
+          result.balancedness_before, result.balancedness_after, std::move(chunks)};
 }
 
 // Migration::schedule of `moves` [num_moves, 5] (as replan returns them) from `phy2log`:
@@ -247,9 +263,10 @@ void bind_planner(nb::module_& m) {
            "The history weighted by each expert's swing: what plans are made on.")
       .def("plan", &plan, "A fresh plan of planning_loads().")
       .def("replan", &replan, nb::arg("phy2log").noconvert(), nb::arg("tolerance"),
-           nb::arg("move_budget"), nb::arg("min_gain"),
+           nb::arg("move_budget"), nb::arg("min_gain"), nb::arg("layers_per_chunk"),
            "A plan close to `phy2log`: within `tolerance` of a fresh plan, or (move_budget >= 0) "
-           "moving at most that fraction of the slots; kept when it gains under `min_gain`.");
+           "moving at most that fraction of the slots; kept when it gains under `min_gain`; "
+           "with layers_per_chunk > 0, the moves also in layer chunks, the most balance first.");
   m.def("_schedule", &schedule, nb::arg("moves").noconvert(), nb::arg("current").noconvert(),
         nb::arg("num_replicas"), nb::arg("num_groups"), nb::arg("num_nodes"),
         nb::arg("num_gpus"), nb::arg("num_experts"), nb::arg("by_layer"),

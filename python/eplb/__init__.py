@@ -22,7 +22,7 @@ from ._api import (
     rebalance_experts,
     validate,
 )
-from ._online import Migration, Planner, TransferSchedule, replay
+from ._online import Migration, MigrationChunk, Planner, TransferSchedule, replay
 from ._eplb import (
     Error,
     FileNotFoundIoError,
@@ -46,6 +46,7 @@ __all__ = [
     "IoError",
     "IsADirectoryIoError",
     "Migration",
+    "MigrationChunk",
     "NotADirectoryIoError",
     "ParseError",
     "PermissionIoError",

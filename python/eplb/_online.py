@@ -103,6 +103,9 @@ class Migration:
         skipped: True when `min_gain` kept the current plan (no moves).
         balancedness_before, balancedness_after: GPU balancedness of the current and of the new
             plan on the planning loads (what the moves bought); None where not known.
+        chunks: with Planner.replan(layers_per_chunk=N), the moves in chunks of at most N
+            layers, the one that buys the most balance on the planning loads first (for
+            servers that update a few layers per step); empty otherwise.
     """
 
     moves: np.ndarray
@@ -111,6 +114,7 @@ class Migration:
     skipped: bool = False
     balancedness_before: Optional[float] = None
     balancedness_after: Optional[float] = None
+    chunks: Tuple["MigrationChunk", ...] = ()
 
     @property
     def moved_slots(self) -> int:
@@ -307,32 +311,62 @@ class Planner:
 
     def replan(self, phy2log: Any, tolerance: float = 0.005, *,
                move_budget: Optional[float] = None,
-               min_gain: float = 0.0) -> Tuple[Any, Any, Any, Migration]:
+               min_gain: float = 0.0,
+               layers_per_chunk: Optional[int] = None) -> Tuple[Any, Any, Any, Migration]:
         """A plan close to the current one `phy2log` `[num_layers, num_replicas]`: the fewest
         moved slots found such that its GPU balancedness on planning_loads() is at least a
         fresh plan's / (1 + tolerance). With `move_budget` (a fraction of all slots in [0, 1];
         for a budget in bytes, bytes / (expert bytes x layers x replicas)) instead: at most that
         many slots change, where they lower the heaviest GPUs most, and `tolerance` is unused.
         `min_gain`: keep `phy2log` (no moves) when the re-plan would raise GPU balancedness on
-        the planning loads by less; `migration.skipped` then says so.
+        the planning loads by less; `migration.skipped` then says so. `layers_per_chunk` (a
+        positive int): `migration.chunks` also holds the moves in chunks of that many layers,
+        the most balance first (see MigrationChunk).
 
         Returns `(phy2log, log2phy, logcnt, migration)`, the arrays as plan() returns them
         (`migration.moves` is NumPy). Raises InvalidArgument (a ValueError) when `phy2log` is
         not a valid plan of this shape, `tolerance` or `min_gain` is negative, NaN or infinite,
-        or `move_budget` is outside [0, 1].
+        or `move_budget` is outside [0, 1], or `layers_per_chunk` is not positive.
         """
         function = "Planner.replan"
         planner = self._require("replan")
         tolerance = _convert.as_non_negative(tolerance, function, "tolerance")
         budget = _move_budget(move_budget, function)
         gain = _convert.as_non_negative(min_gain, function, "min_gain")
+        chunk_layers = 0
+        if layers_per_chunk is not None:
+            chunk_layers = _convert.as_int(layers_per_chunk, function, "layers_per_chunk")
+            if chunk_layers < 1:
+                raise _eplb.InvalidArgument(
+                    f"{function}: layers_per_chunk = {chunk_layers} must be positive")
         current = _convert.as_index_array(phy2log, function, "phy2log")
-        new_phy2log, log2phy, logcnt, moves, cross_node, _, skipped, before, after = (
-            planner.replan(current, tolerance, budget, gain))
+        new_phy2log, log2phy, logcnt, moves, cross_node, _, skipped, before, after, chunks = (
+            planner.replan(current, tolerance, budget, gain, chunk_layers))
         like = self._like
         return (like(new_phy2log), like(log2phy), like(logcnt),
                 Migration(moves, int(cross_node), self._topology, bool(skipped), float(before),
-                          float(after)))
+                          float(after),
+                          tuple(MigrationChunk(layers, Migration(chunk_moves, int(chunk_cross),
+                                                                 self._topology),
+                                               float(chunk_after))
+                                for layers, chunk_moves, chunk_cross, chunk_after in chunks)))
+
+
+@dataclass(frozen=True)
+class MigrationChunk:
+    """The moves of a few layers of a re-plan, applied together.
+
+    Attributes:
+        layers: int64 array of the chunk's layers, the one whose moves lower its heaviest GPU
+            most first.
+        migration: their moves (a Migration, whose schedule() orders this chunk's copies).
+        balancedness_after: GPU balancedness on the planning loads once this chunk and every
+            chunk before it are applied, the other layers keeping the current plan.
+    """
+
+    layers: np.ndarray
+    migration: Migration
+    balancedness_after: float
 
 
 def _move_budget(value: Any, function: str) -> float:

@@ -44,6 +44,23 @@ void append_schedule(std::string& out, const ReplaySchedule* schedule) {
   out += '}';
 }
 
+void append_chunks(std::string& out, const std::vector<ReplayChunk>& chunks) {
+  out += ", \"chunks\": [";
+  for (size_t idx = 0; idx < chunks.size(); ++idx) {
+    out += idx > 0 ? ", {\"layers\": [" : "{\"layers\": [";
+    for (size_t layer = 0; layer < chunks[idx].layers.size(); ++layer) {
+      if (layer > 0) out += ", ";
+      detail::append_number(out, static_cast<double>(chunks[idx].layers[layer]));
+    }
+    out += "]";
+    append_count(out, "moved_slots", chunks[idx].moved_slots);
+    out += ", \"balancedness_after\": ";
+    detail::append_number(out, chunks[idx].balancedness_after);
+    out += '}';
+  }
+  out += ']';
+}
+
 void append_run(std::string& out, const ReplayRun& run, std::string_view indent) {
   out += "\"policy\": ";
   detail::append_json_string(out, run.name);
@@ -77,6 +94,7 @@ void append_run(std::string& out, const ReplayRun& run, std::string_view indent)
       detail::append_json_string(out, window.history);
     }
     append_schedule(out, idx > 0 ? &window.schedule : nullptr);
+    if (run.layers_per_chunk > 0) append_chunks(out, window.chunks);
     out += '}';
   }
   out += "\n";

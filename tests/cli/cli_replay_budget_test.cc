@@ -1,4 +1,4 @@
-// End-to-end tests of `eplb replay --move-budget` and `--min-gain`.
+// End-to-end tests of `eplb replay --move-budget`, `--min-gain` and `--layers-per-chunk`.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -68,6 +68,30 @@ TEST_F(CliTest, ReplayReportsTransferBytesWithTheExpertSize) {
   EXPECT_EQ(bad.exit_code, 2) << describe(bad);
   EXPECT_NE(bad.err.find("--expert-bytes: value -1 must be an integer >= 0"), std::string::npos)
       << describe(bad);
+}
+
+TEST_F(CliTest, ReplayListsLayerChunks) {
+  const std::string trace = path("trace.json");
+  ASSERT_EQ(run("gen -q --steps 150 --layers 5 --experts 64 --family switch --seed 2 -o " +
+                quote(trace))
+                .exit_code,
+            0);
+  const std::string replay = "replay " + quote(trace) + " --interval 50 --move-budget 0.2";
+  const RunResult chunked = run(replay + " --layers-per-chunk 2 --json -");
+  ASSERT_EQ(chunked.exit_code, 0) << describe(chunked);
+  EXPECT_NE(chunked.out.find("\"chunks\": [{\"layers\": ["), std::string::npos) << chunked.out;
+  const RunResult text = run(replay + " --layers-per-chunk 2");
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_NE(text.out.find("per re-plan; the first holds"), std::string::npos) << describe(text);
+  EXPECT_EQ(run(replay + " --json -").out.find("\"chunks\""), std::string::npos);
+
+  const RunResult alone = run("replay " + quote(trace) + " --interval 50 --layers-per-chunk 2");
+  EXPECT_EQ(alone.exit_code, 2) << describe(alone);
+  EXPECT_NE(alone.err.find("--layers-per-chunk needs a re-plan mode"), std::string::npos)
+      << describe(alone);
+  const RunResult zero = run(replay + " --layers-per-chunk 0");
+  EXPECT_EQ(zero.exit_code, 2) << describe(zero);
+  EXPECT_NE(zero.err.find("--layers-per-chunk"), std::string::npos) << describe(zero);
 }
 
 }  // namespace

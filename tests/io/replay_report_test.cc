@@ -16,7 +16,10 @@ namespace {
 std::vector<ReplayRun> sample_runs() {
   std::vector<ReplayRun> runs;
   for (int64_t run = 0; run < 2; ++run) {
-    ReplayRun replay_run{.name = run == 0 ? "balanced" : "deepseek", .interval = 100, .result = {}};
+    ReplayRun replay_run{.name = run == 0 ? "balanced" : "deepseek",
+                         .interval = 100,
+                         .layers_per_chunk = 0,
+                         .result = {}};
     for (int64_t window = 0; window < 3; ++window) {
       replay_run.result.windows.push_back(
           {.window = window,
@@ -35,7 +38,9 @@ std::vector<ReplayRun> sample_runs() {
                         .cross_node_copies = window == 0 ? 0 : 4,
                         .max_sent_bytes = window == 0 ? -1 : 2000,
                         .max_received_bytes = window == 0 ? -1 : 3000},
-           .history = run == 0 ? (window == 0 ? "decay:16" : "last") : ""});
+           .history = run == 0 ? (window == 0 ? "decay:16" : "last") : "",
+           .chunks = {},
+           .chunks_start = 1});
     }
     replay_run.result.summary = {.in_sample = 0.95,
                                  .next_window = 0.76,
@@ -96,6 +101,27 @@ TEST(ReplayReport, JsonHoldsTheFirstRunAndEveryRun) {
   EXPECT_EQ(std::string_view(all.at(1)["policy"]), "deepseek");
   EXPECT_EQ(int64_t(all.at(1)["windows"].at(2)["moved_slots"]), 20);
   EXPECT_THROW(replay_json({}), InvalidArgument);
+}
+
+TEST(ReplayReport, ChunkedRunsListTheirChunks) {
+  std::vector<ReplayRun> runs = sample_runs();
+  runs[0].layers_per_chunk = 2;
+  runs[0].result.windows[1].chunks = {{.layers = {3, 1}, .moved_slots = 6, .balancedness_after = 0.9},
+                                      {.layers = {0}, .moved_slots = 4, .balancedness_after = 0.95}};
+  simdjson::dom::parser parser;
+  const simdjson::padded_string text(replay_json(runs));
+  const simdjson::dom::element report = parser.parse(text);
+  const simdjson::dom::array chunks = report["windows"].at(1)["chunks"];
+  ASSERT_EQ(chunks.size(), 2u);
+  const simdjson::dom::array layers = chunks.at(0)["layers"];
+  ASSERT_EQ(layers.size(), 2u);
+  EXPECT_EQ(int64_t(layers.at(0)), 3);
+  EXPECT_EQ(int64_t(layers.at(1)), 1);
+  EXPECT_EQ(int64_t(chunks.at(1)["moved_slots"]), 4);
+  EXPECT_DOUBLE_EQ(double(chunks.at(1)["balancedness_after"]), 0.95);
+  // The first plan has no chunk; a run without chunks has no key.
+  EXPECT_EQ(simdjson::dom::array(report["windows"].at(0)["chunks"]).size(), 0u);
+  EXPECT_EQ(report["runs"].at(1)["windows"].at(1)["chunks"].error(), simdjson::NO_SUCH_FIELD);
 }
 
 // Two windows give one plan and no re-plan: no moved fraction to report.

@@ -141,6 +141,38 @@ def test_replan_move_budget_and_min_gain():
         eplb.replay(trace, interval=40, min_gain=0.5)
 
 
+def test_replan_layer_chunks():
+    trace = drifting_trace(seed=3)
+    planner = make_planner(policy="global")
+    planner.observe(trace[:40])
+    current, _, _ = planner.plan()
+    planner.observe(trace[40:80])
+    _, _, _, plain = planner.replan(current, move_budget=0.3)
+    assert plain.chunks == ()
+    phy2log, _, _, migration = planner.replan(current, move_budget=0.3, layers_per_chunk=1)
+    assert migration.moved_slots > 0
+    assert len(migration.chunks) == len(np.unique(migration.moves[:, 0]))
+    rows = np.concatenate([chunk.migration.moves for chunk in migration.chunks])
+    # Every move once, in chunks of one layer each.
+    assert sorted(map(tuple, rows)) == sorted(map(tuple, migration.moves))
+    for chunk in migration.chunks:
+        assert chunk.layers.shape == (1,)
+        assert np.all(chunk.migration.moves[:, 0] == chunk.layers[0])
+        assert chunk.migration.topology == migration.topology
+    assert migration.chunks[-1].balancedness_after == pytest.approx(migration.balancedness_after)
+    # The first chunk applied alone balances as it says.
+    first = np.array(current)
+    for layer, slot, _, expert, _ in migration.chunks[0].migration.moves:
+        first[layer, slot] = expert
+    assert eplb.evaluate(first, planner.planning_loads(), num_gpus=8).gpu_balancedness == (
+        pytest.approx(migration.chunks[0].balancedness_after))
+    for bad in (0, -2):
+        with pytest.raises(eplb.InvalidArgument, match=f"layers_per_chunk = {bad} must be"):
+            planner.replan(current, move_budget=0.3, layers_per_chunk=bad)
+    with pytest.raises(TypeError, match="layers_per_chunk"):
+        planner.replan(current, move_budget=0.3, layers_per_chunk=1.5)
+
+
 def replan_second_window(trace, **options):
     """Plans on the first 40 steps, then re-plans after 40 more within 0.5 %: `(phy2log,
     migration)`."""

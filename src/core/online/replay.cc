@@ -91,11 +91,20 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     Plan plan;
     Migration migration;
     bool skipped = false;
+    std::vector<ReplayChunk> chunks;
+    double chunks_start = 1;
     if (previous && replans) {
       Replan replanned = planner.replan(
           *previous, ReplanOptions{.tolerance = std::max(options.tolerance, 0.0),
                                    .move_budget = options.move_budget,
-                                   .min_gain = options.min_gain});
+                                   .min_gain = options.min_gain,
+                                   .layers_per_chunk = options.layers_per_chunk});
+      chunks_start = replanned.balancedness_before;
+      for (const MigrationChunk& chunk : replanned.chunks) {
+        chunks.push_back({.layers = chunk.layers,
+                          .moved_slots = chunk.migration.moved_slots(),
+                          .balancedness_after = chunk.balancedness_after});
+      }
       plan = std::move(replanned.plan);
       migration = std::move(replanned.migration);
       skipped = replanned.skipped;
@@ -108,8 +117,12 @@ ReplayResult replay(const Trace& trace, const Topology& topology, const ReplayOp
     if (previous && !replans) migration = diff_plans(*previous, plan, topology);
     Loads next_window =
         trace.sum_steps({first_step + options.interval, first_step + 2 * options.interval});
-    ReplayWindow row{.window = window, .history = std::string(planner.chosen_history())};
+    ReplayWindow row;
+    row.window = window;
+    row.history = std::string(planner.chosen_history());
     row.skipped = skipped;
+    row.chunks = std::move(chunks);
+    row.chunks_start = chunks_start;
     result.summary.num_skipped += static_cast<int64_t>(skipped);
     row.in_sample = evaluate(plan, this_window.view(), topology).gpu_balancedness;
     row.next_window = evaluate(plan, next_window.view(), topology).gpu_balancedness;
