@@ -1,7 +1,7 @@
 #pragma once
 // Sums of load rows in four independent lanes: a single running double sum is one chain of
 // dependent additions, several times slower than the lanes on a row of a few hundred loads
-// (docs/benchmarks.md, "Planner::observe"). The order of additions is fixed, so a sum is the
+// (docs/online.md, "Self-tuning history", on the cost of observing). The order of additions is fixed, so a sum is the
 // same on every run and thread count; it may differ from a left-to-right sum in the last bits.
 
 #include <cstddef>
