@@ -188,24 +188,8 @@ class TopkJsonlReader : public LineReader {
       : LineReader(function, path), num_layers_(num_layers), num_experts_(num_experts) {}
 
   Trace read(const std::string& content) {
-    for_each_line(content, [&](int64_t line_number, simdjson::padded_string_view json) {
-      line_starts_.push_back(ids_.size());
-      bool found = false;
-      read_object(line_number, json, [&](std::string_view key, od::value value) {
-        if (key != "topk_ids") return;
-        if (found) errors_.fail("/topk_ids", "duplicate field");
-        found = true;
-        read_ids(value);
-      });
-      if (!found) errors_.fail("", "missing field \"topk_ids\"");
-    });
-    const auto num_lines = static_cast<int64_t>(line_starts_.size());
-    line_starts_.push_back(ids_.size());
-    if (num_lines == 0) fail("empty file");
-    if (num_lines % num_layers_ != 0) {
-      fail(std::to_string(num_lines) + " lines are not a whole number of forward passes of " +
-           "num_layers = " + std::to_string(num_layers_) + " lines each");
-    }
+    read_lines(content);
+    const auto num_lines = static_cast<int64_t>(line_starts_.size()) - 1;
     const int64_t num_experts = num_experts_ > 0 ? num_experts_ : max_id_ + 1;
     if (num_experts == 0) fail("no expert ids in the file; num_experts must be given");
     if (num_lines * num_experts > kMaxBuiltValues) {
@@ -226,7 +210,72 @@ class TopkJsonlReader : public LineReader {
     return trace;
   }
 
+  // The tokens of every forward pass, pass after pass: token t of layer l is the same token in
+  // every layer, so each pass must route as many tokens in each of its layers.
+  Routing read_routing(const std::string& content) {
+    read_lines(content);
+    if (top_k_ <= 0) fail("no expert ids in the file");
+    if (!flat_line_.empty()) {
+      fail(flat_line_ + ": a routing sample needs each token as an array of its top_k ids");
+    }
+    const auto num_lines = static_cast<int64_t>(line_starts_.size()) - 1;
+    Routing routing{.num_layers = num_layers_, .num_tokens = 0, .top_k = top_k_, .expert_ids = {}};
+    for (int64_t pass = 0; pass < num_lines / num_layers_; ++pass) {
+      const int64_t first = pass * num_layers_;
+      for (int64_t layer = 1; layer < num_layers_; ++layer) {
+        if (line_tokens(first + layer) != line_tokens(first)) {
+          fail("line " + std::to_string(line_numbers_[first + layer]) + " (layer " +
+               std::to_string(layer) + " of forward pass " + std::to_string(pass) + ") routes " +
+               std::to_string(line_tokens(first + layer)) + " tokens but line " +
+               std::to_string(line_numbers_[first]) + " (layer 0) routes " +
+               std::to_string(line_tokens(first)));
+        }
+      }
+      routing.num_tokens += line_tokens(first);
+    }
+    if (routing.num_tokens == 0) fail("no token in the file");
+    routing.expert_ids.resize(ids_.size());
+    int64_t token_offset = 0;
+    for (int64_t pass = 0; pass < num_lines / num_layers_; ++pass) {
+      for (int64_t layer = 0; layer < num_layers_; ++layer) {
+        const int64_t line = pass * num_layers_ + layer;
+        std::copy(ids_.begin() + static_cast<std::ptrdiff_t>(line_starts_[line]),
+                  ids_.begin() + static_cast<std::ptrdiff_t>(line_starts_[line + 1]),
+                  routing.expert_ids.begin() +
+                      static_cast<std::ptrdiff_t>((layer * routing.num_tokens + token_offset) * top_k_));
+      }
+      token_offset += line_tokens(pass * num_layers_);
+    }
+    return routing;
+  }
+
  private:
+  int64_t line_tokens(int64_t line) const {
+    return static_cast<int64_t>(line_starts_[line + 1] - line_starts_[line]) / std::max<int64_t>(top_k_, 1);
+  }
+
+  void read_lines(const std::string& content) {
+    for_each_line(content, [&](int64_t line_number, simdjson::padded_string_view json) {
+      line_starts_.push_back(ids_.size());
+      line_numbers_.push_back(line_number);
+      bool found = false;
+      read_object(line_number, json, [&](std::string_view key, od::value value) {
+        if (key != "topk_ids") return;
+        if (found) errors_.fail("/topk_ids", "duplicate field");
+        found = true;
+        read_ids(value);
+      });
+      if (!found) errors_.fail("", "missing field \"topk_ids\"");
+    });
+    const auto num_lines = static_cast<int64_t>(line_starts_.size());
+    line_starts_.push_back(ids_.size());
+    if (num_lines == 0) fail("empty file");
+    if (num_lines % num_layers_ != 0) {
+      fail(std::to_string(num_lines) + " lines are not a whole number of forward passes of " +
+           "num_layers = " + std::to_string(num_layers_) + " lines each");
+    }
+  }
+
   // Collects `[num_tokens, top_k]` ids (a flat list of ids is accepted too). They are counted
   // once every line is read and the number of experts is known.
   void read_ids(od::value value) {
@@ -240,10 +289,16 @@ class TopkJsonlReader : public LineReader {
       od::json_type type{};
       if (const auto error = token.type().get(type)) errors_.fail(pointer, error, "");
       if (type != od::json_type::array) {
+        if (flat_line_.empty()) flat_line_ = errors_.prefix() + pointer;
         add_id(token, pointer);
       } else {
         int64_t k = 0;
         for (auto id : token.get_array()) add_id(id, child(pointer, k++));
+        if (top_k_ < 0) top_k_ = k;
+        if (k != top_k_) {
+          errors_.fail(pointer, std::to_string(k) + " expert ids where the first token has " +
+                                    std::to_string(top_k_));
+        }
       }
       ++token_idx;
     }
@@ -270,17 +325,12 @@ class TopkJsonlReader : public LineReader {
   int64_t max_id_ = -1;
   std::vector<int64_t> ids_;  // every id, line after line
   std::vector<size_t> line_starts_;  // where each line's ids start in ids_, then ids_.size()
+  std::vector<int64_t> line_numbers_;  // each line's number in the file
+  int64_t top_k_ = -1;  // ids of the first token given as an array
+  std::string flat_line_;  // where the first id not inside a token's array is, if any
 };
 
-}  // namespace
-
-Trace parse_layer_jsonl(std::string_view function, const std::filesystem::path& path,
-                        const std::string& content) {
-  return LayerJsonlReader(function, path).read(content);
-}
-
-Trace parse_topk_jsonl(std::string_view function, const std::filesystem::path& path,
-                       const std::string& content, int64_t num_layers, int64_t num_experts) {
+void check_topk_shape(std::string_view function, int64_t num_layers, int64_t num_experts) {
   if (num_layers <= 0 || num_layers > kMaxLayers) {
     throw InvalidArgument(std::string(function) + ": num_layers = " + std::to_string(num_layers) +
                           " must be in [1, " + std::to_string(kMaxLayers) +
@@ -291,7 +341,25 @@ Trace parse_topk_jsonl(std::string_view function, const std::filesystem::path& p
                           std::to_string(num_experts) + " must be in [0, " +
                           std::to_string(kMaxExperts) + "] (0: largest expert id + 1)");
   }
+}
+
+}  // namespace
+
+Trace parse_layer_jsonl(std::string_view function, const std::filesystem::path& path,
+                        const std::string& content) {
+  return LayerJsonlReader(function, path).read(content);
+}
+
+Trace parse_topk_jsonl(std::string_view function, const std::filesystem::path& path,
+                       const std::string& content, int64_t num_layers, int64_t num_experts) {
+  check_topk_shape(function, num_layers, num_experts);
   return TopkJsonlReader(function, path, num_layers, num_experts).read(content);
+}
+
+Routing parse_topk_routing(std::string_view function, const std::filesystem::path& path,
+                           const std::string& content, int64_t num_layers, int64_t num_experts) {
+  check_topk_shape(function, num_layers, num_experts);
+  return TopkJsonlReader(function, path, num_layers, num_experts).read_routing(content);
 }
 
 }  // namespace eplb::io::detail

@@ -10,6 +10,7 @@
 #include "eplb/io/io.h"  // PlanFile, LoadFormat, PlanFormat
 #include "io/detail/files.h"
 #include "eplb/metrics.h"
+#include "eplb/routing.h"
 #include "eplb/trace.h"
 
 namespace eplb::io::detail {
@@ -34,6 +35,10 @@ Trace parse_layer_jsonl(std::string_view function, const std::filesystem::path& 
 /// and ParseError naming `path` and the line.
 Trace parse_topk_jsonl(std::string_view function, const std::filesystem::path& path,
                        const std::string& content, int64_t num_layers, int64_t num_experts);
+
+/// The tokens of per-token routing lines as a Routing sample (see eplb/io/routing.h).
+Routing parse_topk_routing(std::string_view function, const std::filesystem::path& path,
+                           const std::string& content, int64_t num_layers, int64_t num_experts);
 
 /// Returns true when `content` starts like a safetensors file (header length, then `{`).
 bool looks_like_safetensors(std::string_view content);

@@ -34,6 +34,7 @@ class JsonErrors {
 
   /// Sets the text put before every location, e.g. `line 3: `; empty for a single document.
   void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+  const std::string& prefix() const { return prefix_; }
 
   [[noreturn]] void fail(std::string_view pointer, std::string_view what) const;
   [[noreturn]] void fail(std::string_view pointer, simdjson::error_code error,
