@@ -214,10 +214,10 @@ class TopkJsonlReader : public LineReader {
   // every layer, so each pass must route as many tokens in each of its layers.
   Routing read_routing(const std::string& content) {
     read_lines(content);
-    if (top_k_ <= 0) fail("no expert ids in the file");
     if (!flat_line_.empty()) {
       fail(flat_line_ + ": a routing sample needs each token as an array of its top_k ids");
     }
+    if (top_k_ <= 0) fail("no expert ids in the file");
     const auto num_lines = static_cast<int64_t>(line_starts_.size()) - 1;
     Routing routing{.num_layers = num_layers_, .num_tokens = 0, .top_k = top_k_, .expert_ids = {}};
     for (int64_t pass = 0; pass < num_lines / num_layers_; ++pass) {
