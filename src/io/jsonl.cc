@@ -185,7 +185,10 @@ class TopkJsonlReader : public LineReader {
  public:
   TopkJsonlReader(std::string_view function, const std::filesystem::path& path,
                   int64_t num_layers, int64_t num_experts)
-      : LineReader(function, path), num_layers_(num_layers), num_experts_(num_experts) {}
+      : LineReader(function, path),
+        function_(std::string(function) + ": " + shown_path(path, false)),
+        num_layers_(num_layers),
+        num_experts_(num_experts) {}
 
   Trace read(const std::string& content) {
     read_lines(content);
@@ -212,15 +215,23 @@ class TopkJsonlReader : public LineReader {
 
   // The tokens of every forward pass, pass after pass: token t of layer l is the same token in
   // every layer, so each pass must route as many tokens in each of its layers.
-  Routing read_routing(const std::string& content) {
+  Routing read_routing(const std::string& content, StepRange passes) {
     read_lines(content);
     if (!flat_line_.empty()) {
       fail(flat_line_ + ": a routing sample needs each token as an array of its top_k ids");
     }
     if (top_k_ <= 0) fail("no expert ids in the file");
     const auto num_lines = static_cast<int64_t>(line_starts_.size()) - 1;
+    const int64_t num_passes = num_lines / num_layers_;
+    const int64_t end = passes.end < 0 ? num_passes : passes.end;
+    if (passes.begin < 0 || passes.begin >= end || end > num_passes) {
+      throw InvalidArgument(function_ + ": passes " + std::to_string(passes.begin) + ":" +
+                            (passes.end < 0 ? "" : std::to_string(passes.end)) +
+                            " out of range for a file of " + std::to_string(num_passes) +
+                            " forward passes");
+    }
     Routing routing{.num_layers = num_layers_, .num_tokens = 0, .top_k = top_k_, .expert_ids = {}};
-    for (int64_t pass = 0; pass < num_lines / num_layers_; ++pass) {
+    for (int64_t pass = 0; pass < num_passes; ++pass) {
       const int64_t first = pass * num_layers_;
       for (int64_t layer = 1; layer < num_layers_; ++layer) {
         if (line_tokens(first + layer) != line_tokens(first)) {
@@ -231,12 +242,12 @@ class TopkJsonlReader : public LineReader {
                std::to_string(line_tokens(first)));
         }
       }
-      routing.num_tokens += line_tokens(first);
+      if (pass >= passes.begin && pass < end) routing.num_tokens += line_tokens(first);
     }
-    if (routing.num_tokens == 0) fail("no token in the file");
-    routing.expert_ids.resize(ids_.size());
+    if (routing.num_tokens == 0) fail("no token in the chosen forward passes");
+    routing.expert_ids.resize(static_cast<size_t>(routing.num_layers * routing.num_tokens * top_k_));
     int64_t token_offset = 0;
-    for (int64_t pass = 0; pass < num_lines / num_layers_; ++pass) {
+    for (int64_t pass = passes.begin; pass < end; ++pass) {
       for (int64_t layer = 0; layer < num_layers_; ++layer) {
         const int64_t line = pass * num_layers_ + layer;
         std::copy(ids_.begin() + static_cast<std::ptrdiff_t>(line_starts_[line]),
@@ -320,6 +331,7 @@ class TopkJsonlReader : public LineReader {
     max_id_ = std::max(max_id_, id);
   }
 
+  std::string function_;  // "<function>: <path>", for errors outside the JSON
   int64_t num_layers_;
   int64_t num_experts_;
   int64_t max_id_ = -1;
@@ -357,9 +369,10 @@ Trace parse_topk_jsonl(std::string_view function, const std::filesystem::path& p
 }
 
 Routing parse_topk_routing(std::string_view function, const std::filesystem::path& path,
-                           const std::string& content, int64_t num_layers, int64_t num_experts) {
+                           const std::string& content, int64_t num_layers, int64_t num_experts,
+                           StepRange passes) {
   check_topk_shape(function, num_layers, num_experts);
-  return TopkJsonlReader(function, path, num_layers, num_experts).read_routing(content);
+  return TopkJsonlReader(function, path, num_layers, num_experts).read_routing(content, passes);
 }
 
 }  // namespace eplb::io::detail

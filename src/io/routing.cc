@@ -13,7 +13,8 @@ Routing read_routing(const std::filesystem::path& path, const RoutingReadOptions
   constexpr std::string_view kFunction = "read_routing";
   const std::string content = detail::read_file(kFunction, path);
   Routing routing =
-      detail::parse_topk_routing(kFunction, path, content, options.num_layers, options.num_experts);
+      detail::parse_topk_routing(kFunction, path, content, options.num_layers, options.num_experts,
+                                 options.passes);
   int64_t num_experts = options.num_experts;
   if (num_experts == 0) {
     for (const int32_t id : routing.expert_ids) num_experts = std::max<int64_t>(num_experts, id + 1);

@@ -30,6 +30,23 @@ TEST(RoutingFile, TokensArePassAfterPass) {
   EXPECT_EQ(routing.loads(4).values, (std::vector<double>{1, 3, 1, 1, 2, 1, 1, 2}));
 }
 
+TEST(RoutingFile, PassesChooseTheTokens) {
+  const testing::TempDir dir;
+  const std::filesystem::path path = dir.write("r.jsonl", kTwoPasses);
+  const Routing second = read_routing(path, {.num_layers = 2, .passes = {.begin = 1, .end = 2}});
+  EXPECT_EQ(second.num_tokens, 1);
+  EXPECT_EQ(second.expert_ids, (std::vector<int32_t>{3, 1, 1, 0}));
+  EXPECT_EQ(read_routing(path, {.num_layers = 2, .passes = {.begin = 0, .end = 1}}).num_tokens, 2);
+  try {
+    (void)read_routing(path, {.num_layers = 2, .passes = {.begin = 2, .end = -1}});
+    FAIL() << "no error";
+  } catch (const InvalidArgument& error) {
+    EXPECT_NE(std::string(error.what()).find("passes 2: out of range for a file of 2 forward passes"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 std::string error_of(std::string_view content, RoutingReadOptions options = {.num_layers = 2}) {
   const testing::TempDir dir;
   try {

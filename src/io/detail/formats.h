@@ -36,9 +36,11 @@ Trace parse_layer_jsonl(std::string_view function, const std::filesystem::path& 
 Trace parse_topk_jsonl(std::string_view function, const std::filesystem::path& path,
                        const std::string& content, int64_t num_layers, int64_t num_experts);
 
-/// The tokens of per-token routing lines as a Routing sample (see eplb/io/routing.h).
+/// The tokens of the forward passes `passes` of per-token routing lines as a Routing sample
+/// (see eplb/io/routing.h).
 Routing parse_topk_routing(std::string_view function, const std::filesystem::path& path,
-                           const std::string& content, int64_t num_layers, int64_t num_experts);
+                           const std::string& content, int64_t num_layers, int64_t num_experts,
+                           StepRange passes);
 
 /// Returns true when `content` starts like a safetensors file (header length, then `{`).
 bool looks_like_safetensors(std::string_view content);
