@@ -2,6 +2,7 @@
 #include <iostream>
 #include <ostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "eplb/io/io.h"
 #include "eplb/io/plan_report.h"
 #include "eplb/metrics.h"
+#include "eplb/routing.h"
 #include "options.h"
 #include "report.h"
 
@@ -20,6 +22,7 @@ namespace {
 struct EvalOptions {
   PlanInputOptions plan;
   LoadsOptions loads;
+  RoutingCliOptions routing;
   std::string json;
   bool quiet = false;
 };
@@ -51,6 +54,12 @@ void run_eval(const EvalOptions& options) {
   const Loads loads = read_loads(options.loads);
   check_shapes(options, plan_file.plan, loads);
   const PlanMetrics metrics = evaluate(plan_file.plan, loads.view(), plan_file.topology);
+  std::optional<Routing> routing;
+  std::optional<TrafficMetrics> traffic;
+  if (options.routing.given()) {
+    routing = options.routing.read(plan_file.plan.num_layers, plan_file.plan.num_experts);
+    traffic = evaluate_traffic(plan_file.plan, *routing, plan_file.topology);
+  }
 
   if (!options.json.empty()) {
     io::PlanReport report =
@@ -60,6 +69,11 @@ void run_eval(const EvalOptions& options) {
     report.plan_path = options.plan.path;
     // null when detected: the reader does not say which format it found
     if (options.plan.format != "auto") report.plan_format = options.plan.format;
+    if (traffic) {
+      report.routing_path = options.routing.path;
+      report.routing_tokens = routing->num_tokens;
+      report.traffic = traffic;
+    }
     io::write_plan_report(options.json, report);
   }
   std::ostream& out = report_stream(options.quiet, writes_stdout(options.json));
@@ -69,6 +83,7 @@ void run_eval(const EvalOptions& options) {
   print_topology(out, plan_file.topology);
   print_field(out, "policy", plan_file.policy.empty() ? "(not recorded)" : plan_file.policy);
   print_metrics(out, metrics);
+  if (traffic) print_traffic(out, *traffic, options.routing.path, routing->num_tokens);
   if (!options.json.empty()) print_field(out, "report written to", options.json);
 }
 
@@ -80,6 +95,8 @@ Command add_eval_command(CLI::App& parent) {
       parent.add_subcommand("eval", "Score a saved plan on a load file and report its balance");
   add_plan_input_options(*command, options->plan, "--plan-format");
   add_loads_options(*command, options->loads);
+  add_routing_options(*command, options->routing,
+                      "also report the nodes and GPUs each token is sent to");
   command->add_option("--json", options->json, "Write the report as JSON (- for stdout)")
       ->type_name("FILE");
   add_quiet_flag(*command, options->quiet);

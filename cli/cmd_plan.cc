@@ -4,6 +4,7 @@
 #include <iostream>
 #include <ostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "eplb/io/io.h"
 #include "eplb/io/layers.h"
 #include "eplb/io/plan_report.h"
+#include "eplb/routing.h"
+#include "eplb/traffic.h"
 #include "eplb/metrics.h"
 #include "eplb/error.h"
 #include "eplb/packing.h"
@@ -28,6 +31,8 @@ namespace {
 
 struct PlanOptions {
   LoadsOptions loads;
+  RoutingCliOptions routing;
+  double balance_tolerance = TrafficOptions{}.balance_tolerance;
   int64_t num_replicas = 0;
   int64_t num_groups = 0;
   int64_t num_nodes = 0;
@@ -94,12 +99,16 @@ DenseLayers resolve_dense_layers(const PlanOptions& options, Loads& loads) {
 }
 // Plans the MoE layers only; dense layers keep the trivial placement so that rows still match
 // the model's layer numbering.
+// With a routing sample (of the MoE layers), the plan is then placed for traffic.
 Plan plan_layers(const Loads& loads, const std::vector<int64_t>& dense, const Topology& topology,
-                 const RebalanceOptions& rebalance) {
-  if (dense.empty()) return rebalance_experts(loads.view(), topology, rebalance);
-  const Loads moe_loads = io::remove_layers(loads, dense);
-  const Plan moe_plan = rebalance_experts(moe_loads.view(), topology, rebalance);
-  return io::insert_dense_layers(moe_plan, dense);
+                 const RebalanceOptions& rebalance, const Routing* routing,
+                 const TrafficOptions& traffic) {
+  const Loads moe_loads = dense.empty() ? loads : io::remove_layers(loads, dense);
+  Plan moe_plan = rebalance_experts(moe_loads.view(), topology, rebalance);
+  if (routing != nullptr) {
+    moe_plan = place_for_traffic(moe_plan, moe_loads.view(), *routing, topology, traffic);
+  }
+  return dense.empty() ? moe_plan : io::insert_dense_layers(moe_plan, dense);
 }
 
 // Server formats cannot leave a GPU empty (io::check_server_plan()); say so before planning.
@@ -133,12 +142,30 @@ void run_plan(const PlanOptions& options) {
   const std::vector<int64_t>& dense = dense_layers.rows;
   const LoadMatrix view = loads.view();
   const Policy policy = rebalance.policy;
+  std::optional<Routing> routing;
+  if (options.routing.given()) {
+    // Traffic-aware placement moves replicas across nodes: only `global` has none to keep.
+    if (policy != Policy::global) {
+      throw UsageError("plan: --routing places replicas across nodes, which --policy " +
+                       std::string(to_string(policy)) + " keeps on their group's node: use "
+                       "--policy global");
+    }
+    routing = options.routing.read(loads.num_layers - static_cast<int64_t>(dense.size()),
+                                   loads.num_experts);
+  }
 
   const auto start = std::chrono::steady_clock::now();
-  Plan plan = plan_layers(loads, dense, topology, rebalance);
+  Plan plan = plan_layers(loads, dense, topology, rebalance, routing ? &*routing : nullptr,
+                          {.balance_tolerance = options.balance_tolerance});
   const std::chrono::duration<double, std::milli> elapsed =
       std::chrono::steady_clock::now() - start;
   const PlanMetrics metrics = evaluate(plan, view, topology);
+  // The sample covers the MoE layers: scored on the plan without the dense ones.
+  std::optional<TrafficMetrics> traffic;
+  if (routing) {
+    traffic = evaluate_traffic(dense.empty() ? plan : io::remove_layers(plan, dense), *routing,
+                               topology);
+  }
 
   // Files first: the report says what was written, so it comes only once that has worked.
   const io::PlanFormat format = io::parse_plan_format(options.format);
@@ -160,6 +187,11 @@ void run_plan(const PlanOptions& options) {
     report.plan_path = options.output;
     report.plan_format = io::to_string(format);
     report.plan_ms = elapsed.count();
+    if (traffic) {
+      report.routing_path = options.routing.path;
+      report.routing_tokens = routing->num_tokens;
+      report.traffic = traffic;
+    }
     io::write_plan_report(options.json, report);
   }
 
@@ -187,6 +219,7 @@ void run_plan(const PlanOptions& options) {
     }
   }
   print_metrics(out, metrics);
+  if (traffic) print_traffic(out, *traffic, options.routing.path, routing->num_tokens);
   print_field(out, "time", format_fixed(elapsed.count(), 3) + " ms");
   if (!options.output.empty()) {
     print_field(out, "plan written to",
@@ -212,6 +245,15 @@ Command add_plan_command(CLI::App& parent) {
       ->required()
       ->check(integer_in(1));
   add_loads_options(*command, options->loads);
+  add_routing_options(*command, options->routing,
+                      "place co-routed experts on shared nodes (--policy global), and report "
+                      "the nodes and GPUs each token is sent to");
+  command
+      ->add_option("--balance-tolerance", options->balance_tolerance,
+                   "With --routing: how much heavier each layer's heaviest GPU may get than the "
+                   "traffic-unaware plan's, as a fraction")
+      ->check(finite_in(0, HUGE_VAL))
+      ->capture_default_str();
   add_policy_option(*command, options->policy);
   command->add_option("--packer", options->packer, "Packing strategy of balanced and global")
       ->type_name("greedy|snake|multistart")

@@ -12,6 +12,7 @@
 
 #include "eplb/error.h"
 #include "eplb/io/layers.h"
+#include "eplb/io/routing.h"
 #include "eplb/policy.h"
 
 namespace eplb::cli {
@@ -85,6 +86,28 @@ StepRange LoadsOptions::step_range() const {
   return steps.empty() ? StepRange{} : parse_step_range(steps);
 }
 
+Routing RoutingCliOptions::read(int64_t num_layers, int64_t num_experts) const {
+  return io::read_routing(path, {.num_layers = num_layers,
+                                 .num_experts = num_experts,
+                                 .passes = passes.empty() ? StepRange{} : parse_step_range(passes)});
+}
+
+void add_routing_options(CLI::App& command, RoutingCliOptions& options, const std::string& what) {
+  CLI::Option* routing =
+      command
+          .add_option("--routing", options.path,
+                      "Per-token routing sample (topk-jsonl, one line per layer per forward "
+                      "pass, as many layers as the plan's MoE layers): " + what)
+          ->type_name("FILE");
+  command
+      .add_option("--routing-passes", options.passes,
+                  "Forward passes of --routing whose tokens form the sample, half-open and "
+                  "0-based: A:B, A: or :B (default: all)")
+      ->type_name("A:B")
+      ->needs(routing)
+      ->check(checked_by([](const std::string& text) { parse_step_range(text); }, ""));
+}
+
 void add_loads_options(CLI::App& command, LoadsOptions& options) {
   command
       .add_option("loads", options.path,
@@ -140,7 +163,10 @@ io::PlanReport make_plan_report(std::string command, const LoadsOptions& options
                         .plan_path = {},
                         .plan_format = {},
                         .plan_ms = -1,
-                        .metrics = std::move(metrics)};
+                        .metrics = std::move(metrics),
+                        .routing_path = {},
+                        .routing_tokens = 0,
+                        .traffic = std::nullopt};
 }
 
 void add_policy_option(CLI::App& command, std::string& policy) {

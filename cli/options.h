@@ -11,6 +11,7 @@
 #include "eplb/error.h"
 #include "eplb/io/io.h"
 #include "eplb/io/plan_report.h"
+#include "eplb/routing.h"
 #include "eplb/load_matrix.h"
 #include "eplb/policy.h"
 #include "eplb/trace.h"
@@ -69,6 +70,19 @@ void add_loads_options(CLI::App& command, LoadsOptions& options);
 
 /// Reads and sums the loads that `options` describe (throws eplb::Error).
 Loads read_loads(const LoadsOptions& options);
+
+/// `--routing FILE` and `--routing-passes A:B`: a per-token routing sample (topk-jsonl).
+struct RoutingCliOptions {
+  std::string path;
+  std::string passes;
+
+  bool given() const { return !path.empty(); }
+  /// Reads the sample for `num_layers` layers of `num_experts` experts (throws eplb::Error).
+  Routing read(int64_t num_layers, int64_t num_experts) const;
+};
+
+/// Adds `--routing` and `--routing-passes` to `command`; `what` says what the sample is for.
+void add_routing_options(CLI::App& command, RoutingCliOptions& options, const std::string& what);
 
 /// Returns the --json report of `plan` or `eval` (`command`) with the loads, topology and metrics
 /// filled in; the caller adds what only it knows (policy, plan file, time).

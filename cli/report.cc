@@ -104,6 +104,23 @@ void print_metrics(std::ostream& out, const PlanMetrics& metrics) {
   }
 }
 
+void print_traffic(std::ostream& out, const TrafficMetrics& metrics, const std::string& path,
+                   int64_t num_tokens) {
+  print_field(out, "routing", path + " (" + std::to_string(num_tokens) + " tokens per layer)");
+  if (num_tokens < kFewRoutingTokens) {
+    print_field(out, "warning", "only " + std::to_string(num_tokens) + " tokens: fewer than " +
+                                    std::to_string(kFewRoutingTokens) +
+                                    " are too few to trust the traffic figures");
+  }
+  print_field(out, "nodes per token",
+              format_fixed(metrics.nodes_per_token, 3) + " (" +
+                  format_fixed(metrics.remote_nodes_per_token, 3) + " besides its own)");
+  print_field(out, "GPUs per token", format_fixed(metrics.gpus_per_token, 3));
+  print_field(out, "cross-node copies",
+              format_fixed(100 * metrics.cross_node_fraction, 2) +
+                  " % of the token copies sent to GPUs");
+}
+
 void check_output_option(const std::string& path, std::string_view option) {
   if (!path.empty()) io::check_output_path(path, option);
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "eplb/metrics.h"
+#include "eplb/routing.h"
 #include "eplb/topology.h"
 #include "eplb/trace.h"
 
@@ -42,6 +43,10 @@ void print_topology(std::ostream& out, const Topology& topology);
 
 /// Prints GPU and slot balancedness and the gap to the lower bound.
 void print_metrics(std::ostream& out, const PlanMetrics& metrics);
+/// Prints what a plan's dispatch costs the routing sample of `num_tokens` tokens from `path`
+/// (nodes and GPUs per token), with a warning when the sample is too small to trust.
+void print_traffic(std::ostream& out, const TrafficMetrics& metrics, const std::string& path,
+                   int64_t num_tokens);
 
 /// Returns "1 node", "4 nodes": `number` and `noun`, plural unless `number` is 1.
 std::string count(int64_t number, std::string_view noun);

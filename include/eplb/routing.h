@@ -27,6 +27,11 @@ struct Routing {
   Loads loads(int64_t num_experts) const;
 };
 
+/// Reports call a sample of fewer tokens than this too small to trust: with 128 experts and
+/// top-8, that is under about 60 tokens per expert and a handful per pair of experts, too few
+/// for co-activation counts to carry over to other prompts.
+inline constexpr int64_t kFewRoutingTokens = 1000;
+
 /// Throws InvalidArgument when `routing` is not a sample over `num_experts` experts: a
 /// non-positive size, `expert_ids` of another size, an id outside [0, num_experts) (naming the
 /// layer, token and position), or a token routed twice to one expert.

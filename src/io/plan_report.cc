@@ -90,6 +90,28 @@ void append_metrics(JsonObject& parent, std::string& out, const PlanMetrics& met
   object.close();
 }
 
+void append_traffic(JsonObject& parent, std::string& out, const PlanReport& report) {
+  parent.key("traffic");
+  if (!report.traffic) {
+    out += "null";
+    return;
+  }
+  const TrafficMetrics& traffic = *report.traffic;
+  JsonObject object(out, parent.nested_indent());
+  object.string_or_null("routing", report.routing_path);
+  object.number("tokens", static_cast<double>(report.routing_tokens));
+  object.string_or_null("warning", report.routing_tokens < kFewRoutingTokens
+                                       ? "fewer than " + std::to_string(kFewRoutingTokens) +
+                                             " tokens: too few to trust"
+                                       : std::string());
+  object.number("nodes_per_token", traffic.nodes_per_token);
+  object.number("gpus_per_token", traffic.gpus_per_token);
+  object.number("remote_nodes_per_token", traffic.remote_nodes_per_token);
+  object.number("cross_node_fraction", traffic.cross_node_fraction);
+  object.list("layer_nodes_per_token", traffic.layer_nodes_per_token);
+  object.close();
+}
+
 }  // namespace
 
 std::string plan_report_json(const PlanReport& report) {
@@ -132,6 +154,7 @@ std::string plan_report_json(const PlanReport& report) {
   }
   root.number("plan_ms", report.plan_ms >= 0 ? report.plan_ms : NAN);
   append_metrics(root, out, report.metrics);
+  append_traffic(root, out, report);
   root.close();
   out += '\n';
   return out;

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "eplb/metrics.h"
+#include "eplb/routing.h"
 #include "eplb/topology.h"
 
 namespace eplb::io {
@@ -32,6 +34,11 @@ struct PlanReport {
   /// plan: wall time of the planning in milliseconds; negative when not measured (eval).
   double plan_ms = -1;
   PlanMetrics metrics;
+  /// With a routing sample (`--routing`): its path, its tokens per layer and what the plan's
+  /// dispatch costs them; `traffic` empty otherwise.
+  std::string routing_path;
+  int64_t routing_tokens = 0;
+  std::optional<TrafficMetrics> traffic;
 };
 
 /// Returns `report` as one JSON object: {"command", "loads": {"path", "steps", "num_layers",
@@ -39,6 +46,9 @@ struct PlanReport {
 /// "slots_per_gpu", "hierarchical"}, "policy", "dense_layers", "excluded_gpus", "plan": {"path",
 /// "format"}, "plan_ms", "metrics": {...}}; "steps", "policy", "plan" and "plan_ms" are null
 /// when unknown, and "metrics" holds the fields of PlanMetrics by name (per-layer lists too).
+/// "traffic" is null without a routing sample, else {"routing", "tokens", "warning" (null unless
+/// the sample has fewer than kFewRoutingTokens tokens), "nodes_per_token", "gpus_per_token",
+/// "remote_nodes_per_token", "cross_node_fraction", "layer_nodes_per_token"}.
 std::string plan_report_json(const PlanReport& report);
 
 /// Writes plan_report_json(report) to `path` as the other writers do. Throws IoError naming it.
