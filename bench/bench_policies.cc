@@ -173,12 +173,18 @@ int main(int argc, char** argv) {
   bool quick = false;
   bool families_only = false;
   bool chunks_only = false;
+  bool traffic_only = false;
   std::vector<std::string> trace_files;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--families") == 0) families_only = true;
     else if (std::strcmp(argv[i], "--chunks") == 0) chunks_only = true;
+    else if (std::strcmp(argv[i], "--traffic") == 0) traffic_only = true;
     else trace_files.emplace_back(argv[i]);
+  }
+  if (traffic_only) {
+    eplb::bench::print_traffic_table(EPLB_WORKLOADS_DIR);
+    return 0;
   }
   if (chunks_only) {
     eplb::bench::print_chunk_table(quick);
@@ -215,6 +221,7 @@ int main(int argc, char** argv) {
   eplb::bench::print_chunk_table(quick);
   eplb::bench::print_real_history_table(EPLB_WORKLOADS_DIR);
   eplb::bench::print_real_workloads(EPLB_WORKLOADS_DIR, quick ? 1 : 5);
+  eplb::bench::print_traffic_table(EPLB_WORKLOADS_DIR);
   // Scale row: 1024 experts, 128 layers, R = 1280 on 256 GPUs in 32 nodes (32 groups).
   eplb::SyntheticTraceOptions scale;
   scale.num_steps = quick ? 100 : 200;

@@ -27,4 +27,9 @@ void print_real_history_table(const std::filesystem::path& workloads_root);
 /// layer order (issue #19, item 4).
 void print_chunk_table(bool quick);
 
+/// Prints traffic-aware placement (issue #21) on the Qwen3-30B routing trace under
+/// `workloads_root`: balance and nodes per token of `global` and of place_for_traffic at several
+/// tolerances. Prints nothing when the files are absent.
+void print_traffic_table(const std::filesystem::path& workloads_root);
+
 }  // namespace eplb::bench
