@@ -97,7 +97,9 @@ void append_traffic(JsonObject& parent, std::string& out, const PlanReport& repo
     return;
   }
   const TrafficMetrics& traffic = *report.traffic;
-  JsonObject object(out, parent.nested_indent());
+  // JsonObject keeps a view of its indent.
+  const std::string indent = parent.nested_indent();
+  JsonObject object(out, indent);
   object.string_or_null("routing", report.routing_path);
   object.number("tokens", static_cast<double>(report.routing_tokens));
   object.string_or_null("warning", report.routing_tokens < kFewRoutingTokens
